@@ -2,7 +2,7 @@
 
 Revision ID: c2ce95c45f8a
 Revises: 
-Create Date: 2026-11-24 22:00:42.266003
+Create Date: 2026-11-24 22:00:42
 """
 from typing import Sequence, Union
 
@@ -132,6 +132,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('project_id', sa.Integer(), nullable=True),
+    sa.Column('parent_id', sa.Integer(), nullable=True),
     sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=False),
     sa.Column('settled_amount', sa.Numeric(precision=18, scale=2), nullable=True),
     sa.Column('status', sa.String(length=16), server_default='open', nullable=False),
@@ -141,12 +142,14 @@ def upgrade() -> None:
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("status IN ('open', 'settled', 'released')", name=op.f('ck_credit_reservations_status')),
     sa.CheckConstraint('amount >= 0', name=op.f('ck_credit_reservations_amount_not_negative')),
+    sa.ForeignKeyConstraint(['parent_id'], ['credit_reservations.id'], name=op.f('fk_credit_reservations_parent_id_credit_reservations'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_credit_reservations_project_id_projects'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_credit_reservations_user_id_users'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_credit_reservations')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_credit_reservations_idempotency_key'))
     )
     with op.batch_alter_table('credit_reservations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_credit_reservations_parent_id'), ['parent_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_credit_reservations_project_id'), ['project_id'], unique=False)
         batch_op.create_index('ix_credit_reservations_status_created', ['status', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_credit_reservations_user_id'), ['user_id'], unique=False)
@@ -232,6 +235,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_credit_reservations_user_id'))
         batch_op.drop_index('ix_credit_reservations_status_created')
         batch_op.drop_index(batch_op.f('ix_credit_reservations_project_id'))
+        batch_op.drop_index(batch_op.f('ix_credit_reservations_parent_id'))
 
     op.drop_table('credit_reservations')
     with op.batch_alter_table('api_key_usage', schema=None) as batch_op:
