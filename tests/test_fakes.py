@@ -274,3 +274,26 @@ def test_long_poll_is_woken_and_stop_is_prompt():
     t0 = time.perf_counter(); tg.stop(); t.join(10)
     assert time.perf_counter() - t0 < 5 and errors and not t.is_alive()
     assert loopback_threads() == []
+
+
+async def test_webhook_mode_delivers_updates_with_secret():
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from aidevbot.testing import LoopbackServer
+    received = []
+    async def hook(request):
+        received.append((request.headers.get('x-telegram-bot-api-secret-token'), await request.json()))
+        return Response(status_code=200)
+    async with FakeTelegram() as tg, LoopbackServer(Starlette(routes=[Route('/telegram/webhook', hook, methods=['POST'])])) as web:
+        async with Bot(tg.token, base_url=tg.base_url) as bot:
+            await bot.set_webhook(f'{web.url}/telegram/webhook', secret_token='s3cret')
+            assert (await bot.get_webhook_info()).url == f'{web.url}/telegram/webhook'
+            r = httpx.post(f'{tg.api_url}/getUpdates', json={})
+            assert r.status_code == 409  # as in Telegram: no polling while a webhook is set
+            update = tg.command(5, '/credits', queue=False)
+            assert await tg.deliver(update) == 200
+            assert received == [('s3cret', update)]
+            await bot.delete_webhook()
+            assert (await bot.get_updates(timeout=0)) == ()  # the update was not queued
