@@ -297,3 +297,23 @@ async def test_webhook_mode_delivers_updates_with_secret():
             assert received == [('s3cret', update)]
             await bot.delete_webhook()
             assert (await bot.get_updates(timeout=0)) == ()  # the update was not queued
+
+
+async def test_parse_modes_reject_unescaped_model_output():
+    import html
+
+    from telegram.constants import ParseMode
+    from telegram.helpers import escape_markdown
+    nasty = 'Plan v1.2: fix a_b*c [x](y) <tag> & "q" #1 + {x} | 3>2 ~ `code` \\ done!'
+    async with FakeTelegram() as tg:
+        async with Bot(tg.token, base_url=tg.base_url) as bot:
+            m = await bot.send_message(5, f'<b>Plan</b>\n{html.escape(nasty)}', parse_mode=ParseMode.HTML)
+            assert m.text == f'Plan\n{nasty}'
+            m = await bot.send_message(5, f'*Plan*\n{escape_markdown(nasty, version=2)}', parse_mode=ParseMode.MARKDOWN_V2)
+            assert m.text == f'Plan\n{nasty}'
+            with pytest.raises(BadRequest, match="parse entities"):
+                await bot.send_message(5, f'<b>Plan</b>\n{nasty}', parse_mode=ParseMode.HTML)
+            with pytest.raises(BadRequest, match="parse entities"):
+                await bot.send_message(5, nasty, parse_mode=ParseMode.MARKDOWN_V2)
+            m = await bot.send_document(5, b'x', filename='a.txt', caption='<i>v1</i>', parse_mode=ParseMode.HTML)
+            assert m.caption == 'v1'
