@@ -138,3 +138,182 @@ async def test_llm_stop_cuts_slow_requests():
         await task
     assert time.perf_counter() - t0 < 5
     await client.close()
+
+
+# ---------------------------------------------------------------- FakeTelegram
+
+import io
+import zipfile
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, RetryAfter
+from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from aidevbot.testing import FakeTelegram
+
+
+def app_for(tg: FakeTelegram, **kw) -> Application:
+    b = Application.builder().token(tg.token).base_url(tg.base_url).base_file_url(tg.file_base_url)
+    if kw.get('rate_limiter'): b = b.rate_limiter(kw['rate_limiter'])
+    return b.build()
+
+
+def zip_bytes(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, 'w') as z:
+        for name, text in files.items(): z.writestr(name, text)
+    return buf.getvalue()
+
+
+async def test_ptb_application_polls_commands_callbacks_and_documents():
+    payload = zip_bytes({'app/main.py': 'print("hi")\n', 'README.md': '# App\n'}) + bytes(range(256)) * 50
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        kb = InlineKeyboardMarkup([[InlineKeyboardButton('Approve', callback_data='approve:7')]])
+        await update.message.reply_text(f'Hello {update.effective_user.first_name}', reply_markup=kb)
+
+    async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        q = update.callback_query
+        await q.answer('Approved')
+        await q.edit_message_text(f'Approved project {q.data.split(":")[1]}')
+        await context.bot.send_document(q.message.chat.id, payload, filename='app-v1.zip', caption='Your project')
+
+    async with FakeTelegram() as tg:
+        tg.user(77, first_name='Ada')
+        app = app_for(tg)
+        app.add_handler(CommandHandler('start', start))
+        app.add_handler(CallbackQueryHandler(pressed))
+        async with app:
+            await app.start()
+            await app.updater.start_polling(poll_interval=0, timeout=5)
+            tg.command(77, '/start')
+            await tg.wait_for('sendMessage', lambda c: c['chat_id'] == 77)
+            assert tg.sent_texts(77) == ['Hello Ada']
+            assert tg.buttons(77) == [('Approve', 'approve:7')]
+            tg.callback(77, 'approve:7')
+            await tg.wait_for('sendDocument', timeout=10)
+            await app.updater.stop()
+            await app.stop()
+        answer = tg.calls_to('answerCallbackQuery')[0]
+        assert answer['text'] == 'Approved'
+        assert tg.chat_messages(77)[1]['text'] == 'Approved project 7'
+        assert 'reply_markup' not in tg.chat_messages(77)[1]  # edited without a keyboard
+        [(name, data)] = tg.documents(77)
+        assert name == 'app-v1.zip' and data == payload
+        assert zipfile.ZipFile(io.BytesIO(data)).read('app/main.py') == b'print("hi")\n'
+        assert tg.calls_to('deleteWebhook') and tg.calls_to('getMe')
+    assert loopback_threads() == []
+
+
+async def test_ptb_rate_limiter_retries_after_429():
+    async with FakeTelegram() as tg:
+        app = app_for(tg, rate_limiter=AIORateLimiter(max_retries=2))
+        async with app:
+            tg.fail('sendMessage', 429, retry_after=1)
+            t0 = time.perf_counter()
+            m = await app.bot.send_message(5, 'after the flood')
+            assert m.text == 'after the flood' and time.perf_counter() - t0 >= 1
+        assert [c.status for c in tg.calls_to('sendMessage')] == [429, 200]
+        assert tg.sent_texts(5) == ['after the flood']
+
+
+async def test_bad_requests_and_plain_bot_errors():
+    async with FakeTelegram() as tg:
+        async with Bot(tg.token, base_url=tg.base_url, base_file_url=tg.file_base_url) as bot:
+            m = await bot.send_message(5, 'Working 1/3')
+            with pytest.raises(BadRequest, match='not modified'):
+                await bot.edit_message_text('Working 1/3', chat_id=5, message_id=m.message_id)
+            tg.fail('editMessageText', 400, description='Bad Request: message is not modified')
+            with pytest.raises(BadRequest, match='not modified'):
+                await bot.edit_message_text('Working 2/3', chat_id=5, message_id=m.message_id)
+            assert (await bot.edit_message_text('Working 2/3', chat_id=5, message_id=m.message_id)).text == 'Working 2/3'
+            tg.fail('sendMessage', 429, retry_after=4)
+            with pytest.raises(RetryAfter):
+                await bot.send_message(5, 'x')
+            with pytest.raises(BadRequest, match='too long'):
+                await bot.send_message(5, 'x' * 4097)
+            assert tg.sent_texts(5) == ['Working 1/3']
+
+
+async def test_payment_updates_and_answers():
+    async with FakeTelegram() as tg:
+        async with Bot(tg.token, base_url=tg.base_url) as bot:
+            pc = tg.pre_checkout(9, 'buy:p100:9', 50)
+            sp = tg.successful_payment(9, 'buy:p100:9', 50, 'ch-1')
+            ups = await bot.get_updates(timeout=1)
+            assert [u.update_id for u in ups] == [pc['update_id'], sp['update_id']]
+            q = ups[0].pre_checkout_query
+            assert (q.currency, q.total_amount, q.invoice_payload, q.from_user.id) == ('XTR', 50, 'buy:p100:9', 9)
+            await bot.answer_pre_checkout_query(q.id, ok=True)
+            pay = ups[1].message.successful_payment
+            assert (pay.telegram_payment_charge_id, pay.provider_payment_charge_id) == ('ch-1', 'prov-ch-1')
+            assert (await tg.wait_for('answerPreCheckoutQuery'))['ok'] is True
+            # a webhook-style copy: same content, not queued
+            again = tg.push(sp, queue=False)
+            assert again['message'] == sp['message'] and again['update_id'] != sp['update_id']
+            assert await bot.get_updates(offset=sp['update_id'] + 1, timeout=0) == ()
+
+
+def test_long_poll_is_woken_and_stop_is_prompt():
+    tg = FakeTelegram().start()
+    result = {}
+    def poll():
+        result['r'] = httpx.post(f'{tg.api_url}/getUpdates', json={'timeout': 20}, timeout=30).json()
+    t = threading.Thread(target=poll); t.start()
+    time.sleep(0.2)
+    u = tg.message(3, 'wake up')
+    t.join(10)
+    assert result['r']['result'][0]['message']['text'] == 'wake up' and result['r']['result'][0] == u
+    # a poll still open when the fake stops is cut off, not waited for
+    errors = []
+    def poll2():
+        try: httpx.post(f'{tg.api_url}/getUpdates', json={'offset': u['update_id'] + 1, 'timeout': 20}, timeout=30)
+        except httpx.HTTPError as e: errors.append(e)
+    t = threading.Thread(target=poll2); t.start()
+    time.sleep(0.2)
+    t0 = time.perf_counter(); tg.stop(); t.join(10)
+    assert time.perf_counter() - t0 < 5 and errors and not t.is_alive()
+    assert loopback_threads() == []
+
+
+async def test_webhook_mode_delivers_updates_with_secret():
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from aidevbot.testing import LoopbackServer
+    received = []
+    async def hook(request):
+        received.append((request.headers.get('x-telegram-bot-api-secret-token'), await request.json()))
+        return Response(status_code=200)
+    async with FakeTelegram() as tg, LoopbackServer(Starlette(routes=[Route('/telegram/webhook', hook, methods=['POST'])])) as web:
+        async with Bot(tg.token, base_url=tg.base_url) as bot:
+            await bot.set_webhook(f'{web.url}/telegram/webhook', secret_token='s3cret')
+            assert (await bot.get_webhook_info()).url == f'{web.url}/telegram/webhook'
+            r = httpx.post(f'{tg.api_url}/getUpdates', json={})
+            assert r.status_code == 409  # as in Telegram: no polling while a webhook is set
+            update = tg.command(5, '/credits', queue=False)
+            assert await tg.deliver(update) == 200
+            assert received == [('s3cret', update)]
+            await bot.delete_webhook()
+            assert (await bot.get_updates(timeout=0)) == ()  # the update was not queued
+
+
+async def test_parse_modes_reject_unescaped_model_output():
+    import html
+
+    from telegram.constants import ParseMode
+    from telegram.helpers import escape_markdown
+    nasty = 'Plan v1.2: fix a_b*c [x](y) <tag> & "q" #1 + {x} | 3>2 ~ `code` \\ done!'
+    async with FakeTelegram() as tg:
+        async with Bot(tg.token, base_url=tg.base_url) as bot:
+            m = await bot.send_message(5, f'<b>Plan</b>\n{html.escape(nasty)}', parse_mode=ParseMode.HTML)
+            assert m.text == f'Plan\n{nasty}'
+            m = await bot.send_message(5, f'*Plan*\n{escape_markdown(nasty, version=2)}', parse_mode=ParseMode.MARKDOWN_V2)
+            assert m.text == f'Plan\n{nasty}'
+            with pytest.raises(BadRequest, match="parse entities"):
+                await bot.send_message(5, f'<b>Plan</b>\n{nasty}', parse_mode=ParseMode.HTML)
+            with pytest.raises(BadRequest, match="parse entities"):
+                await bot.send_message(5, nasty, parse_mode=ParseMode.MARKDOWN_V2)
+            m = await bot.send_document(5, b'x', filename='a.txt', caption='<i>v1</i>', parse_mode=ParseMode.HTML)
+            assert m.caption == 'v1'

@@ -1,0 +1,253 @@
+"""Generated code runs contained: limits stop it, nothing survives it, it sees no secret and cannot touch the bot."""
+import io
+import os
+import socket
+import sqlite3
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from aidevbot.packaging import UnsafePath
+from aidevbot.sandbox import _procs_of_uid, run_in_sandbox, run_pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SECRETS = {'TELEGRAM_BOT_TOKEN': '987654:FAKE-BOT-TOKEN-xyz', 'LLM_API_KEY': 'sk-fake-llm-key-abc',
+           'DATABASE_URL': 'postgresql://bot:fake-db-password@127.0.0.1:5432/bot'}
+
+
+def assert_nothing_left(res, wait: float = 10.0):
+    "No process of the run's group or uid is alive (zombies get a moment to be reaped)."
+    assert res.isolation['left_behind'] == 0
+    deadline = time.monotonic() + wait
+
+    def group_alive():
+        try: os.killpg(res.isolation['pgid'], 0)
+        except ProcessLookupError: return False
+        return True
+    while group_alive() and time.monotonic() < deadline: time.sleep(0.05)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(res.isolation['pgid'], 0)
+    uid = res.isolation['unprivileged_uid']
+    if uid is not None:
+        while _procs_of_uid(uid, zombies=True) and time.monotonic() < deadline: time.sleep(0.05)
+        assert _procs_of_uid(uid, zombies=True) == []
+
+
+def needs_uid(res):
+    if res.isolation['unprivileged_uid'] is None:
+        pytest.skip('the bot is not running as root here, so the sandbox cannot switch to its own uid')
+
+
+def test_infinite_loop_is_stopped_at_the_time_limit():
+    res = run_in_sandbox({'loop.py': 'while True:\n    pass\n'}, ['python', 'loop.py'], timeout=2)
+    assert res.timed_out and res.returncode != 0
+    assert res.killed_reason == 'stopped at the time limit (2 s)'
+    assert res.duration < 30  # generous: the point is that it ends
+    assert_nothing_left(res)
+
+
+def test_cpu_limit_stops_a_busy_loop_before_the_wall_clock():
+    res = run_in_sandbox({}, ['python', '-c', 'while True: pass'], timeout=30, cpu_seconds=1)
+    assert not res.timed_out and 'CPU time limit' in res.killed_reason
+    assert_nothing_left(res)
+
+
+FORK_BOMB = '''
+import os, time
+fd = os.open('born', os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+if os.fork() == 0: os.setsid()          # one branch even leaves the process group
+while True:
+    try:
+        if os.fork(): os.write(fd, b'x')  # one byte per process created
+    except OSError:
+        time.sleep(0.001)
+'''
+
+
+def test_fork_bomb_is_contained_and_leaves_nothing():
+    res = run_in_sandbox({'bomb.py': FORK_BOMB}, ['python', 'bomb.py'], timeout=3, max_processes=16, memory_mb=128,
+                         collect=['born'])
+    assert res.timed_out
+    assert_nothing_left(res)
+    if res.isolation['unprivileged_uid'] is not None:  # the process limit counts the run's own uid only
+        assert 0 < len(res.files['born']) < 16
+
+
+def test_memory_hog_is_stopped_at_the_memory_limit():
+    res = run_in_sandbox({'hog.py': 'x = []\nwhile True:\n    x.append(bytearray(10**6))\n'}, ['python', 'hog.py'],
+                         timeout=30, memory_mb=128)
+    assert not res.timed_out and res.returncode != 0
+    assert res.killed_reason == 'ran out of memory (limit 128 MB)'
+    assert_nothing_left(res)
+
+
+def test_file_size_limit():
+    res = run_in_sandbox({}, ['python', '-c', "open('big', 'wb').write(b'0' * 3 * 2**20)"], timeout=30, max_file_mb=1)
+    assert res.returncode != 0 and 'size limit (1 MB)' in res.killed_reason
+
+
+def test_background_children_die_with_the_command():
+    code = "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\nprint('started')"
+    res = run_in_sandbox({}, ['python', '-c', code], timeout=20)
+    assert res.ok and res.stdout.strip() == 'started'
+    assert_nothing_left(res)
+
+
+def test_generated_code_sees_no_secret(monkeypatch):
+    for k, v in SECRETS.items(): monkeypatch.setenv(k, v)
+    code = '''
+import os
+print(dict(os.environ))
+for pid in os.listdir('/proc'):
+    for f in ('environ', 'cmdline'):
+        try: print(open(f'/proc/{pid}/{f}', 'rb').read().decode('utf-8', 'replace'))
+        except OSError: pass
+'''
+    res = run_in_sandbox({'spy.py': code}, ['python', 'spy.py'], timeout=20)
+    assert res.ok, res.stderr
+    assert 'PATH' in res.stdout and 'HOME' in res.stdout
+    for name, value in SECRETS.items():
+        assert value not in res.stdout + res.stderr
+        assert f"'{name}'" not in res.stdout
+
+
+def test_cannot_touch_the_bots_files_or_database(tmp_path, monkeypatch):
+    db = tmp_path / 'bot.db'
+    with sqlite3.connect(db) as conn: conn.execute('create table users (token text)'); conn.execute("insert into users values ('SECRET-ROW')")
+    db.chmod(0o644)  # even a world-readable database stays out of reach
+    monkeypatch.setenv('DATABASE_URL', f'sqlite:///{db}')
+    code = f'''
+import os, sqlite3
+def attempt(label, fn):
+    try: fn(); print(label, 'OK')
+    except Exception as e: print(label, 'DENIED', type(e).__name__)
+attempt('read-db', lambda: print(open({str(db)!r}, 'rb').read()[:200]))
+attempt('query-db', lambda: print(sqlite3.connect({str(db)!r}).execute('select * from users').fetchall()))
+attempt('write-repo', lambda: open({str(REPO / 'PWNED')!r}, 'w').write('x'))
+attempt('write-settings', lambda: open({str(REPO / 'settings.ini')!r}, 'a').write('x'))
+attempt('write-tmp-outside', lambda: open({str(tmp_path / 'pwned')!r}, 'w').write('x'))
+attempt('write-own', lambda: open('mine.txt', 'w').write('x'))
+'''
+    before = (REPO / 'settings.ini').read_bytes()
+    res = run_in_sandbox({'probe.py': code}, ['python', 'probe.py'], timeout=20)
+    needs_uid(res)
+    assert res.ok, res.stderr
+    out = res.stdout
+    assert 'SECRET-ROW' not in out
+    for label in ('read-db', 'query-db', 'write-repo', 'write-settings', 'write-tmp-outside'):
+        assert f'{label} OK' not in out, out
+    assert 'write-own OK' in out
+    assert not (REPO / 'PWNED').exists() and not (tmp_path / 'pwned').exists()
+    assert (REPO / 'settings.ini').read_bytes() == before
+    assert str(db) in res.isolation['hidden']
+
+
+def test_no_network_but_own_loopback_works():
+    server = socket.create_server(('127.0.0.1', 0))
+    port = server.getsockname()[1]
+    threading.Thread(target=lambda: [server.accept() for _ in range(2)], daemon=True).start()
+    code = f'''
+import socket
+try: socket.create_connection(('127.0.0.1', {port}), timeout=3); print('host reachable')
+except OSError as e: print('host unreachable', e)
+s = socket.create_server(('127.0.0.1', 0)); c = socket.create_connection(s.getsockname(), timeout=3); print('own loopback ok')
+'''
+    try:
+        res = run_in_sandbox({}, ['python', '-c', code], timeout=20)
+        if not res.isolation['network_isolated']: pytest.skip('no network namespace on this kernel')
+        assert 'host unreachable' in res.stdout and 'own loopback ok' in res.stdout, res
+        res = run_in_sandbox({}, ['python', '-c', code], timeout=20, allow_network=True)
+        assert 'host reachable' in res.stdout and res.isolation['network_isolated'] is False
+    finally:
+        server.close()
+
+
+def test_unsafe_file_names_are_never_written():
+    with pytest.raises(UnsafePath):
+        run_in_sandbox({'../escape.py': 'x'}, ['true'], timeout=5)
+
+
+def test_isolation_is_reported():
+    res = run_in_sandbox({}, ['true'], timeout=10)
+    iso = res.isolation
+    assert res.ok and iso['empty_environment'] and iso['process_group']
+    assert iso['rlimits'] == {'cpu': 11, 'as': 512 << 20, 'fsize': 16 << 20, 'nproc': 64, 'nofile': 256, 'core': 0}
+    if os.geteuid() == 0:  # what this machine (root, Linux) must provide
+        assert iso['unprivileged_uid'] and iso['network_isolated'] and iso['pid_namespace'] and iso['mount_namespace']
+
+
+PROJECT = {'calc.py': 'def add(a, b):\n    return a + b\n',
+           'tests/test_calc.py': 'from calc import add\n\ndef test_small():\n    assert add(2, 2) == 4\n\ndef test_negative():\n    assert add(-1, 1) == 0\n'}
+
+
+def test_passing_project_is_reported_passed():
+    rep = run_pytest(PROJECT, timeout=60)
+    assert (rep.status, rep.ran, rep.passed, rep.failed, rep.errors) == ('passed', 2, 2, 0, 0), rep.output
+    assert rep.ok and rep.message == '2 tests passed.'
+
+
+def test_failing_project_is_reported_failed():
+    rep = run_pytest({**PROJECT, 'calc.py': 'def add(a, b):\n    return a * b\n'}, timeout=60)
+    assert (rep.status, rep.ran, rep.passed, rep.failed) == ('failed', 2, 1, 1)
+    assert not rep.ok and 'test_negative' in rep.output and rep.message == '1 failed of 2 tests.'
+
+
+def test_syntax_error_is_an_error_not_a_pass():
+    rep = run_pytest({**PROJECT, 'calc.py': 'def add(a, b)\n    return a + b\n'}, timeout=60)
+    assert rep.status == 'failed' and rep.errors >= 1 and 'SyntaxError' in rep.output
+    assert 'could not be collected' in rep.message
+
+
+def test_import_of_a_missing_file_is_named():
+    rep = run_pytest({'tests/test_app.py': 'from helpers import util\n\ndef test():\n    assert util()\n'}, timeout=60)
+    assert rep.status == 'error' and rep.missing_modules == ['helpers']
+    assert 'helpers' in rep.message and 'requirements.txt' in rep.message
+
+
+def test_missing_package_is_not_verified_and_named():
+    files = {'app.py': 'import acme_widgets\n', 'requirements.txt': 'acme-widgets==1.0\n',
+             'test_app.py': 'import app\n\ndef test():\n    pass\n'}
+    rep = run_pytest(files, timeout=60)
+    assert rep.status == 'not_verified' and rep.missing_packages == ['acme_widgets']
+    assert rep.message == 'Not verified: missing package acme_widgets (installing packages is turned off).'
+
+
+def test_no_tests_collected_is_said_plainly():
+    rep = run_pytest({'app.py': 'print(1)\n'}, timeout=60)
+    assert rep.status == 'no_tests' and rep.message == 'No tests were collected.' and rep.ran == 0
+
+
+def test_hanging_test_times_out():
+    rep = run_pytest({'test_hang.py': 'def test():\n    while True: pass\n'}, timeout=3)
+    assert rep.status == 'timeout' and rep.result.timed_out
+    assert_nothing_left(rep.result)
+
+
+def test_async_tests_run():
+    files = {'test_async.py': 'import asyncio, pytest\n\n@pytest.mark.asyncio\nasync def test_sleep():\n    await asyncio.sleep(0)\n'}
+    rep = run_pytest(files, timeout=60)
+    assert rep.status == 'passed' and rep.passed == 1, rep.output
+
+
+def _wheel(name: str, version: str, module_source: str) -> bytes:
+    "A minimal pure-Python wheel, so installing needs no package index."
+    dist = f'{name}-{version}.dist-info'
+    entries = {f'{name}.py': module_source, f'{dist}/METADATA': f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n',
+               f'{dist}/WHEEL': 'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n'}
+    entries[f'{dist}/RECORD'] = ''.join(f'{n},,\n' for n in entries) + f'{dist}/RECORD,,\n'
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, 'w') as zf:
+        for n, data in entries.items(): zf.writestr(n, data)
+    return buf.getvalue()
+
+
+def test_allowed_install_makes_the_tests_run():
+    files = {'wheels/acme_widgets-1.0-py3-none-any.whl': _wheel('acme_widgets', '1.0', 'def answer():\n    return 42\n'),
+             'requirements.txt': './wheels/acme_widgets-1.0-py3-none-any.whl\n',
+             'test_app.py': 'from acme_widgets import answer\n\ndef test():\n    assert answer() == 42\n'}
+    assert run_pytest(files, timeout=60).status == 'not_verified'
+    rep = run_pytest(files, timeout=60, allow_install=True, install_timeout=120)
+    assert rep.status == 'passed' and rep.passed == 1, (rep.message, rep.output)
