@@ -76,7 +76,7 @@ async def main(db_url: str|None) -> None:
     for name, r in (('task-scoped', scoped), ('every file', baseline)):
         other = r['wall'] - r['model'] - r['sandbox']
         print(f"  {name:<11} wall {r['wall']:6.2f}s = model calls {r['model']:5.2f}s ({r['calls']} calls) + sandbox tests "
-              f"{r['sandbox']:5.2f}s + orchestration {other:5.2f}s ({other / 10 * 1000:.0f} ms/task)   [{r['result']}]")
+              f"{r['sandbox']:5.2f}s + orchestration (db, metering, prompts) {other:5.2f}s ({other / 10 * 1000:.0f} ms/task)   [{r['result']}]")
 
 
 if __name__ == '__main__':
