@@ -285,3 +285,12 @@ def test_command_dies_when_the_bot_is_killed_mid_run():
     import glob, shutil, tempfile  # the dead bot could not remove its sandbox folder (a later run removes it once stale)
     for d in glob.glob(os.path.join(tempfile.gettempdir(), 'aidevbot-sbx-*')):
         if os.stat(d).st_uid == uid: shutil.rmtree(d)
+
+
+def test_install_never_runs_project_code():
+    "A requirement that pip would build from source (running its setup.py) is refused before any install."
+    files = {'pkg/setup.py': 'print("SETUP RAN")\nfrom setuptools import setup\nsetup(name="evil", version="1.0")\n',
+             'requirements.txt': './pkg\n', 'test_a.py': 'import evil\n\ndef test():\n    pass\n'}
+    rep = run_pytest(files, timeout=60, allow_install=True, install_timeout=60)
+    assert rep.status == 'not_verified' and "'./pkg'" in rep.message and 'wheel' in rep.message
+    assert 'SETUP RAN' not in rep.output
