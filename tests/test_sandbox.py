@@ -251,3 +251,46 @@ def test_allowed_install_makes_the_tests_run():
     assert run_pytest(files, timeout=60).status == 'not_verified'
     rep = run_pytest(files, timeout=60, allow_install=True, install_timeout=120)
     assert rep.status == 'passed' and rep.passed == 1, (rep.message, rep.output)
+
+
+def _live_with_marker(marker: str) -> list[int]:
+    "Live processes of another uid (the sandboxed command) whose command line holds `marker`."
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            if (marker.encode() in open(f'/proc/{pid}/cmdline', 'rb').read() and os.stat(f'/proc/{pid}').st_uid != os.getuid()
+                    and open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z'):
+                found.append(int(pid))
+        except OSError: pass
+    return found
+
+
+def test_command_dies_when_the_bot_is_killed_mid_run():
+    import subprocess, sys, uuid
+    if os.geteuid() != 0: pytest.skip('tells the command apart from the bot by its own uid, which needs root')
+    marker = f'marker-{uuid.uuid4().hex}'
+    code = f"import os, time  # {marker}\nif os.fork() == 0: os.setsid()\ntime.sleep(600)"
+    bot = subprocess.Popen([sys.executable, '-c', f'from aidevbot.sandbox import run_in_sandbox\nrun_in_sandbox({{}}, ["python", "-c", {code!r}], timeout=300)'])
+    try:
+        deadline = time.monotonic() + 30
+        while len(_live_with_marker(marker)) < 2 and time.monotonic() < deadline: time.sleep(0.05)
+        assert len(_live_with_marker(marker)) >= 2, 'the sandboxed command did not start'
+        uid = os.stat(f'/proc/{_live_with_marker(marker)[0]}').st_uid
+        bot.kill(); bot.wait()
+        deadline = time.monotonic() + 10
+        while _live_with_marker(marker) and time.monotonic() < deadline: time.sleep(0.05)
+        assert _live_with_marker(marker) == []
+    finally:
+        bot.kill()
+    import glob, shutil, tempfile  # the dead bot could not remove its sandbox folder (a later run removes it once stale)
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), 'aidevbot-sbx-*')):
+        if os.stat(d).st_uid == uid: shutil.rmtree(d)
+
+
+def test_install_never_runs_project_code():
+    "A requirement that pip would build from source (running its setup.py) is refused before any install."
+    files = {'pkg/setup.py': 'print("SETUP RAN")\nfrom setuptools import setup\nsetup(name="evil", version="1.0")\n',
+             'requirements.txt': './pkg\n', 'test_a.py': 'import evil\n\ndef test():\n    pass\n'}
+    rep = run_pytest(files, timeout=60, allow_install=True, install_timeout=60)
+    assert rep.status == 'not_verified' and "'./pkg'" in rep.message and 'wheel' in rep.message
+    assert 'SETUP RAN' not in rep.output
