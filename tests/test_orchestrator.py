@@ -55,7 +55,7 @@ async def test_full_flow_completes_and_the_zip_passes_its_tests(db_url):
             assert doc.filename == 'word-stats-v1.zip'
             assert re.fullmatch(r'8 files · tests 6/6 passed · [\d.]+ credits', doc.caption), doc.caption
             progress = [e for e in s.events if e.kind == 'progress']
-            assert {e.progress.task_total for e in progress} == {3}
+            assert {e.progress.task_total for e in progress} == {3} and progress[-1].progress.tasks_done == 3
             assert any(e.progress.verification and '6/6 tests passed' in e.progress.verification for e in progress)
 
             proc, project = unzip_and_test(doc.data)
