@@ -208,6 +208,7 @@ def test_isolation_is_reported():
     if os.geteuid() == 0 and open('/proc/self/uid_map').read().split() == ['0', '0', '4294967295']:
         # what this machine (root on Linux, not in a user namespace) must provide
         assert iso['unprivileged_uid'] and iso['network_isolated'] and iso['pid_namespace'] and iso['mount_namespace']
+        assert iso['cgroup_pids'] and 'warning' not in iso and 'exposed' not in iso
 
 
 PROJECT = {'calc.py': 'def add(a, b):\n    return a + b\n',
