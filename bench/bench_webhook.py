@@ -8,7 +8,8 @@ posts N `/credits` updates (from 50 users) to each webhook with the secret heade
   acknowledged/s  N / time until every POST was answered 200 (aidevbot persists each update first)
   handled/s       N / time until the fake received N replies (sendMessage)
 and prints the ratio aidevbot / echo. The echo bot is python-telegram-bot's own webhook server
-(`run_webhook`, tornado) with one MessageHandler answering each message: the floor cost of PTB.
+(`run_webhook`, tornado) with one MessageHandler answering each message, updates handled
+concurrently as aidevbot does: the floor cost of PTB.
 aidevbot's bot uses AIORateLimiter (Telegram allows ~30 messages/s overall), which bounds its
 handled/s; acknowledged/s is not bounded by it.
 """
@@ -32,7 +33,7 @@ ECHO_BOT = textwrap.dedent('''
     from telegram.ext import Application, MessageHandler, filters
     token, base_url, port, secret = sys.argv[1:5]
     async def echo(update, context): await update.effective_message.reply_text(update.effective_message.text or '.')
-    app = Application.builder().token(token).base_url(base_url).build()
+    app = Application.builder().token(token).base_url(base_url).concurrent_updates(True).build()  # like aidevbot's
     app.add_handler(MessageHandler(filters.ALL, echo))
     app.run_webhook(listen='127.0.0.1', port=int(port), url_path='telegram/webhook', secret_token=secret,
                     webhook_url=f'http://127.0.0.1:{port}/telegram/webhook', drop_pending_updates=False)

@@ -317,3 +317,22 @@ async def test_parse_modes_reject_unescaped_model_output():
                 await bot.send_message(5, nasty, parse_mode=ParseMode.MARKDOWN_V2)
             m = await bot.send_document(5, b'x', filename='a.txt', caption='<i>v1</i>', parse_mode=ParseMode.HTML)
             assert m.caption == 'v1'
+
+
+async def test_restarted_application_does_not_see_handled_updates_again():
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.message.reply_text(f'got {update.message.text}')
+
+    async with FakeTelegram() as tg:
+        for text in ('/start', '/credits'):
+            app = app_for(tg)
+            app.add_handler(CommandHandler(['start', 'credits'], echo))
+            async with app:
+                await app.start()
+                await app.updater.start_polling(poll_interval=0, timeout=5)
+                tg.command(8, text)
+                await tg.wait_for('sendMessage', lambda c: c['text'] == f'got {text}')
+                await app.updater.stop()
+                await app.stop()
+        assert tg.sent_texts(8) == ['got /start', 'got /credits']
+        assert all(c.status != 409 for c in tg.calls_to('getUpdates'))
