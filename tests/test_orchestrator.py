@@ -172,7 +172,7 @@ async def test_out_of_credits_pauses_and_resumes_after_a_top_up(sqlite_url):
             assert await s.ledger.balance(s.user_id) == 0
             hold = (await _state(s, pid)).reservation_id
             async with s.db.sessions() as ses: left = (await ses.get(CreditReservation, hold)).amount
-            await s.ledger.reserve(s.user_id, left, key='drain', parent_id=hold, project_id=pid)  # something used it all
+            await s.ledger.reserve(s.user_id, left, key='drain', parent_id=hold)  # something used it all
             assert await s.orch.advance(pid) == 'paused'
             paused = s.events[-1]
             assert paused.kind == 'paused' and [b.data for b in paused.reply.buttons[0]] == [f'resume:{pid}', f'cancel:{pid}']
