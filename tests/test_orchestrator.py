@@ -55,7 +55,7 @@ async def test_full_flow_completes_and_the_zip_passes_its_tests(db_url):
             assert doc.filename == 'word-stats-v1.zip'
             assert re.fullmatch(r'8 files · tests 6/6 passed · [\d.]+ credits', doc.caption), doc.caption
             progress = [e for e in s.events if e.kind == 'progress']
-            assert {e.progress.task_total for e in progress} == {3}
+            assert {e.progress.task_total for e in progress} == {3} and progress[-1].progress.tasks_done == 3
             assert any(e.progress.verification and '6/6 tests passed' in e.progress.verification for e in progress)
 
             proc, project = unzip_and_test(doc.data)
@@ -172,7 +172,7 @@ async def test_out_of_credits_pauses_and_resumes_after_a_top_up(sqlite_url):
             assert await s.ledger.balance(s.user_id) == 0
             hold = (await _state(s, pid)).reservation_id
             async with s.db.sessions() as ses: left = (await ses.get(CreditReservation, hold)).amount
-            await s.ledger.reserve(s.user_id, left, key='drain', parent_id=hold, project_id=pid)  # something used it all
+            await s.ledger.reserve(s.user_id, left, key='drain', parent_id=hold)  # something used it all
             assert await s.orch.advance(pid) == 'paused'
             paused = s.events[-1]
             assert paused.kind == 'paused' and [b.data for b in paused.reply.buttons[0]] == [f'resume:{pid}', f'cancel:{pid}']
@@ -285,3 +285,24 @@ async def test_the_credit_cap_stops_a_project(sqlite_url):
             assert await s.orch.advance(pid) == 'failed'
             assert 'limit of 0.01 credits' in (await _state(s, pid)).error
             assert fake.request_count <= calls + 1 and await s.ledger.check_consistency() == []
+
+
+async def test_a_missing_third_party_package_is_said_plainly_not_verified(sqlite_url):
+    demo = demo_responder()
+    def responder(body):
+        reply = demo(body)
+        if (body.get('response_format') or {}).get('json_schema', {}).get('name') == 'task_files' \
+                and 'Your task (3 of 3)' in body['messages'][-1]['content']:
+            files = [{**f, 'content': 'import fancystats  # a declared requirement the sandbox does not install\n' + f['content']}
+                     if f['path'] == 'tests/test_report.py' else f for f in reply['files']]
+            reply = {'files': [*files, {'path': 'requirements.txt', 'content': 'fancystats==1.0\n'}], 'notes': ''}
+        return reply
+    with FakeLLM(responder) as fake:
+        async with stack(sqlite_url, fake.base_url) as s:
+            pid = await plan_and_approve(s)
+            assert await s.orch.advance(pid) == 'completed'
+            assert _impl_tasks(fake) == [1, 2, 3]  # not a fault the implementer could fix: no repair round
+            p = await _state(s, pid)
+            assert p.result['tests_verified'] is False and 'fancystats' in p.result['note']
+            caption = s.events[-1].reply.document.caption
+            assert 'Not verified' in caption and 'fancystats' in caption and 'passed' not in caption

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from aidevbot.db import ApiKeyUsage, Project, ProjectTask
+from aidevbot.db import ApiKeyUsage, CreditReservation, Project, ProjectTask
 from aidevbot.orchestrator import demo_responder
 from aidevbot.testing import FakeLLM, Slow
 from orchestrator_support import plan_and_approve, stack, unzip_and_test
@@ -54,6 +54,7 @@ async def test_killed_mid_task_then_restarted_completes_without_redoing_or_payin
                 tasks = (await ses.scalars(select(ProjectTask).where(ProjectTask.project_id == pid).order_by(ProjectTask.idx))).all()
             assert p.state == 'implementing' and p.lease_owner == 'local'  # killed mid-task, lease still held
             assert [t.state for t in tasks] == ['done', 'running', 'pending']
+            assert len(await s.ledger.open_reservations(s.user_id)) == 2  # the hold, and the killed call's reservation
 
             restarted = subprocess.run([sys.executable, WORKER, db_url, fake.base_url, str(pid)], capture_output=True,
                                        text=True, timeout=180)
@@ -71,10 +72,20 @@ async def test_killed_mid_task_then_restarted_completes_without_redoing_or_payin
                                           .where(ApiKeyUsage.project_id == pid))).all()
             ok = Counter(k for k, outcome, _ in rows if outcome == 'ok')
             assert len(ok) == 8 and set(ok.values()) == {1}, ok  # plan, 3 x (impl + review), readme
+            # and on the ledger side: one settled reservation per call, the killed one released without a charge
+            async with s.db.sessions() as ses:
+                rsv = (await ses.scalars(select(CreditReservation).where(CreditReservation.project_id == pid,
+                                                                         CreditReservation.purpose != 'project'))).all()
+            settled = Counter(k for r in rsv if r.status == 'settled' for k in ok if r.idempotency_key.startswith(f'llm:{k}:'))
+            assert settled == ok, settled
+            killed = [r for r in rsv if r.status != 'settled']
+            assert len(killed) == 1 and killed[0].status == 'released' and not killed[0].settled_amount
+            assert killed[0].idempotency_key.startswith(f'llm:p{pid}:v1:t1:impl:1:')
+            assert sum(r.settled_amount for r in rsv if r.status == 'settled') == sum(c for _, _, c in rows)
             assert await s.ledger.check_consistency() == []
-            # the killed call's reservation is returned by the stale-reservation recovery; then the user paid exactly
-            # what the metered calls cost
-            await s.ledger.recover_stale(0)
+            # the killed call's reservation was released by the restarted run, the hold's rest at the end: nothing is
+            # left open and the user paid exactly what the metered calls cost
+            assert await s.ledger.open_reservations(s.user_id) == []
             async with s.db.sessions() as ses: p = await ses.get(Project, pid)
             planning = sum((c for k, o, c in rows if k.endswith(':plan')), Decimal(0))
             assert await s.ledger.balance(s.user_id) == after_approve + p.estimate_high - (p.credits_spent - planning)
