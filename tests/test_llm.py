@@ -288,3 +288,14 @@ async def test_api_key_never_appears_in_errors_rows_prompts_or_logs(db, fake, ca
         assert KEY not in str(req['messages'])
         assert req.headers['authorization'] == f'Bearer {KEY}'  # it is only ever sent as the credential
     await h.assert_metered(uid, '100')
+
+
+async def test_missing_api_key_is_a_config_error_before_anything_is_sent_or_reserved(db, fake):
+    from aidevbot.config import ConfigError
+    h = Harness(db, fake.base_url)
+    h.llm.settings = h.settings.model_copy(update={'llm_api_key': None})
+    uid = await h.user()
+    with pytest.raises(ConfigError) as e:
+        await h.llm.complete('reviewer', ASK, user_id=uid)
+    assert 'LLM_API_KEY' in str(e.value)
+    assert fake.request_count == 0 and await h.rows() == [] and await h.ledger.balance(uid) == 100

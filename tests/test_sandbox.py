@@ -68,12 +68,12 @@ while True:
 
 
 def test_fork_bomb_is_contained_and_leaves_nothing():
-    res = run_in_sandbox({'bomb.py': FORK_BOMB}, ['python', 'bomb.py'], timeout=3, max_processes=16, memory_mb=128,
+    res = run_in_sandbox({'bomb.py': FORK_BOMB}, ['python', 'bomb.py'], timeout=4, max_processes=16, memory_mb=128,
                          collect=['born'])
     assert res.timed_out
     assert_nothing_left(res)
-    if res.isolation['unprivileged_uid'] is not None:  # the process limit counts the run's own uid only
-        assert 0 < len(res.files['born']) < 16
+    if res.isolation['unprivileged_uid'] is not None or res.isolation['cgroup_pids']:  # a limit that counts the run alone
+        assert 0 < len(res.files.get('born', b'')) < 16
 
 
 def test_memory_hog_is_stopped_at_the_memory_limit():
@@ -114,8 +114,21 @@ for pid in os.listdir('/proc'):
         assert f"'{name}'" not in res.stdout
 
 
-def test_cannot_touch_the_bots_files_or_database(tmp_path, monkeypatch):
-    db = tmp_path / 'bot.db'
+@pytest.fixture
+def bot_dir():
+    "A folder standing in for the bot's own files, outside /tmp (which the sandbox replaces), removed afterwards."
+    import shutil, uuid
+    d = REPO / f'.sandbox-probe-{uuid.uuid4().hex[:8]}'
+    d.mkdir(mode=0o755)
+    (d / 'settings.ini').write_text('[DEFAULT]\n')
+    try: yield d
+    finally: shutil.rmtree(d)
+
+
+def test_cannot_touch_the_bots_files_or_database(tmp_path, monkeypatch, bot_dir):
+    # only meaningful with a uid of its own: without one the probe below would really write (and is not run)
+    needs_uid(run_in_sandbox({}, ['true'], timeout=10))
+    db = bot_dir / 'bot.db'
     with sqlite3.connect(db) as conn: conn.execute('create table users (token text)'); conn.execute("insert into users values ('SECRET-ROW')")
     db.chmod(0o644)  # even a world-readable database stays out of reach
     monkeypatch.setenv('DATABASE_URL', f'sqlite:///{db}')
@@ -126,23 +139,38 @@ def attempt(label, fn):
     except Exception as e: print(label, 'DENIED', type(e).__name__)
 attempt('read-db', lambda: print(open({str(db)!r}, 'rb').read()[:200]))
 attempt('query-db', lambda: print(sqlite3.connect({str(db)!r}).execute('select * from users').fetchall()))
-attempt('write-repo', lambda: open({str(REPO / 'PWNED')!r}, 'w').write('x'))
-attempt('write-settings', lambda: open({str(REPO / 'settings.ini')!r}, 'a').write('x'))
+attempt('write-bot-dir', lambda: open({str(bot_dir / 'PWNED')!r}, 'w').write('x'))
+attempt('write-settings', lambda: open({str(bot_dir / 'settings.ini')!r}, 'a').write('x'))
 attempt('write-tmp-outside', lambda: open({str(tmp_path / 'pwned')!r}, 'w').write('x'))
 attempt('write-own', lambda: open('mine.txt', 'w').write('x'))
 '''
-    before = (REPO / 'settings.ini').read_bytes()
     res = run_in_sandbox({'probe.py': code}, ['python', 'probe.py'], timeout=20)
-    needs_uid(res)
     assert res.ok, res.stderr
     out = res.stdout
-    assert 'SECRET-ROW' not in out
-    for label in ('read-db', 'query-db', 'write-repo', 'write-settings', 'write-tmp-outside'):
+    assert 'SECRET-ROW' not in out and 'SQLite format' not in out  # the file reads as empty
+    for label in ('query-db', 'write-bot-dir', 'write-settings', 'write-tmp-outside'):
         assert f'{label} OK' not in out, out
     assert 'write-own OK' in out
-    assert not (REPO / 'PWNED').exists() and not (tmp_path / 'pwned').exists()
-    assert (REPO / 'settings.ini').read_bytes() == before
+    assert not (bot_dir / 'PWNED').exists() and not (tmp_path / 'pwned').exists()
+    assert (bot_dir / 'settings.ini').read_text() == '[DEFAULT]\n'
     assert str(db) in res.isolation['hidden']
+
+
+def test_cannot_reach_postgresql():
+    "Neither over TCP on localhost nor over its Unix socket (which often needs no password)."
+    code = '''
+import socket
+try: socket.create_connection(('127.0.0.1', 5432), timeout=3); print('tcp OPEN')
+except OSError as e: print('tcp closed', e)
+for path in ('/run/postgresql/.s.PGSQL.5432', '/var/run/postgresql/.s.PGSQL.5432', '/tmp/.s.PGSQL.5432'):
+    s = socket.socket(socket.AF_UNIX)
+    try: s.connect(path); print('unix OPEN', path)
+    except OSError as e: print('unix closed', path, e)
+'''
+    res = run_in_sandbox({}, ['python', '-c', code], timeout=20)
+    if not (res.isolation['network_isolated'] and res.isolation['mount_namespace']):
+        pytest.skip('needs network and mount namespaces')
+    assert res.ok and 'OPEN' not in res.stdout, res.stdout
 
 
 def test_no_network_but_own_loopback_works():
@@ -174,9 +202,13 @@ def test_isolation_is_reported():
     res = run_in_sandbox({}, ['true'], timeout=10)
     iso = res.isolation
     assert res.ok and iso['empty_environment'] and iso['process_group']
-    assert iso['rlimits'] == {'cpu': 11, 'as': 512 << 20, 'fsize': 16 << 20, 'nproc': 64, 'nofile': 256, 'core': 0}
-    if os.geteuid() == 0:  # what this machine (root, Linux) must provide
+    nproc = iso['rlimits'].pop('nproc')  # without a uid of its own, the limit counts on top of the bot's processes
+    assert iso['rlimits'] == {'cpu': 11, 'as': 512 << 20, 'fsize': 16 << 20, 'nofile': 256, 'core': 0}
+    assert nproc == 64 if iso['unprivileged_uid'] is not None else nproc >= 64
+    if os.geteuid() == 0 and open('/proc/self/uid_map').read().split() == ['0', '0', '4294967295']:
+        # what this machine (root on Linux, not in a user namespace) must provide
         assert iso['unprivileged_uid'] and iso['network_isolated'] and iso['pid_namespace'] and iso['mount_namespace']
+        assert iso['cgroup_pids'] and 'warning' not in iso and 'exposed' not in iso
 
 
 PROJECT = {'calc.py': 'def add(a, b):\n    return a + b\n',
@@ -267,7 +299,8 @@ def _live_with_marker(marker: str) -> list[int]:
 
 def test_command_dies_when_the_bot_is_killed_mid_run():
     import subprocess, sys, uuid
-    if os.geteuid() != 0: pytest.skip('tells the command apart from the bot by its own uid, which needs root')
+    if os.geteuid() != 0 or open('/proc/self/uid_map').read().split() != ['0', '0', '4294967295']:
+        pytest.skip('tells the command apart from the bot by its own uid, which needs root outside a user namespace')
     marker = f'marker-{uuid.uuid4().hex}'
     code = f"import os, time  # {marker}\nif os.fork() == 0: os.setsid()\ntime.sleep(600)"
     bot = subprocess.Popen([sys.executable, '-c', f'from aidevbot.sandbox import run_in_sandbox\nrun_in_sandbox({{}}, ["python", "-c", {code!r}], timeout=300)'])
@@ -275,7 +308,9 @@ def test_command_dies_when_the_bot_is_killed_mid_run():
         deadline = time.monotonic() + 30
         while len(_live_with_marker(marker)) < 2 and time.monotonic() < deadline: time.sleep(0.05)
         assert len(_live_with_marker(marker)) >= 2, 'the sandboxed command did not start'
-        uid = os.stat(f'/proc/{_live_with_marker(marker)[0]}').st_uid
+        first = _live_with_marker(marker)[0]
+        uid = os.stat(f'/proc/{first}').st_uid
+        cgroup = next((line.split(':', 2)[2] for line in open(f'/proc/{first}/cgroup').read().splitlines() if ':pids:' in line), '/')
         bot.kill(); bot.wait()
         deadline = time.monotonic() + 10
         while _live_with_marker(marker) and time.monotonic() < deadline: time.sleep(0.05)
@@ -285,6 +320,12 @@ def test_command_dies_when_the_bot_is_killed_mid_run():
     import glob, shutil, tempfile  # the dead bot could not remove its sandbox folder (a later run removes it once stale)
     for d in glob.glob(os.path.join(tempfile.gettempdir(), 'aidevbot-sbx-*')):
         if os.stat(d).st_uid == uid: shutil.rmtree(d)
+    if 'aidevbot-sbx-' in cgroup:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try: os.rmdir('/sys/fs/cgroup/pids' + cgroup); break
+            except FileNotFoundError: break
+            except OSError: time.sleep(0.05)
 
 
 def test_install_never_runs_project_code():
