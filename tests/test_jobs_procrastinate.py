@@ -85,6 +85,7 @@ def test_killed_worker_jobs_are_retried_elsewhere(queue_db):
     victim.send_signal(signal.SIGKILL); victim.wait()
     partial = {pid for pid, n, _ in steps(queue_db) if n < 3}
     assert partial, 'the victim was killed mid-project'
+    asyncio.run(enqueue(queue_db, sorted(partial)))  # someone asks again (a Resume press, a worker start-up): a newer job waits too
     survivor = start_worker(queue_db, 'survivor', 0.05)
     try:
         assert wait_until(lambda: len(steps(queue_db)) == 4 and all(n == 3 for _, n, _ in steps(queue_db)), 60), steps(queue_db)

@@ -285,3 +285,24 @@ async def test_the_credit_cap_stops_a_project(sqlite_url):
             assert await s.orch.advance(pid) == 'failed'
             assert 'limit of 0.01 credits' in (await _state(s, pid)).error
             assert fake.request_count <= calls + 1 and await s.ledger.check_consistency() == []
+
+
+async def test_a_missing_third_party_package_is_said_plainly_not_verified(sqlite_url):
+    demo = demo_responder()
+    def responder(body):
+        reply = demo(body)
+        if (body.get('response_format') or {}).get('json_schema', {}).get('name') == 'task_files' \
+                and 'Your task (3 of 3)' in body['messages'][-1]['content']:
+            files = [{**f, 'content': 'import fancystats  # a declared requirement the sandbox does not install\n' + f['content']}
+                     if f['path'] == 'tests/test_report.py' else f for f in reply['files']]
+            reply = {'files': [*files, {'path': 'requirements.txt', 'content': 'fancystats==1.0\n'}], 'notes': ''}
+        return reply
+    with FakeLLM(responder) as fake:
+        async with stack(sqlite_url, fake.base_url) as s:
+            pid = await plan_and_approve(s)
+            assert await s.orch.advance(pid) == 'completed'
+            assert _impl_tasks(fake) == [1, 2, 3]  # not a fault the implementer could fix: no repair round
+            p = await _state(s, pid)
+            assert p.result['tests_verified'] is False and 'fancystats' in p.result['note']
+            caption = s.events[-1].reply.document.caption
+            assert 'Not verified' in caption and 'fancystats' in caption and 'passed' not in caption

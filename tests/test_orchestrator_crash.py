@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from aidevbot.db import ApiKeyUsage, Project, ProjectTask
+from aidevbot.db import ApiKeyUsage, CreditReservation, Project, ProjectTask
 from aidevbot.orchestrator import demo_responder
 from aidevbot.testing import FakeLLM, Slow
 from orchestrator_support import plan_and_approve, stack, unzip_and_test
@@ -72,6 +72,16 @@ async def test_killed_mid_task_then_restarted_completes_without_redoing_or_payin
                                           .where(ApiKeyUsage.project_id == pid))).all()
             ok = Counter(k for k, outcome, _ in rows if outcome == 'ok')
             assert len(ok) == 8 and set(ok.values()) == {1}, ok  # plan, 3 x (impl + review), readme
+            # and on the ledger side: one settled reservation per call, the killed one released without a charge
+            async with s.db.sessions() as ses:
+                rsv = (await ses.scalars(select(CreditReservation).where(CreditReservation.project_id == pid,
+                                                                         CreditReservation.purpose != 'project'))).all()
+            settled = Counter(k for r in rsv if r.status == 'settled' for k in ok if r.idempotency_key.startswith(f'llm:{k}:'))
+            assert settled == ok, settled
+            killed = [r for r in rsv if r.status != 'settled']
+            assert len(killed) == 1 and killed[0].status == 'released' and not killed[0].settled_amount
+            assert killed[0].idempotency_key.startswith(f'llm:p{pid}:v1:t1:impl:1:')
+            assert sum(r.settled_amount for r in rsv if r.status == 'settled') == sum(c for _, _, c in rows)
             assert await s.ledger.check_consistency() == []
             # the killed call's reservation was released by the restarted run, the hold's rest at the end: nothing is
             # left open and the user paid exactly what the metered calls cost

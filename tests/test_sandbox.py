@@ -68,12 +68,12 @@ while True:
 
 
 def test_fork_bomb_is_contained_and_leaves_nothing():
-    res = run_in_sandbox({'bomb.py': FORK_BOMB}, ['python', 'bomb.py'], timeout=3, max_processes=16, memory_mb=128,
+    res = run_in_sandbox({'bomb.py': FORK_BOMB}, ['python', 'bomb.py'], timeout=4, max_processes=16, memory_mb=128,
                          collect=['born'])
     assert res.timed_out
     assert_nothing_left(res)
     if res.isolation['unprivileged_uid'] is not None or res.isolation['cgroup_pids']:  # a limit that counts the run alone
-        assert 0 < len(res.files['born']) < 16
+        assert 0 < len(res.files.get('born', b'')) < 16
 
 
 def test_memory_hog_is_stopped_at_the_memory_limit():
