@@ -81,3 +81,40 @@ def test_serve_webhook_mode_after_set_webhook():
         finally:
             code, took, out = sigterm(proc)
         assert code == 0, out
+
+
+def test_sigterm_mid_project_exits_in_grace_and_the_next_start_finishes_it(tmp_path):
+    import asyncio
+    from test_jobs_workers import CHAT0, charged_twice, deliveries, queue_projects, states
+    from aidevbot.config import Settings
+    from aidevbot.db import migrate
+    from aidevbot.orchestrator import demo_responder
+    from aidevbot.testing import FakeLLM
+    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    migrate(db_url)
+    with FakeTelegram() as tg, FakeLLM(demo_responder(), latency=0.4) as llm:
+        s = Settings(database_url=db_url, llm_base_url=llm.base_url, llm_api_key='k', telegram_bot_token=tg.token,
+                     telegram_api_base_url=tg.base_url, telegram_file_base_url=tg.file_base_url, job_backend='embedded')
+        ids = asyncio.run(queue_projects(s, 1, enqueue=False))  # approved while the bot was down: start-up resumes it
+        planned = llm.request_count
+        env = serve_env(tg, free_port(), DATABASE_URL=db_url, LLM_BASE_URL=llm.base_url)
+        proc = subprocess.Popen([EXE, 'serve', '--grace-seconds', str(GRACE)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while llm.request_count < planned + 2 and time.monotonic() < deadline: time.sleep(0.05)
+            assert llm.request_count >= planned + 2, 'the project was resumed at start-up'
+        finally:
+            code, took, out = sigterm(proc)
+        assert code == 0 and took < GRACE + 20, (code, took, out[-3000:])
+        assert asyncio.run(states(s))[ids[0]] not in ('completed', 'queued'), 'stopped mid-project'
+        proc = subprocess.Popen([EXE, 'serve', '--grace-seconds', str(GRACE)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            tg.wait_for_sync('sendDocument', timeout=90)
+        finally:
+            code, _, out = sigterm(proc)
+        assert code == 0, out[-3000:]
+        assert asyncio.run(states(s))[ids[0]] == 'completed'
+        assert deliveries(tg) == {CHAT0: 1}
+        assert asyncio.run(charged_twice(s)) == []

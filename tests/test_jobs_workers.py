@@ -29,13 +29,13 @@ def settings_for(url, llm, tg) -> Settings:
                     telegram_api_base_url=tg.base_url, telegram_file_base_url=tg.file_base_url, job_backend='procrastinate')
 
 
-async def queue_projects(s: Settings, n: int) -> list[int]:
+async def queue_projects(s: Settings, n: int, *, enqueue: bool = True) -> list[int]:
     "n users with credits, each with a planned and approved project, queued for the workers."
     db = await open_database(s)
     ledger = Ledger(db)
     llm = LLMClient(s, db, ledger=ledger)
     orch = ModelOrchestrator(s, db, llm, ledger=ledger)
-    users, runner, ids = UserService(db, s, ledger), ProcrastinateRunner(s), []
+    users, ids = UserService(db, s, ledger), []
     try:
         for i in range(n):
             user, _ = await users.ensure_user(CHAT0 + i, first_name=f'u{i}')
@@ -44,9 +44,11 @@ async def queue_projects(s: Settings, n: int) -> list[int]:
             assert await orch.advance(pid) == 'awaiting_approval'
             await orch.approve(pid, user_id=user.id)
             ids.append(pid)
-        await runner.start()
-        for pid in ids: await runner.enqueue(pid)
-        await runner.stop()
+        if enqueue:
+            runner = ProcrastinateRunner(s)
+            await runner.start()
+            for pid in ids: await runner.enqueue(pid)
+            await runner.stop()
         return ids
     finally:
         await llm.aclose(); await db.dispose()
