@@ -127,3 +127,30 @@ async def test_credits_fast_while_20_projects_run(sqlite_url):
               f"projects in flight: {running}")
         assert max(latencies) < 5.0, latencies
         assert min(running) >= 10, running  # most of the 20 projects were in flight during every measurement
+
+
+async def test_payment_resumes_paused_project(sqlite_url):
+    "A project paused for lack of credits continues after the user buys a pack; project commands work on it."
+    from sqlalchemy import update
+    from aidevbot.db import Project
+    async with migrated_database(sqlite_url) as db, FakeTelegram() as tg, FakeLLM(demo_responder()) as llm, \
+            product(db, tg, llm, welcome_credits=0) as (bot, runner):
+        await bot.command(42, '/start')
+        assert 'no credits' in (await bot.ask(lambda: tg.message(42, 'a CLI that adds numbers')))['text']
+        async with db.sessions() as s:
+            user = await bot.users.get_user_by_telegram_id(s, 42)
+        orch = bot.app.bot_data['orchestrator']
+        pid = await orch.create_project(user_id=user.id, chat_id=42, description='A command line tool that adds two numbers.')
+        async with db.sessions.begin() as s:  # as the orchestrator leaves it when the balance runs out while planning
+            await s.execute(update(Project).where(Project.id == pid).values(state='paused', paused_reason='out of credits'))
+        assert 'paused' in (await bot.command(42, '/status'))['text']
+        assert 'top up' in (await bot.command(42, '/resume'))['text'].lower()
+        invoice = (await bot.ask(lambda: tg.callback(42, 'buy:p100'), method='sendInvoice')).params
+        await bot.ask(lambda: tg.successful_payment(42, invoice['payload'], 750, 'charge-resume'), lambda c: 'Thank you' in c['text'])
+        plan = await tg.wait_for('sendMessage', lambda c: f'approve:{pid}' in str(c.get('reply_markup')), timeout=60)
+        assert plan['chat_id'] == 42
+        # /cancel cancels the newest open project; its buttons then get a short reply
+        assert 'Cancelled' in (await bot.command(42, '/cancel', lambda c: 'ancel' in c['text']))['text']
+        assert 'already cancelled' in (await bot.ask(lambda: tg.callback(42, f'approve:{pid}')))['text']
+        assert 'no paused project' in (await bot.command(42, '/resume'))['text']
+        assert await bot.ledger.check_consistency() == []
