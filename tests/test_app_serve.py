@@ -118,3 +118,38 @@ def test_sigterm_mid_project_exits_in_grace_and_the_next_start_finishes_it(tmp_p
         assert asyncio.run(states(s))[ids[0]] == 'completed'
         assert deliveries(tg) == {CHAT0: 1}
         assert asyncio.run(charged_twice(s)) == []
+
+
+def test_distributed_webhook_replica_and_worker_on_postgres(pg_url, tmp_path):
+    "The Kubernetes shape: migrate, set-webhook, a webhook replica that only enqueues, a worker that runs the project."
+    from aidevbot.orchestrator import demo_responder
+    from aidevbot.testing import FakeLLM
+    with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
+        port = free_port()
+        hook = f'http://127.0.0.1:{port}/telegram/webhook'
+        env = serve_env(tg, port, DATABASE_URL=pg_url, LLM_BASE_URL=llm.base_url, JOB_BACKEND='procrastinate',
+                        WEBHOOK_URL=hook, WEBHOOK_SECRET='k8s-Secret')
+        for step in (['migrate'], ['set-webhook']):
+            r = subprocess.run([EXE, *step], env=env, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+        bot = subprocess.Popen([EXE, 'serve', '--grace-seconds', str(GRACE)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        worker = subprocess.Popen([EXE, 'worker', '--grace-seconds', str(GRACE)], env=env, stdout=(tmp_path / 'worker.log').open('w'),
+                                  stderr=subprocess.STDOUT)
+        post = lambda u: httpx.post(hook, json=u, headers={'X-Telegram-Bot-Api-Secret-Token': 'k8s-Secret'}, timeout=10).status_code
+        try:
+            wait_ok(f'http://127.0.0.1:{port}/ready', bot)
+            assert post(tg.command(555, '/start', queue=False)) == 200
+            tg.wait_for_sync('sendMessage', lambda c: str(c.params.get('chat_id')) == '555', timeout=30)
+            mark = len(tg.calls)
+            assert post(tg.message(555, 'A small command-line tool that counts words, with pytest tests.', queue=False)) == 200
+            has_approve = lambda c: 'approve:' in str(c.params.get('reply_markup'))
+            plan = tg.wait_for_sync('sendMessage', has_approve, timeout=60, since=mark)  # planned by the worker
+            data = next(b[1] for b in tg.buttons(555) if (b[1] or '').startswith('approve:'))
+            assert post(tg.callback(555, data, plan.result['message_id'], queue=False)) == 200
+            doc = tg.wait_for_sync('sendDocument', timeout=90)
+            assert doc.files['document'][0].endswith('.zip')
+            assert not tg.calls_to('getUpdates')
+        finally:
+            results = [sigterm(p) for p in (bot, worker)]
+        assert [code for code, _, _ in results] == [0, 0], (results[0][2][-2000:], (tmp_path / 'worker.log').read_text()[-3000:])

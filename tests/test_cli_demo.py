@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 
@@ -16,9 +17,10 @@ def test_demo_runs_offline_and_delivers_a_project_whose_tests_pass(tmp_path):
     assert took < 60, took
     out = r.stdout
     assert 'you  ›  /start' in out and 'pre-checkout: accepted' in out and '[Approve' in out and 'tests pass' in out
-    zips = list((tmp_path / 'demo-output').iterdir())
-    assert len(zips) == 1 and zips[0].is_dir()
-    project = zips[0]
+    zips = list((tmp_path / 'demo-output').glob('*.zip'))
+    folders = [p for p in (tmp_path / 'demo-output').iterdir() if p.is_dir()]
+    assert len(zips) == 1 and zipfile.is_zipfile(zips[0]) and len(folders) == 1
+    project = folders[0]
     assert any(project.rglob('test_*.py')) and (project / 'README.md').exists()
     again = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider'], cwd=project, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stdout
