@@ -129,6 +129,8 @@ async def test_bad_input_gets_short_replies(sqlite_url, caplog):
                              (lambda: tg.voice(42), 'only read text'), (lambda: tg.command(42, '/frobnicate'), UNKNOWN),
                              (lambda: tg.command(42, '/new'), 'describe the program'),
                              (lambda: tg.command(42, '/new    '), 'describe the program'),
+                             (lambda: tg.message(42, ''), 'describe the program'),
+                             (lambda: tg.message(42, '  \n  '), 'describe the program'),
                              (lambda: tg.message(42, 'x' * 4001), 'limit is 4000'),
                              (lambda: tg.callback(42, 'approve:123456'), "isn't available"),
                              (lambda: tg.callback(42, 'approve:1;DROP TABLE users'), 'no longer valid'),

@@ -96,3 +96,15 @@ async def test_long_texts_and_paused_buttons():
         assert name.endswith('.md') and data.decode() == huge
         await notify(Event('paused', pid, uid, CHAT, Reply('⏸ cli is paused: out of credits', [[Button('Resume', f'resume:{pid}')]])))
         assert [d for _, d in tg.buttons(CHAT)] == [f'resume:{pid}', 'buy:p100', 'buy:p500']
+
+
+async def test_another_process_closes_the_stored_progress_message():
+    "The progress message id lives on the project: a restarted worker's notifier still closes that message."
+    async with notifier() as (notify, tg, db, pid, uid):
+        await notify(progress(pid, uid, 3)); await notify.flush()
+        mid = await message_id(db, pid)
+        other = TelegramNotifier(notify.bot, db, notify.settings)  # knows nothing but the database
+        await other(Event('failed', pid, uid, CHAT, Reply('❌ cli stopped: the tests failed')))
+        closed = next(m for m in tg.chat_messages(CHAT) if m['message_id'] == mid)
+        assert 'Failed' in closed['text'] and not tg.buttons(CHAT, mid)
+        assert 'stopped' in tg.sent_texts(CHAT)[-1] and len(tg.calls_to('sendMessage')) == 2
