@@ -117,7 +117,7 @@ async def test_update_acknowledged_but_not_handled_is_replayed_at_startup(sqlite
     async with migrated_database(sqlite_url) as db, FakeTelegram() as tg:
         handled = []
         u = tg.message(11, 'lost', queue=False)
-        async with serving(make_app(settings_for(tg, sqlite_url), runtime_factory=echo_runtime(db, handled, 30))) as c:
+        async with serving(make_app(settings_for(tg, sqlite_url), runtime_factory=echo_runtime(db, handled, 30), grace_seconds=1)) as c:
             assert (await c.post(WEBHOOK_PATH, json={**u, 'message': {**u['message'], 'text': 'slow'}}, headers=HEADERS)).status_code == 200
         # the process "died" before the 30 s handler finished: the row is still unprocessed
         assert handled == [] and (await stored(db, u['update_id'])).status != 'processed'

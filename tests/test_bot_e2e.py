@@ -96,6 +96,12 @@ async def test_end_to_end(sqlite_url, tmp_path):
         await bot.command(43, '/start')
         assert "isn't available" in (await bot.ask(lambda: tg.callback(43, f'dl:{pid}:1')))['text']
         assert "isn't available" in (await bot.ask(lambda: tg.callback(43, f'approve:{pid}')))['text']
+        assert "isn't available" in (await bot.ask(lambda: tg.callback(43, f'change:{pid}')))['text']
+        # Request changes: the next plain message plans version 2 of the same project
+        assert 'What should change' in (await bot.ask(lambda: tg.callback(42, button(tg, 42, f'change:{pid}'))))['text']
+        since = len(tg.calls)
+        assert 'version 2' in (await bot.ask(lambda: tg.message(42, 'Also print the difference of the two numbers.')))['text']
+        await tg.wait_for('sendMessage', lambda c: f'approve:{pid}' in str(c.get('reply_markup')), timeout=60, since=since)
 
 
 async def test_credits_fast_while_20_projects_run(sqlite_url):

@@ -171,3 +171,35 @@ async def test_errors_are_reported_without_details(sqlite_url, caplog):
         # the bot keeps working
         assert 'balance' in (await bot.command(42, '/credits'))['text']
     assert tg.token not in caplog.text
+
+
+async def test_payment_on_two_replicas_at_once(database):
+    "Two bot replicas (webhook style, one database) handle the same successful_payment 5 times each, concurrently: credited once."
+    from telegram import Update
+    from aidevbot.billing import Ledger
+    from aidevbot.bot import build_application
+    from aidevbot.users import UserService
+    from test_bot_harness import bot_settings
+    async with FakeTelegram() as tg:
+        settings = bot_settings(tg)
+        apps = []
+        for _ in range(2):
+            ledger = Ledger(database)
+            apps.append(build_application(settings, db=database, orchestrator=None, runner=None,
+                                          users=UserService(database, settings, ledger), ledger=ledger))
+        for app in apps: await app.initialize()
+        try:
+            async with running_bot(database, tg) as bot:  # only to buy the invoice the normal way
+                await bot.command(42, '/start')
+                payload = (await buy_pack(bot, 42))['payload']
+            update = tg.successful_payment(42, payload, 750, 'charge-replicas', queue=False)
+            await asyncio.gather(*(app.process_update(Update.de_json(update, app.bot)) for app in apps for _ in range(5)))
+            assert len([t for t in tg.sent_texts(42) if 'Thank you' in t]) == 1
+            ledger = Ledger(database)
+            async with database.sessions() as s:
+                user = await UserService(database, settings, ledger).get_user_by_telegram_id(s, 42)
+                assert await s.scalar(select(func.count(Payment.id))) == 1
+            assert await ledger.balance(user.id) == Decimal('110')
+            assert await ledger.check_consistency() == []
+        finally:
+            for app in apps: await app.shutdown()

@@ -65,7 +65,7 @@ def stop(procs):
 def test_two_workers_run_every_project_exactly_once(queue_db):
     queued, _ = asyncio.run(enqueue(queue_db, range(1, 11), repeat=3))
     assert queued == 10  # repeated enqueues of a waiting project are coalesced
-    workers = [start_worker(queue_db, f'w{i}', 0.05) for i in (1, 2)]
+    workers = [start_worker(queue_db, f'w{i}', 0.4) for i in (1, 2)]
     try:
         assert wait_until(lambda: len(steps(queue_db)) == 10 and all(n == 3 for _, n, _ in steps(queue_db)), 60)
         time.sleep(1)
