@@ -5,13 +5,13 @@ Both run against the same server, each in a scratch database created here and dr
     python bench/bench_ledger.py [--server postgresql://postgres@127.0.0.1:5432/postgres]
                                  [--clients 50] [--jobs 2] [--seconds 10] [--users 10000]
 
-A ledger debit is what a model call's settlement costs the database: one transaction with the
-idempotency-key lookup, the conditional `UPDATE users ... WHERE credit_balance >= x RETURNING`
-and the ledger `INSERT`. pgbench `-N` (simple update: one UPDATE, one SELECT, one INSERT per
-transaction) is the baseline for the same shape of work without an ORM or Python. Like pgbench's
-`-j 2` threads, the ledger clients are spread over `--jobs` processes. The ratio is the figure;
-the client CPU per debit (SQLAlchemy ORM + asyncio + psycopg, a few ms) printed beside it says
-how much of the gap is Python on the client rather than waiting in the database.
+A ledger debit is one transaction: the conditional `UPDATE users ... WHERE credit_balance >= x
+RETURNING` and the ledger `INSERT` (whose unique idempotency key turns a repeat into a rollback),
+sent as one statement, plus the pool's pre-ping. pgbench `-N` (simple update: one UPDATE, one
+SELECT, one INSERT per transaction) is the baseline for the same shape of work without Python.
+Like pgbench's `-j 2` threads, the ledger clients are spread over `--jobs` processes. The ratio is
+the figure; the client CPU per debit (SQLAlchemy Core + asyncio + psycopg, about a millisecond)
+printed beside it says how much of the gap is Python on the client rather than the database.
 """
 from __future__ import annotations
 

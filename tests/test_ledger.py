@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from aidevbot.billing import BillingError, InsufficientCredits, Ledger
 from aidevbot.config import CreditPack, Settings
@@ -175,4 +176,22 @@ async def test_amounts_are_decimal_cents(database):
     with pytest.raises(ValueError):
         await ledger.debit(uid, '0.001', key='tiny')
     assert isinstance(await ledger.balance(uid), Decimal)
+    assert await ledger.check_consistency() == []
+
+
+async def test_a_repeat_returns_the_first_entry_even_when_the_balance_no_longer_covers_it(database):
+    ledger = Ledger(database)
+    uid = await new_user(database, ledger, Decimal('5'))
+    first = await ledger.debit(uid, 5, key='all-of-it')
+    again = await ledger.debit(uid, 5, key='all-of-it')  # a retry after the first one succeeded: not refused, not charged
+    assert again.id == first.id and again.balance_after == 0 and await ledger.balance(uid) == 0
+    with pytest.raises(InsufficientCredits) as e:
+        await ledger.debit(uid, 1, key='more')
+    assert e.value.available == 0 and '/credits' in str(e.value)
+    with pytest.raises(BillingError):
+        await ledger.credit(uid + 999, 1, key='nobody')
+    with pytest.raises(IntegrityError):  # a broken link is an error, never mistaken for a repeat
+        await ledger.credit(uid, 1, key='bad-link', project_id=424242)
+    assert await ledger.balance(uid) == 0
+    assert await count(database, CreditTransaction, CreditTransaction.user_id == uid) == 2
     assert await ledger.check_consistency() == []

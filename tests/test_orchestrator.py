@@ -61,7 +61,7 @@ async def test_full_flow_completes_and_the_zip_passes_its_tests(db_url):
             proc, project = unzip_and_test(doc.data)
             assert proc.returncode == 0 and '6 passed' in proc.stdout, proc.stdout + proc.stderr
             readme = (project / 'README.md').read_text()
-            assert 'pytest' in readme
+            assert 'python cli.py' in readme and 'python -m pytest' in readme  # how to run it, how to test it
 
             p = await _state(s, pid)
             assert p.result['tests_run'] == 6 and p.result['tests_passed'] == 6 and p.result['files'] == 8

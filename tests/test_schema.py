@@ -73,3 +73,20 @@ async def test_negative_balance_and_duplicate_file_version_refused(database):
     with pytest.raises(IntegrityError):
         async with database.sessions.begin() as s:
             (await s.get(User, u.id)).credit_balance = Decimal('-0.01')
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(sqlite_url):
+    from aidevbot.config import Settings
+    from aidevbot.db import make_engine, make_sessionmaker, migrate
+    migrate(sqlite_url)
+    engine = make_engine(Settings(_env_file=None, database_url=sqlite_url, sqlite_busy_timeout_ms=4321))
+    try:
+        async with engine.connect() as c:
+            assert (await c.exec_driver_sql('PRAGMA journal_mode')).scalar() == 'wal'
+            assert (await c.exec_driver_sql('PRAGMA foreign_keys')).scalar() == 1
+            assert (await c.exec_driver_sql('PRAGMA busy_timeout')).scalar() == 4321
+        with pytest.raises(IntegrityError):  # foreign keys are enforced, not just declared
+            async with make_sessionmaker(engine).begin() as s:
+                s.add(Project(user_id=424242, description='orphan'))
+    finally:
+        await engine.dispose()
