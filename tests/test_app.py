@@ -155,6 +155,8 @@ async def test_ready_follows_the_database_and_health_does_not(pg_url):
                 assert r.status_code == 503 and 'database unreachable' in r.json()['reason']
                 assert (await c.get('/health')).status_code == 200
                 assert (await c.get('/metrics')).status_code == 200  # scraping survives the outage
+                u = {'update_id': 99, 'message': {'message_id': 1, 'date': 0, 'chat': {'id': 5, 'type': 'private'}, 'text': 'x'}}
+                assert (await c.post(WEBHOOK_PATH, json=u, headers=HEADERS)).status_code == 503  # not stored: not acknowledged
             finally:
                 await asyncio.to_thread(_set_connections, pg_url, True)
             deadline = time.monotonic() + 20
