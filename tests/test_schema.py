@@ -25,13 +25,7 @@ def test_upgrade_check_downgrade_roundtrip(db_url):
         r = alembic(db_url, *step)
         assert r.returncode == 0, f"alembic {' '.join(step)} failed:\n{r.stdout}\n{r.stderr}"
     assert 'No new upgrade operations detected' in r.stdout + r.stderr
-
-
-def test_check_detects_drift(db_url):
-    "`alembic check` fails when the database is behind the head, and when its schema differs from the models at the head."
-    assert alembic(db_url, 'upgrade', 'c2ce95c45f8a').returncode == 0
-    assert alembic(db_url, 'check').returncode != 0
-    assert alembic(db_url, 'upgrade', 'head').returncode == 0
+    # and `check` can fail: a schema that differs from the models at the head is reported
     engine = create_engine(sync_url(db_url))
     with engine.begin() as c:
         c.exec_driver_sql('DROP INDEX ix_credit_transactions_user_created')
@@ -41,7 +35,13 @@ def test_check_detects_drift(db_url):
     r = alembic(db_url, 'check')
     out = r.stdout + r.stderr
     assert r.returncode != 0 and 'New upgrade operations detected' in out and 'ix_credit_transactions_user_created' in out, out
-    if 'postgresql' in db_url: assert 'modify_type' in out and 'username' in out, out
+    if engine.dialect.name == 'postgresql': assert 'modify_type' in out and 'username' in out, out
+
+
+def test_check_fails_for_a_database_behind_the_head(sqlite_url):
+    assert alembic(sqlite_url, 'upgrade', 'c2ce95c45f8a').returncode == 0
+    r = alembic(sqlite_url, 'check')
+    assert r.returncode != 0 and 'not up to date' in r.stdout + r.stderr
 
 
 async def test_duplicate_telegram_user_refused(database):
