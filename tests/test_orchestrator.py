@@ -306,3 +306,24 @@ async def test_a_missing_third_party_package_is_said_plainly_not_verified(sqlite
             assert p.result['tests_verified'] is False and 'fancystats' in p.result['note']
             caption = s.events[-1].reply.document.caption
             assert 'Not verified' in caption and 'fancystats' in caption and 'passed' not in caption
+
+
+async def test_a_runner_starting_up_frees_reservations_a_crash_left_open(sqlite_url):
+    from datetime import timedelta
+    from sqlalchemy import update
+    from aidevbot.db import utcnow
+    with FakeLLM(demo_responder()) as fake:
+        async with stack(sqlite_url, fake.base_url) as s:
+            before = await s.ledger.balance(s.user_id)
+            pid = await plan_and_approve(s)
+            hold = (await _state(s, pid)).reservation_id
+            crashed = await s.ledger.reserve(s.user_id, 3, key='llm:crashed-call', parent_id=hold)  # a call that never settled
+            async with s.db.sessions() as ses, ses.begin():
+                await ses.execute(update(CreditReservation).values(created_at=utcnow() - timedelta(days=1)))
+            assert await s.orch.resumable() == [pid]
+            assert [r.id for r in await s.ledger.open_reservations(s.user_id)] == [hold]  # the live project's hold stays
+            async with s.db.sessions() as ses:
+                assert (await ses.get(CreditReservation, crashed)).status == 'released'
+            assert await s.orch.cancel(pid, user_id=s.user_id)
+            assert await s.ledger.balance(s.user_id) == before - (await _state(s, pid)).credits_spent  # nothing stuck
+            assert await s.ledger.check_consistency() == []
