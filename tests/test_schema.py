@@ -5,9 +5,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import IntegrityError
 
+from aidevbot.config import sync_url
 from aidevbot.db import Payment, ProjectFile, Project, User
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,13 +25,23 @@ def test_upgrade_check_downgrade_roundtrip(db_url):
         r = alembic(db_url, *step)
         assert r.returncode == 0, f"alembic {' '.join(step)} failed:\n{r.stdout}\n{r.stderr}"
     assert 'No new upgrade operations detected' in r.stdout + r.stderr
+    # and `check` can fail: a schema that differs from the models at the head is reported
+    engine = create_engine(sync_url(db_url))
+    with engine.begin() as c:
+        c.exec_driver_sql('DROP INDEX ix_credit_transactions_user_created')
+        if engine.dialect.name == 'postgresql':  # a changed column type is drift too (compare_type=True)
+            c.exec_driver_sql('ALTER TABLE users ALTER COLUMN username TYPE varchar(10)')
+    engine.dispose()
+    r = alembic(db_url, 'check')
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and 'New upgrade operations detected' in out and 'ix_credit_transactions_user_created' in out, out
+    if engine.dialect.name == 'postgresql': assert 'modify_type' in out and 'username' in out, out
 
 
-def test_check_detects_drift(sqlite_url):
-    # a database behind the models is reported (exit 255), so the round-trip test above can fail
+def test_check_fails_for_a_database_behind_the_head(sqlite_url):
     assert alembic(sqlite_url, 'upgrade', 'c2ce95c45f8a').returncode == 0
     r = alembic(sqlite_url, 'check')
-    assert r.returncode != 0
+    assert r.returncode != 0 and 'not up to date' in r.stdout + r.stderr
 
 
 async def test_duplicate_telegram_user_refused(database):
