@@ -30,6 +30,8 @@ def test_help_explains_every_command():
 def test_errors_are_one_clear_line_and_exit_2(sqlite_url):
     r = aidevbot('serve', DATABASE_URL=sqlite_url)
     assert r.returncode == 2 and 'TELEGRAM_BOT_TOKEN is not set' in r.stderr and 'Traceback' not in r.stderr
+    r = aidevbot('serve', DATABASE_URL=sqlite_url, TELEGRAM_BOT_TOKEN='1:X')
+    assert r.returncode == 2 and 'LLM_API_KEY is not set' in r.stderr
     r = aidevbot('migrate', DATABASE_URL='mysql://root:hunter2@db/x')
     assert r.returncode == 2 and 'DATABASE_URL must look like' in r.stderr and 'hunter2' not in r.stderr
     r = aidevbot('pricing')
@@ -41,14 +43,14 @@ def test_errors_are_one_clear_line_and_exit_2(sqlite_url):
 
 
 def test_serve_refuses_a_postgres_schema_that_is_behind(pg_url):
-    r = aidevbot('serve', DATABASE_URL=pg_url, TELEGRAM_BOT_TOKEN='1:X')
+    r = aidevbot('serve', DATABASE_URL=pg_url, TELEGRAM_BOT_TOKEN='1:X', LLM_API_KEY='k')
     assert r.returncode == 2 and 'aidevbot migrate' in r.stderr and 'Traceback' not in r.stderr
-    r = aidevbot('worker', DATABASE_URL=pg_url, TELEGRAM_BOT_TOKEN='1:X')
+    r = aidevbot('worker', DATABASE_URL=pg_url, TELEGRAM_BOT_TOKEN='1:X', LLM_API_KEY='k')
     assert r.returncode == 2 and 'aidevbot migrate' in r.stderr
 
 
 def test_unreachable_database_is_a_clear_error():
-    r = aidevbot('serve', DATABASE_URL='postgresql://u:hunter2@127.0.0.1:1/x', TELEGRAM_BOT_TOKEN='1:X')
+    r = aidevbot('serve', DATABASE_URL='postgresql://u:hunter2@127.0.0.1:1/x', TELEGRAM_BOT_TOKEN='1:X', LLM_API_KEY='k')
     assert r.returncode == 2 and 'cannot use the database at 127.0.0.1:1/x' in r.stderr and 'hunter2' not in r.stderr
 
 
