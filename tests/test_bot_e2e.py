@@ -99,8 +99,13 @@ async def test_end_to_end(sqlite_url, tmp_path):
         assert "isn't available" in (await bot.ask(lambda: tg.callback(43, f'change:{pid}')))['text']
         # Request changes: the next plain message plans version 2 of the same project
         assert 'What should change' in (await bot.ask(lambda: tg.callback(42, button(tg, 42, f'change:{pid}'))))['text']
+        asked = tg.calls_to('sendMessage')[-1]
+        assert asked.params['reply_markup'].get('force_reply')  # the user's client answers it as a reply
+        prompt = asked.result
+        bot.app.drop_user_data(42)  # as if the answer reached another replica: only the reply to the prompt names the project
         since = len(tg.calls)
-        assert 'version 2' in (await bot.ask(lambda: tg.message(42, 'Also print the difference of the two numbers.')))['text']
+        answer = lambda: tg.message(42, 'Also print the difference of the two numbers.', reply_to_message=prompt)
+        assert 'version 2' in (await bot.ask(answer))['text']
         await tg.wait_for('sendMessage', lambda c: f'approve:{pid}' in str(c.get('reply_markup')), timeout=60, since=since)
 
 
