@@ -83,3 +83,13 @@ def test_set_webhook_without_url_or_secret_says_what_is_missing():
     assert r.returncode == 2 and 'WEBHOOK_URL is not set' in r.stderr
     r = aidevbot('set-webhook', TELEGRAM_BOT_TOKEN='1:X', WEBHOOK_URL='https://b.example/telegram/webhook', WEBHOOK_SECRET='has space')
     assert r.returncode == 2 and 'WEBHOOK_SECRET' in r.stderr
+
+
+def test_unreachable_telegram_is_a_clear_error(sqlite_url):
+    from aidevbot.testing import free_port
+    token = '123:SECRET-TOKEN'
+    r = aidevbot('serve', DATABASE_URL=sqlite_url, TELEGRAM_BOT_TOKEN=token, LLM_API_KEY='k',
+                 TELEGRAM_API_BASE_URL=f'http://127.0.0.1:{free_port()}/bot')
+    assert r.returncode == 2, r.stderr
+    assert 'cannot reach the Telegram Bot API' in r.stderr and 'Traceback' not in r.stderr
+    assert 'SECRET-TOKEN' not in r.stdout + r.stderr
