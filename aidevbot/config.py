@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # %% auto #0
 __all__ = ['DB_URL_FORMS', 'ConfigError', 'CreditPack', 'parse_packs', 'Settings', 'load_settings', 'env', 'async_url',
-           'sync_url', 'is_sqlite', 'require_bot_token', 'require_llm_key', 'pack_by_id']
+           'sync_url', 'is_sqlite', 'require_bot_token', 'require_llm_key', 'pack_by_id', 'secret_values', 'redact']
 
 # %% ../nbs/01_config.ipynb #209af8a4
 class ConfigError(ValueError):
@@ -81,12 +81,19 @@ class Settings(BaseSettings):
     max_fix_attempts: int = Field(2, ge=0, le=10)  # repair rounds per task after a failed verification
     sandbox_timeout_seconds: float = Field(60.0, gt=0)
     sandbox_memory_mb: int = Field(512, ge=64)
-    sandbox_allow_install: bool = False  # let the sandbox pip-install requirements.txt into a venv
+    sandbox_allow_install: bool = False  # let the sandbox pip-install requirements.txt (wheels only) into a venv
+    sandbox_wheelhouse: str|None = None  # install only from this folder of wheels (pip --no-index), network off throughout
+    sandbox_allowed_packages: Annotated[list[str], NoDecode] = []  # when set, the only distributions a project may install
+    sandbox_disk_mb: int = Field(256, ge=16)  # the project folder, /tmp and /dev/shm together
+    sandbox_max_processes: int = Field(64, ge=4)  # processes (and threads) of one run
+    sandbox_url: str|None = None  # a sandbox executor (`aidevbot sandbox-server`): generated code runs there, not here
+    sandbox_server_port: int = Field(8100, ge=1, le=65535)  # where `aidevbot sandbox-server` listens
+    sandbox_concurrency: int = Field(2, ge=1, le=64)  # runs one sandbox executor does at once
     max_description_chars: int = Field(4000, ge=100)
     progress_edit_seconds: float = Field(3.0, ge=0)  # at most one progress edit per chat this often
     sqlite_busy_timeout_ms: int = Field(30000, ge=0)
 
-    @field_validator('llm_fallback_models', mode='before')
+    @field_validator('llm_fallback_models', 'sandbox_allowed_packages', mode='before')
     @classmethod
     def _models(cls, v): return _split(v)
 
@@ -165,3 +172,17 @@ def require_llm_key(s: Settings) -> str:
 def pack_by_id(s: Settings, pack_id: str) -> CreditPack|None:
     "The credit pack with this id, or None."
     return next((p for p in s.credit_packs if p.id == pack_id), None)
+
+# %% ../nbs/01_config.ipynb #c0f1a002
+def secret_values(s: Settings) -> list[str]:
+    "Every secret these settings hold, longest first (so a URL is replaced before the password inside it)."
+    vals = [v.get_secret_value() for v in (s.telegram_bot_token, s.llm_api_key, s.webhook_secret) if v is not None]
+    if '://' in s.database_url and '@' in s.database_url:
+        cred = s.database_url.split('://', 1)[1].rsplit('@', 1)[0]
+        vals += [s.database_url] + ([cred.split(':', 1)[1]] if ':' in cred else [])
+    return sorted({v for v in vals if len(v) >= 6}, key=len, reverse=True)
+
+def redact(text: str, secrets: list[str]) -> str:
+    "`text` with every secret replaced by `[redacted]`."
+    for v in secrets: text = text.replace(v, '[redacted]')
+    return text

@@ -29,7 +29,7 @@ from .packaging import Limits, PackagingError, TooLarge, UnsafePath, build_zip, 
 from .plans import (ProjectPlan, Readme, ReviewVerdict, TaskFiles, architect_messages, demo_responder, estimate_calls,
                             implementer_messages, import_check, import_problems, is_test_file, later_writes, readme_messages,
                             ready_tests, reviewer_messages)
-from .sandbox import run_pytest
+from .executor import run_tests
 
 log = logging.getLogger(__name__)
 _all_ = ['demo_responder']  # re-exported from aidevbot.plans
@@ -470,17 +470,11 @@ def compile_errors(files: dict[str, str]) -> list[str]:
     return errs
 
 # %% ../nbs/08_orchestrator.ipynb #dd75eb18
-async def _off_loop(fn, *args, **kw):
-    "Await `fn` if it is async, else run it in a thread so the event loop (and the lease renewal) keeps going."
-    if inspect.iscoroutinefunction(fn): return await fn(*args, **kw)
-    return await asyncio.to_thread(fn, *args, **kw)
-
 @patch
 async def _run_tests(self: ModelOrchestrator, files: dict[str, str], skip: list[str] = ()) -> Check:
     "Run the project's pytest suite (without the `skip` test files) in the sandbox."
     payload = {p: c.encode() for p, c in files.items() if p not in skip}
-    rep = await _off_loop(run_pytest, payload, timeout=self.settings.sandbox_timeout_seconds,
-                          memory_mb=self.settings.sandbox_memory_mb, allow_install=self.settings.sandbox_allow_install)
+    rep = await run_tests(self.settings, payload)  # the local sandbox or the executor; secrets redacted from the output
     out, iso = (rep.output or '')[-8000:], getattr(rep.result, 'isolation', None)
     if rep.status == 'passed': return Check(True, f"{rep.passed}/{rep.ran} tests passed", out, rep.ran, rep.passed, isolation=iso)
     if rep.status in ('not_verified', 'no_tests'):  # nothing the implementer can fix: said plainly, not a failure

@@ -678,16 +678,22 @@ port, cwd = int(sys.argv[1]), sys.argv[2]
 try: socket.create_connection(('127.0.0.1', port), timeout=2); print('net OPEN')
 except OSError: print('net closed')
 print('procs', len([p for p in os.listdir('/proc') if p.isdigit()]))
-print('botdir', os.path.exists(cwd))
+print('botdir', sorted(os.listdir(cwd)) if os.path.isdir(cwd) else [])
 '''
+
+def _bot_files_seen(listing: str, cwd: str) -> list[str]:
+    "Entries of the bot's folder the probe saw, less the parents bubblewrap made for the runtime's binds."
+    runtime = {d[len(cwd):].strip('/').split('/')[0] for d in _runtime_dirs() if _under(d, cwd)}
+    return [n for n in json.loads(listing.replace("'", '"')) if n not in runtime]
 
 def _probe_lines(res: SandboxResult) -> list[CheckLine]:
     out, iso = dict(l.split(' ', 1) for l in res.stdout.splitlines() if ' ' in l), res.isolation
+    seen = _bot_files_seen(out.get('botdir', '["?"]'), os.getcwd())
     mem = 'cgroup and PID 1 watch' if iso.get('cgroup_memory') else 'PID 1 watch'
     return [CheckLine('own uid', iso.get('uid') != os.getuid() or iso.get('user_namespace', False), f"runs as uid {iso.get('uid')}"),
             CheckLine('no network', out.get('net') == 'closed', "a listener of the bot's host was " + ('unreachable' if out.get('net') == 'closed' else 'REACHABLE')),
             CheckLine('own processes only', out.get('procs', '99').isdigit() and int(out['procs']) <= 3, f"sees {out.get('procs')} processes"),
-            CheckLine("no view of the bot's folder", out.get('botdir') == 'False', 'allowlisted root'),
+            CheckLine("no view of the bot's folder", not seen, f"sees {', '.join(seen)}" if seen else 'allowlisted root'),
             CheckLine('seccomp filter', bool(iso.get('seccomp')), 'in force' if iso.get('seccomp') else 'missing'),
             CheckLine('no_new_privs, no capabilities', bool(iso.get('no_new_privs')) and iso.get('capabilities') == '0000000000000000',
                       f"capabilities {iso.get('capabilities')}"),
