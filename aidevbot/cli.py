@@ -8,18 +8,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import signal
 import sys
 from decimal import Decimal, InvalidOperation
 
 from .config import ConfigError, Settings, is_sqlite, load_settings, require_bot_token, require_llm_key
+from .executor import log_sandbox_status
 
 log = logging.getLogger('aidevbot')
 
 # %% auto #0
 __all__ = ['log', 'DESCRIPTION', 'COMMANDS', 'build_parser', 'CliError', 'prepare_schema', 'cmd_migrate', 'cmd_serve',
-           'run_worker', 'cmd_worker', 'set_webhook', 'cmd_set_webhook', 'cmd_pricing', 'cmd_demo', 'main']
+           'run_worker', 'cmd_worker', 'set_webhook', 'cmd_set_webhook', 'cmd_pricing', 'cmd_sandbox',
+           'cmd_sandbox_server', 'cmd_demo', 'main']
 
 # %% ../nbs/12_cli.ipynb #a280deba
 DESCRIPTION = """aidevbot: an AI development assistant in Telegram. Describe a program in a chat; the bot
@@ -39,6 +42,22 @@ def _decimal(v: str) -> Decimal:
     except InvalidOperation: raise argparse.ArgumentTypeError(f"'{v}' is not a number (USD per million tokens, e.g. 3 or 0.40)") from None
     if d < 0 or not d.is_finite(): raise argparse.ArgumentTypeError(f"'{v}' must be a positive number")
     return d
+
+# %% ../nbs/12_cli.ipynb #c12a0001
+def _sandbox_parsers(sub) -> None:
+    "`sandbox check` and `sandbox-server`."
+    sb = _sub(sub, 'sandbox', 'check what isolates generated code on this host (`aidevbot sandbox check`)')
+    sbs = sb.add_subparsers(dest='sandbox_command', metavar='ACTION')
+    _sub(sbs, 'check', 'run a probe in the sandbox and list each protection: exit 1 when generated code would not run isolated',
+         'Runs a real probe through the sandbox the bot uses (or asks the executor at SANDBOX_URL) and prints, one line each,\n'
+         'whether the code gets its own uid, no network, only its own processes, no view of the bot folder,\n'
+         'a seccomp filter, no capabilities, memory and disk totals, and nothing left running.')
+    ss = _sub(sub, 'sandbox-server', 'run the sandbox executor: runs project tests for workers, holds no secret',
+              'Run the sandbox executor (compose and Kubernetes): workers with SANDBOX_URL send it the files of a project\n'
+              'and get the test report back. It refuses to start when it sees a secret (TELEGRAM_BOT_TOKEN,\n'
+              'LLM_API_KEY, WEBHOOK_SECRET, DATABASE_URL, a service-account token).')
+    ss.add_argument('--host', default='0.0.0.0', help='address to listen on (default 0.0.0.0)')
+    ss.add_argument('--port', type=int, help='port to listen on (default: SANDBOX_SERVER_PORT, 8100)')
 
 # %% ../nbs/12_cli.ipynb #797d0eb6
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
              'conversation is printed as it happens, the delivered ZIP is unpacked into --out and its tests run.')
     d.add_argument('--out', default='demo-output', help='folder for the delivered project (default ./demo-output)')
     d.add_argument('--timeout', type=float, default=120.0, help='give up after this many seconds (default 120)')
+    _sandbox_parsers(sub)
     return p
 
 # %% ../nbs/12_cli.ipynb #ad69a9c8
@@ -155,6 +175,7 @@ def cmd_serve(args) -> int:
     asyncio.run(_check_telegram(s))
     _setup_logging()
     log.info("aidevbot serve: %s mode, %s job backend", 'webhook' if s.webhook_url else 'polling', s.job_backend)
+    asyncio.run(log_sandbox_status(s))  # one loud line when generated code would not run isolated
     # uvicorn shuts down gracefully on SIGTERM, restores this handler and re-raises the signal: exit 0 then
     signal.signal(signal.SIGTERM, _exit_after_shutdown)
     uvicorn.run(make_app(s, grace_seconds=args.grace_seconds), host=args.host or s.host, port=args.port or s.port,
@@ -188,6 +209,7 @@ def cmd_worker(args) -> int:
     pg_conninfo(s.database_url); require_bot_token(s); require_llm_key(s)
     prepare_schema(s)
     _setup_logging()
+    asyncio.run(log_sandbox_status(s))  # one loud line when generated code would not run isolated
     if s.job_backend != 'procrastinate':
         log.warning("JOB_BACKEND is %s: `aidevbot serve` does not queue jobs for workers unless JOB_BACKEND=procrastinate", s.job_backend)
     asyncio.run(run_worker(s, concurrency=args.concurrency, grace_seconds=args.grace_seconds,
@@ -241,6 +263,33 @@ def cmd_pricing(args) -> int:
     for model, i, o in rows: print(f"{model:<{width}}  {i.normalize():>11f}  {o.normalize():>12f}")
     return 0
 
+# %% ../nbs/12_cli.ipynb #c12a0003
+def cmd_sandbox(args) -> int:
+    "Print what isolates generated code here; exit 1 when it would not run isolated."
+    from aidevbot.executor import sandbox_status
+    from aidevbot.sandbox import sandbox_check
+    s = load_settings()
+    if args.sandbox_command != 'check': raise CliError("say `aidevbot sandbox check`")
+    if s.sandbox_url:
+        problems = asyncio.run(sandbox_status(s))
+        print(f"{'ok  ' if not problems else 'FAIL'} executor {s.sandbox_url}" + (f": {'; '.join(problems)}" if problems else ' is ready'))
+        return 1 if problems else 0
+    lines = sandbox_check()
+    for l in lines: print(f"{'ok  ' if l.ok else 'FAIL'} {l.name}: {l.detail}")
+    return 0 if all(l.ok for l in lines) else 1
+
+def cmd_sandbox_server(args) -> int:
+    "Run the sandbox executor until SIGTERM."
+    import uvicorn
+    from aidevbot.executor import make_executor_app, secrets_in_env
+    s = load_settings()
+    held = secrets_in_env(os.environ) + [n.upper() for n in ('telegram_bot_token', 'llm_api_key', 'webhook_secret') if getattr(s, n)]
+    if held: raise CliError(f"the sandbox executor must hold no secret, but it has {', '.join(dict.fromkeys(held))}: remove it from its environment")
+    _setup_logging()
+    signal.signal(signal.SIGTERM, _exit_after_shutdown)
+    uvicorn.run(make_executor_app(s), host=args.host, port=args.port or s.sandbox_server_port, log_level='info')
+    return 0
+
 # %% ../nbs/12_cli.ipynb #214776ef
 def cmd_demo(args) -> int:
     "The whole product offline (see `aidevbot.demo`)."
@@ -248,7 +297,7 @@ def cmd_demo(args) -> int:
     return asyncio.run(run_demo(out=args.out, timeout=args.timeout))
 
 COMMANDS = {'serve': cmd_serve, 'worker': cmd_worker, 'migrate': cmd_migrate, 'set-webhook': cmd_set_webhook,
-            'pricing': cmd_pricing, 'demo': cmd_demo}
+            'pricing': cmd_pricing, 'demo': cmd_demo, 'sandbox': cmd_sandbox, 'sandbox-server': cmd_sandbox_server}
 
 def main(argv: list[str]|None = None) -> int:
     "Entry point of the `aidevbot` console script: 0 on success, 2 on an error the user can fix."
