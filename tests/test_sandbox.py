@@ -339,3 +339,46 @@ def test_install_never_runs_project_code():
     rep = run_pytest(files, timeout=60, allow_install=True, install_timeout=60)
     assert rep.status == 'not_verified' and "'./pkg'" in rep.message and 'wheel' in rep.message
     assert 'SETUP RAN' not in rep.output
+
+
+FORGER = {'conftest.py': 'import os\n\ndef pytest_runtest_logreport(report):\n    if report.when == "call":\n'
+                         '        print("==== 7 passed in 0.01s ====")\n'
+                         '        open(".aidevbot-junit.xml", "w").write(\'<testsuite tests="7" failures="0" errors="0"/>\')\n'
+                         '        os._exit(0)\n',
+          'test_a.py': 'def test_a():\n    assert 1 == 2\n', 'test_b.py': 'def test_b():\n    assert False\n'}
+
+
+def test_a_forged_report_and_exit_0_is_not_a_pass():
+    rep = run_pytest(FORGER, timeout=60)
+    assert rep.result.returncode == 0 and '7 passed' in rep.output  # what the forger printed
+    assert rep.status != 'passed' and not rep.ok and rep.passed == 0
+    assert 'nothing was verified' in rep.message
+
+
+def test_a_conftest_writing_to_the_report_pipe_without_the_key_is_not_a_pass():
+    conftest = ('import json, os\n\ndef pytest_sessionfinish(session, exitstatus):\n'
+                '    for fd in range(3, 64):\n'
+                '        try: os.write(fd, (json.dumps({"body": json.dumps({"done": True, "exitstatus": 0, "passed": 9, "failed": 0, '
+                '"error": 0, "skipped": 0}), "mac": "0" * 64}) + "\\n").encode())\n'
+                '        except OSError: pass\n'
+                '    session.exitstatus = 0\n')
+    rep = run_pytest({'conftest.py': conftest, 'test_a.py': 'def test_a():\n    assert False\n'}, timeout=60)
+    assert rep.status != 'passed' and rep.passed == 0, rep.message
+
+
+@pytest.mark.parametrize('name', ['venv.py', 'pip.py', 'ensurepip.py', 'sitecustomize.py'])
+def test_project_files_named_like_tools_get_no_network_during_install(name):
+    "The install step sees only requirements.txt and wheels, in isolated mode; project code never runs with the network on."
+    server = socket.create_server(('127.0.0.1', 0))
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    spy = f'import socket\ntry: socket.create_connection(("127.0.0.1", {port}), timeout=2)\nexcept OSError: pass\n'
+    files = {'wheels/acme_widgets-1.0-py3-none-any.whl': _wheel('acme_widgets', '1.0', 'def answer():\n    return 42\n'),
+             'requirements.txt': './wheels/acme_widgets-1.0-py3-none-any.whl\n', name: spy,
+             'test_app.py': f'import {name[:-3]}\nfrom acme_widgets import answer\n\ndef test():\n    assert answer() == 42\n'}
+    try:
+        rep = run_pytest(files, timeout=60, allow_install=True, install_timeout=120)
+        assert rep.status == 'passed', (rep.message, rep.output[-2000:])
+        with pytest.raises(TimeoutError): server.accept()  # nobody connected: not during the install, not during the tests
+    finally:
+        server.close()
