@@ -32,10 +32,10 @@ class EveryFileOrchestrator(ModelOrchestrator):
 _sandbox_seconds = 0.0
 
 def _timed(fn):
-    def run(*a, **kw):
+    async def run(*a, **kw):
         global _sandbox_seconds
         t0 = time.perf_counter()
-        try: return fn(*a, **kw)
+        try: return await fn(*a, **kw)
         finally: _sandbox_seconds += time.perf_counter() - t0
     return run
 
@@ -61,7 +61,7 @@ async def run(cls, db_url: str, **kw) -> dict:
 
 
 async def main(db_url: str|None) -> None:
-    orchestrator.run_pytest = _timed(orchestrator.run_pytest)
+    orchestrator.run_tests = _timed(orchestrator.run_tests)
     scoped = await run(ModelOrchestrator, db_url or temp_sqlite_url())
     baseline = await run(EveryFileOrchestrator, db_url or temp_sqlite_url(), context_tokens=10**9)
     print("20-file scripted project (10 tasks); prompt tokens per implementer call")
