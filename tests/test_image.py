@@ -1,0 +1,197 @@
+"""The shipped image, built and run for real with podman: as uid 10001, read-only, under Docker's default seccomp profile,
+`serve` against the loopback fakes on the host, and the compose stack from /start to a delivered ZIP.
+
+Skipped when no container runtime is installed; required under CI (AIDEVBOT_REQUIRE_IMAGE=1, set by .ci/run).
+The image is built once per test session by deploy/local-image.sh (layers cached, the base made once per machine).
+"""
+import copy
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aidevbot.testing import FakeLLM, FakeTelegram, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / 'deploy'
+IMAGE = os.environ.get('AIDEVBOT_IMAGE', 'localhost/aidevbot:dev')
+PG_IMAGE = os.environ.get('AIDEVBOT_PG_IMAGE', 'localhost/aidevbot-postgres:dev')
+PODMAN_SECCOMP = Path('/usr/share/containers/seccomp.json')
+HELP = ('podman is not installed: the image tests need it (apt-get install podman runc debootstrap uidmap bubblewrap); '
+        'set AIDEVBOT_REQUIRE_IMAGE=1 to make this a failure')
+GRACE = 5
+UID = '10001'
+
+
+def _require_podman() -> str:
+    exe = shutil.which('podman')
+    if not exe:
+        if os.environ.get('AIDEVBOT_REQUIRE_IMAGE'): pytest.fail(HELP)
+        pytest.skip(HELP)
+    return exe
+
+
+def podman_env() -> dict:
+    env = dict(os.environ)
+    if os.geteuid() == 0: env.setdefault('CONTAINERS_CONF', str(DEPLOY / 'local' / 'containers.conf'))
+    return env
+
+
+def podman(*args, timeout: float = 300, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    r = subprocess.run(['podman', *args], capture_output=True, text=True, timeout=timeout, env=podman_env(), **kw)
+    if check: assert r.returncode == 0, f'podman {" ".join(args)}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}'
+    return r
+
+
+@pytest.fixture(scope='session')
+def image() -> str:
+    "Build (or refresh from cached layers) the aidevbot and PostgreSQL images once per session."
+    _require_podman()
+    r = subprocess.run([str(DEPLOY / 'local-image.sh'), '--postgres', IMAGE], capture_output=True, text=True,
+                       timeout=1500, env=podman_env())
+    assert r.returncode == 0, r.stderr[-5000:]
+    return IMAGE
+
+
+# -- Docker's default seccomp profile, derived from podman's -------------------------------------------------------
+
+# Podman's profile allows these unconditionally; Docker's (moby) and containerd's RuntimeDefault allow them only with
+# CAP_SYS_ADMIN, and clone only without namespace flags (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET).
+NS_CALLS = {'unshare', 'setns', 'mount', 'umount', 'umount2', 'pivot_root', 'fsconfig', 'fsmount', 'fsopen', 'fspick',
+            'move_mount', 'open_tree', 'mount_setattr', 'clone', 'clone3'}
+CLONE_NS_FLAGS = 0x7E020000
+ENOSYS, EPERM = 38, 1
+
+
+def docker_default_profile(podman_profile: dict) -> dict:
+    "Podman's default seccomp profile with namespace and mount calls gated on CAP_SYS_ADMIN, as in Docker's default."
+    p = copy.deepcopy(podman_profile)
+    p['defaultErrnoRet'], p['defaultErrno'] = EPERM, 'EPERM'  # podman answers ENOSYS to what it does not list; Docker EPERM
+    for rule in p['syscalls']:
+        if rule['action'] == 'SCMP_ACT_ALLOW' and not (rule.get('includes') or {}).get('caps'):
+            rule['names'] = [n for n in rule['names'] if n not in NS_CALLS]
+    not_admin = {'caps': ['CAP_SYS_ADMIN']}
+    masked = lambda i: [{'index': i, 'value': CLONE_NS_FLAGS, 'valueTwo': 0, 'op': 'SCMP_CMP_MASKED_EQ'}]
+    p['syscalls'] += [
+        {'names': sorted(NS_CALLS), 'action': 'SCMP_ACT_ALLOW', 'includes': not_admin},
+        {'names': ['clone'], 'action': 'SCMP_ACT_ALLOW', 'args': masked(0), 'excludes': {'caps': ['CAP_SYS_ADMIN'], 'arches': ['s390', 's390x']}},
+        {'names': ['clone'], 'action': 'SCMP_ACT_ALLOW', 'args': masked(1), 'includes': {'arches': ['s390', 's390x']}, 'excludes': not_admin},
+        # glibc falls back to clone when clone3 says ENOSYS (its flags live in memory seccomp cannot read)
+        {'names': ['clone3'], 'action': 'SCMP_ACT_ERRNO', 'errnoRet': ENOSYS, 'excludes': not_admin},
+    ]
+    return p
+
+
+@pytest.fixture(scope='session')
+def docker_seccomp(tmp_path_factory) -> str:
+    if not PODMAN_SECCOMP.exists(): pytest.fail(f'{PODMAN_SECCOMP} is missing (podman installs it)')
+    path = tmp_path_factory.mktemp('seccomp') / 'docker-default.json'
+    path.write_text(json.dumps(docker_default_profile(json.loads(PODMAN_SECCOMP.read_text())), indent=1))
+    return str(path)
+
+
+def hardened(seccomp: str|None = None) -> list[str]:
+    "The options the shipped manifests grant the bot: uid 10001, read-only root, no capabilities, no new privileges."
+    opts = ['--user', f'{UID}:{UID}', '--read-only', '--tmpfs', '/tmp:rw,size=256m',
+            '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges']
+    return opts + (['--security-opt', f'seccomp={seccomp}'] if seccomp else [])
+
+
+def test_derived_docker_profile_refuses_unshare_that_podmans_default_allows(image, docker_seccomp):
+    probe = ['unshare', '--user', '--map-root-user', 'true']
+    podmans = podman('run', '--rm', *hardened(), image, *probe, check=False)
+    dockers = podman('run', '--rm', *hardened(docker_seccomp), image, *probe, check=False)
+    assert podmans.returncode == 0, podmans.stderr  # this host allows user namespaces, podman's profile too
+    assert dockers.returncode != 0 and 'Operation not permitted' in dockers.stderr, dockers
+    threads = podman('run', '--rm', *hardened(docker_seccomp), image, 'python3', '-c',
+                     'import threading, subprocess; t = threading.Thread(target=print); t.start(); t.join(); '
+                     'subprocess.run(["true"], check=True)', check=False)
+    assert threads.returncode == 0, threads.stderr  # plain clone (threads, fork) still works under it
+
+
+def test_image_runs_as_uid_10001_and_carries_bubblewrap(image):
+    out = podman('run', '--rm', '--read-only', image, 'sh', '-c', 'id -u; id -g; command -v bwrap; bwrap --version').stdout.split()
+    assert out[:3] == [UID, UID, '/usr/bin/bwrap'], out
+    cmd = json.loads(podman('image', 'inspect', image).stdout)[0]['Config']
+    assert cmd['User'] == f'{UID}:{UID}' and cmd['Cmd'] == ['aidevbot', 'serve']
+
+
+def test_help_and_demo_run_read_only_as_uid_10001_under_docker_seccomp(image, docker_seccomp):
+    r = podman('run', '--rm', *hardened(docker_seccomp), image, 'aidevbot', '--help')
+    assert 'serve' in r.stdout and 'demo' in r.stdout
+    r = podman('run', '--rm', *hardened(docker_seccomp), '-e', 'HOME=/tmp', image,
+               'sh', '-c', 'cd /tmp && aidevbot demo --out /tmp/demo && ls /tmp/demo', timeout=240, check=False)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    assert 'passed' in r.stdout and '.zip' in r.stdout, r.stdout[-3000:]
+
+
+# -- `aidevbot serve` in the container, against the fakes on the host ------------------------------------------------
+
+def wait_ok(url: str, alive, timeout: float = 90) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert alive(), 'the container stopped'
+        try:
+            r = httpx.get(url, timeout=3)
+            if r.status_code == 200: return r
+        except httpx.TransportError: pass
+        time.sleep(0.3)
+    raise TimeoutError(url)
+
+
+def drive_project(tg: FakeTelegram, chat: int, *, timeout: float = 180) -> dict:
+    "/start, describe, approve the plan; return the delivered document's call."
+    tg.command(chat, '/start')
+    tg.wait_for_sync('sendMessage', lambda c: str(c.params.get('chat_id')) == str(chat), timeout=60)
+    mark = len(tg.calls)
+    tg.message(chat, 'A small command-line tool that counts words, with pytest tests.')
+    has_approve = lambda c: 'approve:' in str(c.params.get('reply_markup'))
+    plan = tg.wait_for_sync('sendMessage', has_approve, timeout=timeout, since=mark)
+    data = next(b[1] for b in tg.buttons(chat) if (b[1] or '').startswith('approve:'))
+    tg.callback(chat, data, plan.result['message_id'])
+    return tg.wait_for_sync('sendDocument', timeout=timeout)
+
+
+def container_alive(name: str):
+    "A check for wait_ok: raises with the container's logs once it has stopped."
+    def alive() -> bool:
+        if podman('container', 'inspect', '--format', '{{.State.Running}}', name, check=False).stdout.strip() == 'true':
+            return True
+        logs = podman('logs', name, check=False)
+        raise AssertionError(f'{name} stopped:\n{logs.stdout[-3000:]}\n{logs.stderr[-3000:]}')
+    return alive
+
+
+def test_serve_in_the_container_answers_probes_delivers_a_zip_and_stops_on_sigterm(image, docker_seccomp):
+    from aidevbot.orchestrator import demo_responder
+    name = f'aidevbot-serve-{os.getpid()}'
+    with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
+        port = free_port()
+        env = {'TELEGRAM_BOT_TOKEN': tg.token, 'TELEGRAM_API_BASE_URL': tg.base_url, 'TELEGRAM_FILE_BASE_URL': tg.file_base_url,
+               'LLM_API_KEY': 'test-llm-key-abc', 'LLM_BASE_URL': llm.base_url, 'HOST': '127.0.0.1', 'PORT': str(port),
+               'HOME': '/tmp', 'DATABASE_URL': 'sqlite:////tmp/aidevbot.db'}
+        envs = [a for k, v in env.items() for a in ('-e', f'{k}={v}')]
+        podman('run', '-d', '--name', name, '--network=host', *hardened(docker_seccomp), *envs, image,
+               'aidevbot', 'serve', '--grace-seconds', str(GRACE))
+        try:
+            base = f'http://127.0.0.1:{port}'
+            assert wait_ok(base + '/health', container_alive(name)).json() == {'status': 'ok'}
+            assert wait_ok(base + '/ready', container_alive(name)).json()['ready'] is True
+            doc = drive_project(tg, 4242)
+            assert doc.files['document'][0].endswith('.zip')
+            t0 = time.monotonic()
+            podman('stop', '--time', str(GRACE + 25), name, timeout=60)  # SIGTERM, SIGKILL only after that
+            took = time.monotonic() - t0
+            state = json.loads(podman('container', 'inspect', name).stdout)[0]['State']
+            logs = podman('logs', name).stdout + podman('logs', name).stderr
+            assert state['ExitCode'] == 0, logs[-3000:]
+            assert took < GRACE + 20, took
+            assert tg.token not in logs and 'test-llm-key-abc' not in logs
+            assert 'Traceback' not in logs, logs[-3000:]
+        finally:
+            podman('rm', '-f', '--time', '0', name, check=False)
