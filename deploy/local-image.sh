@@ -65,9 +65,12 @@ if [ "$ENGINE" = podman ]; then
 fi
 APP_OPTS=()  # docker reads deploy/Dockerfile.dockerignore by itself; podman 4 needs it named
 [ "$ENGINE" = podman ] && APP_OPTS=(--ignorefile "$ROOT/deploy/Dockerfile.dockerignore")
-for v in PIP_INDEX_URL PIP_DEFAULT_TIMEOUT; do  # pip settings from the host that make sense inside
-  [ -n "${!v:-}" ] && BUILD_OPTS+=(--build-arg "$v=${!v}")
-done
+# pip's index as configured on this host (env or pip.conf), when it is reachable from inside: http(s) only
+pipconf() { local v="${!1:-}"; [ -n "$v" ] || v=$(python3 -m pip config get "global.$2" 2>/dev/null || true); echo "$v"; }
+INDEX=$(pipconf PIP_INDEX_URL index-url)
+EXTRA=$(pipconf PIP_EXTRA_INDEX_URL extra-index-url | tr ' ' '\n' | grep -E '^https?://' | paste -sd' ' || true)
+case "$INDEX" in http://*|https://*) BUILD_OPTS+=(--build-arg "PIP_INDEX_URL=$INDEX") ;; esac
+[ -n "$EXTRA" ] && BUILD_OPTS+=(--build-arg "PIP_EXTRA_INDEX_URL=$EXTRA")
 say "building $TAG on $BASE with $ENGINE"
 $ENGINE build "${BUILD_OPTS[@]}" "${APP_OPTS[@]}" -f "$ROOT/deploy/Dockerfile" -t "$TAG" "$ROOT" >&2
 if [ "$POSTGRES" = 1 ]; then
