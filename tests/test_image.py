@@ -4,6 +4,7 @@
 Skipped when no container runtime is installed; required under CI (AIDEVBOT_REQUIRE_IMAGE=1, set by .ci/run).
 The image is built once per test session by deploy/local-image.sh (layers cached, the base made once per machine).
 """
+import base64
 import copy
 import json
 import os
@@ -313,3 +314,91 @@ def test_compose_executor_holds_no_secret_no_token_and_answers_health(compose_st
     assert podman('exec', sb, 'test', '-e', '/var/run/secrets/kubernetes.io', check=False).returncode != 0
     assert podman('exec', sb, 'id', '-u').stdout.strip() == UID
     assert httpx.get(f'http://127.0.0.1:{compose_stack.sandbox_port}/health', timeout=5).status_code == 200
+
+
+# -- Kubernetes, as far as podman plays it ----------------------------------------------------------------------------
+
+PLAYABLE = {'Deployment', 'ConfigMap', 'Secret'}  # podman kube play runs these (Secret via `podman secret`); see deploy/README.md
+
+
+def playable_manifests(built: list[dict], *, image: str, tg, llm, db_url: str, port: int, sandbox: bool) -> list[dict]:
+    """`kubectl kustomize deploy/kubernetes` as podman plays it here: images swapped for the local tag, one replica,
+    the host's network (the fakes are on its loopback), polling mode, the fakes' URLs in the Secret and ConfigMap."""
+    out = []
+    for d in copy.deepcopy(built):
+        if d['kind'] not in PLAYABLE: continue
+        if d['kind'] == 'ConfigMap':
+            d['data'].update(WEBHOOK_URL='', HOST='127.0.0.1', PORT=str(port), LLM_BASE_URL=llm.base_url,
+                             TELEGRAM_API_BASE_URL=tg.base_url, TELEGRAM_FILE_BASE_URL=tg.file_base_url)
+        if d['kind'] == 'Secret':
+            d['stringData'] = {'TELEGRAM_BOT_TOKEN': tg.token, 'LLM_API_KEY': 'kube-llm-key', 'WEBHOOK_SECRET': '',
+                               'DATABASE_URL': db_url, 'ADMIN_USER_IDS': ''}
+        if d['kind'] == 'Deployment':
+            if d['metadata']['name'] == 'aidevbot-sandbox' and not sandbox: continue
+            d['spec']['replicas'] = 1
+            pod = d['spec']['template']['spec']
+            pod['hostNetwork'] = True
+            pod['securityContext'].pop('seccompProfile', None)  # podman applies its default profile (see README)
+            for c in pod['containers']:
+                c['image'] = image
+                named = {p['name']: p['containerPort'] for p in c.pop('ports', [])}  # host network: nothing to map
+                if c['name'] == 'bot': named['http'] = port
+                for probe in ('readinessProbe', 'livenessProbe', 'startupProbe'):
+                    if probe in c: c[probe]['httpGet']['port'] = named.get(c[probe]['httpGet']['port'], c[probe]['httpGet']['port'])
+        out.append(d)
+    return out
+
+
+def test_kube_play_starts_bot_worker_and_executor_pods_and_their_probes_report_ready(image, tmp_path):
+    import yaml
+    from aidevbot.orchestrator import demo_responder
+    kubectl = shutil.which('kubectl')
+    if not kubectl: pytest.skip('kubectl is not installed: it builds the kustomization that podman plays')
+    built = [d for d in yaml.safe_load_all(subprocess.run([kubectl, 'kustomize', str(DEPLOY / 'kubernetes')], check=True,
+                                                          capture_output=True, text=True).stdout) if d]
+    sandbox = has_sandbox_server(image)
+    pg = f'aidevbot-kube-pg-{os.getpid()}'
+    pg_port, port = free_port(), free_port()
+    db_url = f'postgresql://aidevbot:kube@127.0.0.1:{pg_port}/aidevbot'
+    file = tmp_path / 'kube.yaml'
+    with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
+        try:
+            podman('run', '-d', '--name', pg, '--network=host', '-e', 'POSTGRES_USER=aidevbot', '-e', 'POSTGRES_PASSWORD=kube',
+                   '-e', 'POSTGRES_DB=aidevbot', '-e', f'PGPORT={pg_port}', PG_IMAGE)
+            deadline = time.monotonic() + 60
+            while podman('exec', pg, 'pg_isready', '-q', check=False).returncode != 0:
+                assert time.monotonic() < deadline
+                time.sleep(1)
+            # the migrate Job, run as podman runs one-off containers (kube play does not play Jobs)
+            podman('run', '--rm', '--network=host', *hardened(), '-e', f'DATABASE_URL={db_url}', image, 'aidevbot', 'migrate')
+            played = playable_manifests(built, image=image, tg=tg, llm=llm, db_url=db_url, port=port, sandbox=sandbox)
+            # podman 4.3 reads a Secret for envFrom from its own secret store: a JSON map of base64 values
+            secret = next(d for d in played if d['kind'] == 'Secret')
+            data = {k: base64.b64encode(v.encode()).decode() for k, v in secret['stringData'].items()}
+            podman('secret', 'rm', secret['metadata']['name'], check=False)
+            podman('secret', 'create', secret['metadata']['name'], '-', input=json.dumps(data))
+            file.write_text(yaml.safe_dump_all([d for d in played if d['kind'] != 'Secret']))
+            podman('kube', 'play', str(file), timeout=180)
+            pods = {p['Name']: p for p in json.loads(podman('pod', 'ps', '--format', 'json').stdout)}
+            want = {'aidevbot-pod-0', 'aidevbot-worker-pod-0'} | ({'aidevbot-sandbox-pod-0'} if sandbox else set())
+            assert want <= set(pods), pods.keys()
+            probes = {'aidevbot-pod-0-bot': (port, '/ready'), 'aidevbot-sandbox-pod-0-sandbox': (8100, '/health')}
+            for ctr, (p, path) in probes.items():  # the readiness probe, from inside the pod as the kubelet sends it
+                if ctr.startswith('aidevbot-sandbox') and not sandbox: continue
+                probe = ['python3', '-c', f'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:{p}{path}", timeout=3).status)']
+                deadline = time.monotonic() + 90
+                while (r := podman('exec', ctr, *probe, check=False)).stdout.strip() != '200':
+                    assert time.monotonic() < deadline, (r.stderr[-2000:], podman('logs', ctr, check=False).stderr[-3000:])
+                    time.sleep(1)
+            worker = json.loads(podman('container', 'inspect', 'aidevbot-worker-pod-0-worker').stdout)[0]
+            assert worker['State']['Running'], podman('logs', 'aidevbot-worker-pod-0-worker').stderr[-3000:]
+            assert worker['Config']['User'] == '10001' or worker['Config']['User'].startswith('10001')
+            doc = drive_project(tg, 6161, timeout=240)  # the bot pod and the worker pod finish a project together
+            assert doc.files['document'][0].endswith('.zip')
+            # without `aidevbot sandbox-server` in the image the executor pod is left out (test_pending_commands_exist)
+        finally:
+            if file.exists(): podman('kube', 'down', str(file), check=False, timeout=120)
+            for name in ('aidevbot-pod-0', 'aidevbot-worker-pod-0', 'aidevbot-sandbox-pod-0'):
+                podman('pod', 'rm', '-f', name, check=False)
+            podman('secret', 'rm', 'aidevbot', check=False)
+            podman('rm', '-f', '--time', '0', pg, check=False)
