@@ -195,7 +195,7 @@ def test_serve_in_the_container_answers_probes_delivers_a_zip_and_stops_on_sigte
             assert tg.token not in logs and 'test-llm-key-abc' not in logs
             assert 'Traceback' not in logs, logs[-3000:]
         finally:
-            podman('rm', '-f', '--time', '0', name, check=False)
+            podman('rm', '-f', '-v', '--time', '0', name, check=False)
 
 
 # -- the compose stack, for real, through the fakes on the host -------------------------------------------------------
@@ -401,4 +401,4 @@ def test_kube_play_starts_bot_worker_and_executor_pods_and_their_probes_report_r
             for name in ('aidevbot-pod-0', 'aidevbot-worker-pod-0', 'aidevbot-sandbox-pod-0'):
                 podman('pod', 'rm', '-f', name, check=False)
             podman('secret', 'rm', 'aidevbot', check=False)
-            podman('rm', '-f', '--time', '0', pg, check=False)
+            podman('rm', '-f', '-v', '--time', '0', pg, check=False)
