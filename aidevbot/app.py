@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -222,6 +223,25 @@ def make_app(settings: Settings, *,
     _routes(app, st, settings)
     return app
 
+# %% ../nbs/11_app.ipynb #b0efb18e
+async def _read_capped(request: Request, cap: int) -> bytes|None:
+    "The request body, or None as soon as it is known to be over `cap` bytes (declared length first, then while reading)."
+    try: declared = int(request.headers.get('content-length') or 0)
+    except ValueError: return None
+    if declared > cap: return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap: return None
+    return bytes(body)
+
+def _metrics_ok(settings: Settings, authorization: str|None) -> bool:
+    "True when /metrics is open (no `METRICS_TOKEN`) or `authorization` is `Bearer <that token>`."
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ''
+    if not token: return True
+    scheme, _, given = (authorization or '').partition(' ')
+    return scheme.lower() == 'bearer' and hmac.compare_digest(given.strip().encode(), token.encode())
+
 # %% ../nbs/11_app.ipynb #51e40a3c
 def _secret_ok(settings: Settings, given: str|None) -> bool:
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ''
@@ -237,7 +257,9 @@ def _routes(app: FastAPI, st: _State, settings: Settings) -> None:
         return JSONResponse({'ready': reason is None, 'reason': reason}, status_code=503 if reason else 200)
 
     @app.get('/metrics')
-    async def metrics_():
+    async def metrics_(request: Request):
+        if not _metrics_ok(settings, request.headers.get('Authorization')):
+            return PlainTextResponse('unauthorized', status_code=401, headers={'WWW-Authenticate': 'Bearer'})
         if st.rt is not None: await refresh_gauges(st.rt)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
@@ -246,8 +268,11 @@ def _routes(app: FastAPI, st: _State, settings: Settings) -> None:
         if not _secret_ok(settings, request.headers.get('X-Telegram-Bot-Api-Secret-Token')):
             return PlainTextResponse('forbidden', status_code=403)
         if not st.accepting: return PlainTextResponse('shutting down', status_code=503)  # Telegram retries later
+        if (body := await _read_capped(request, settings.webhook_max_body_bytes)) is None:
+            log.warning("webhook body over %s bytes refused", settings.webhook_max_body_bytes)
+            return PlainTextResponse('request body too large', status_code=413)
         try:
-            payload = await request.json(); uid = int(payload['update_id'])
+            payload = json.loads(body); uid = int(payload['update_id'])
         except Exception: return PlainTextResponse('not a Telegram update', status_code=400)
         try: fresh = await store_update(st.rt.db, uid, payload)
         except Exception as e:  # not persisted, so not acknowledged: Telegram delivers it again later

@@ -22,7 +22,7 @@ from .billing import InsufficientCredits
 from .config import Settings, pack_by_id, require_bot_token
 from .db import ACTIVE_STATES, Database, LedgerKind, Payment, PaymentStatus, Project, ProjectState, User
 from .metrics import HANDLER_SECONDS, PAYMENTS, UPDATES
-from .payments import CURRENCY, check_order, parse_payload, send_pack_invoice
+from .payments import CURRENCY, HeldPack, check_order, parse_payload, send_pack_invoice
 from .progress import (TelegramNotifier, keyboard, make_bot, pack_buttons, protect_logs, redact, send_file,  # make_bot: re-exported
                                send_text)
 
@@ -56,8 +56,11 @@ TEXTS = {
     'credits': "Your balance: {balance} credits.\nBuy more with Telegram Stars:",
     'pack_gone': "That credit pack is no longer offered. Current packs:",
     'paid': "Thank you! {credits} credits added. Your balance: {balance} credits.",
-    'paid_unmatched': ("We received your payment but could not match it to a credit pack. Please write to /paysupport "
-                       "with this id: {charge}"),
+    'paid_unmatched': ("We received your payment but it does not match its invoice, so no credits were added "
+                       "automatically. The operator has been told and will add them or refund the Stars. If you write "
+                       "to /paysupport, give this id: {charge}"),
+    'paid_alert': ("⚠️ Payment {charge} from Telegram user {payer} was NOT credited: {reason}\nPaid: {amount} {currency}; "
+                   "payload: {payload}\n/refund {charge} returns the Stars; /grant {payer} <credits> credits them by hand."),
     'paysupport': ("Payments: credits are bought with Telegram Stars and added right after payment. If credits did not "
                    "arrive or you want a refund for credits you have not used, reply here with the charge id below and "
                    "the operator will check it.\n\n{payments}"),
@@ -153,16 +156,12 @@ async def precheckout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 # %% ../nbs/10_bot.ipynb #1f9ec000
 @_timed
 async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "Credit a Stars payment once and continue the buyer's paused projects."
+    "Check a Stars payment against its invoice again, credit it once and continue the buyer's paused projects."
     settings, log = _s(context, 'settings'), logging.getLogger(__name__)
     sp = update.effective_message.successful_payment
-    pl = parse_payload(sp.invoice_payload)
-    pack = pack_by_id(settings, pl.pack_id) if pl else None
-    if pack is None or sp.currency != CURRENCY:
-        log.error("payment %s could not be matched to a pack (payload %r, %s %s)", sp.telegram_payment_charge_id,
-                  sp.invoice_payload, sp.total_amount, sp.currency)
-        PAYMENTS.labels('unmatched').inc()
-        return await _say(update, context, TEXTS['paid_unmatched'].format(charge=sp.telegram_payment_charge_id))
+    if reason := check_order(settings, sp.invoice_payload, sp.currency, sp.total_amount, update.effective_user.id):
+        return await _hold_payment(update, context, reason)
+    pack = pack_by_id(settings, parse_payload(sp.invoice_payload).pack_id)
     user, _ = await _user(update, context)
     payment, created = await _s(context, 'ledger').credit_payment(
         user_id=user.id, telegram_payment_charge_id=sp.telegram_payment_charge_id,
@@ -172,6 +171,27 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     balance = await _s(context, 'users').balance(user.id)
     await _say(update, context, TEXTS['paid'].format(credits=pack.credits, balance=_credits(balance)))
     await _resume_paused(update, context, user)
+
+# %% ../nbs/10_bot.ipynb #3b2911d2
+async def _hold_payment(update: Update, context: ContextTypes.DEFAULT_TYPE, reason: str) -> None:
+    "Record a charge that does not match its invoice at 0 credits; tell the payer and alert the admins, once per charge."
+    settings, log = _s(context, 'settings'), logging.getLogger(__name__)
+    sp, payer = update.effective_message.successful_payment, update.effective_user.id
+    user, _ = await _user(update, context)
+    held = HeldPack(sp.total_amount if sp.currency == CURRENCY else 0)
+    _, created = await _s(context, 'ledger').credit_payment(
+        user_id=user.id, telegram_payment_charge_id=sp.telegram_payment_charge_id,
+        provider_payment_charge_id=sp.provider_payment_charge_id, pack=held, stars=held.stars, payload=sp.invoice_payload)
+    PAYMENTS.labels('unmatched').inc()
+    if not created: return
+    log.warning("payment %s by %s NOT credited: %s (payload %r, %s %s)", sp.telegram_payment_charge_id, payer, reason,
+                sp.invoice_payload, sp.total_amount, sp.currency)
+    alert = TEXTS['paid_alert'].format(charge=sp.telegram_payment_charge_id, payer=payer, reason=reason, amount=sp.total_amount,
+                                       currency=sp.currency, payload=sp.invoice_payload)
+    for admin in settings.admin_user_ids:
+        try: await context.bot.send_message(admin, alert)
+        except Exception as e: log.warning("cannot alert admin %s: %s", admin, type(e).__name__)
+    await _say(update, context, TEXTS['paid_unmatched'].format(charge=sp.telegram_payment_charge_id))
 
 # %% ../nbs/10_bot.ipynb #2350d68b
 TERMINAL = frozenset({ProjectState.completed, ProjectState.failed, ProjectState.cancelled})

@@ -15,7 +15,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 
 from .config import ConfigError, Settings, is_sqlite, load_settings, require_bot_token, require_llm_key
-from .executor import log_sandbox_status
+from .executor import log_sandbox_status, make_non_dumpable
 
 log = logging.getLogger('aidevbot')
 
@@ -175,6 +175,7 @@ def cmd_serve(args) -> int:
     asyncio.run(_check_telegram(s))
     _setup_logging()
     log.info("aidevbot serve: %s mode, %s job backend", 'webhook' if s.webhook_url else 'polling', s.job_backend)
+    make_non_dumpable()  # no other process of this uid reads our environment or memory
     asyncio.run(log_sandbox_status(s))  # one loud line when generated code would not run isolated
     # uvicorn shuts down gracefully on SIGTERM, restores this handler and re-raises the signal: exit 0 then
     signal.signal(signal.SIGTERM, _exit_after_shutdown)
@@ -209,6 +210,7 @@ def cmd_worker(args) -> int:
     pg_conninfo(s.database_url); require_bot_token(s); require_llm_key(s)
     prepare_schema(s)
     _setup_logging()
+    make_non_dumpable()  # no other process of this uid reads our environment or memory
     asyncio.run(log_sandbox_status(s))  # one loud line when generated code would not run isolated
     if s.job_backend != 'procrastinate':
         log.warning("JOB_BACKEND is %s: `aidevbot serve` does not queue jobs for workers unless JOB_BACKEND=procrastinate", s.job_backend)
@@ -286,6 +288,7 @@ def cmd_sandbox_server(args) -> int:
     held = secrets_in_env(os.environ) + [n.upper() for n in ('telegram_bot_token', 'llm_api_key', 'webhook_secret') if getattr(s, n)]
     if held: raise CliError(f"the sandbox executor must hold no secret, but it has {', '.join(dict.fromkeys(held))}: remove it from its environment")
     _setup_logging()
+    make_non_dumpable()
     signal.signal(signal.SIGTERM, _exit_after_shutdown)
     uvicorn.run(make_executor_app(s), host=args.host, port=args.port or s.sandbox_server_port, log_level='info')
     return 0

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     llm_fallback_models: Annotated[list[str], NoDecode] = []  # tried in order when a model is unavailable
     webhook_url: str|None = None  # webhook mode when set, polling otherwise
     webhook_secret: SecretStr|None = None
+    webhook_max_body_bytes: int = Field(1_000_000, ge=10_000)  # a bigger webhook POST gets 413, unread and unstored
+    metrics_token: SecretStr|None = None  # when set, GET /metrics needs `Authorization: Bearer <token>` (else 401)
     admin_user_ids: Annotated[list[int], NoDecode] = []
     welcome_credits: Decimal = Decimal('10')
     job_backend: Literal['embedded', 'procrastinate'] = 'embedded'

@@ -21,7 +21,7 @@ from .sandbox import CheckLine, SandboxResult, TestReport, check_failures, run_p
 
 # %% auto #0
 __all__ = ['log', 'SECRET_VARS', 'MAX_REQUEST_BYTES', 'report_to_json', 'report_from_json', 'secrets_in_env', 'make_executor_app',
-           'remote_pytest', 'run_tests', 'sandbox_status', 'log_sandbox_status']
+           'remote_pytest', 'run_tests', 'sandbox_status', 'log_sandbox_status', 'make_non_dumpable']
 
 # %% ../nbs/07c_executor.ipynb #e5bbdf27
 log = logging.getLogger(__name__)
@@ -149,3 +149,11 @@ async def log_sandbox_status(s: Settings) -> None:
         log.error("SANDBOX: generated code will NOT be run here; projects will be delivered as not verified. %s. "
                   "Fix it, then check with `aidevbot sandbox check` (see deploy/README.md).", '; '.join(problems))
     else: log.info("sandbox: %s", 'executor ' + s.sandbox_url if s.sandbox_url else 'local bubblewrap sandbox ready')
+
+# %% ../nbs/07c_executor.ipynb #ad090ef7
+def make_non_dumpable() -> bool:
+    "PR_SET_DUMPABLE 0 for this process (Linux); True when it took."
+    import ctypes
+    try: libc = ctypes.CDLL(None, use_errno=True)
+    except OSError: return False
+    return libc.prctl(4, 0, 0, 0, 0) == 0 and libc.prctl(3, 0, 0, 0, 0) == 0  # PR_SET_DUMPABLE, then PR_GET_DUMPABLE == 0

@@ -25,7 +25,8 @@ from .config import Settings
 from .db import (ACTIVE_STATES, ApiKeyUsage, CreditReservation, Database, Project, ProjectFile, ProjectState, ProjectTask,
                          ReservationStatus, TaskState, utcnow)
 from .llm import LLMError, LLMOutputError, LLMRequestError, LLMUnavailable, ProviderOutOfCredit, Role
-from .packaging import Limits, PackagingError, TooLarge, UnsafePath, build_zip, safe_path, slugify, validate_files
+from .packaging import (Limits, PackagingError, TooLarge, UnsafePath, autorun_files, autorun_note, build_zip, safe_path,
+                                slugify, validate_files, with_autorun_section)
 from .plans import (ProjectPlan, Readme, ReviewVerdict, TaskFiles, architect_messages, demo_responder, estimate_calls,
                             implementer_messages, import_check, import_problems, is_test_file, later_writes, readme_messages,
                             ready_tests, reviewer_messages)
@@ -622,7 +623,7 @@ async def _document(self: ModelOrchestrator, p: Project) -> None:
                              key=call_key(p.id, p.version, 'readme'), schema=Readme, max_tokens=3000)
         content = r.parsed.content.strip() or plain_readme(plan, files)
     except (LLMOutputError, LLMRequestError): content = plain_readme(plan, files)
-    await self._store_files(p.id, p.version, {'README.md': with_test_instructions(content, files).encode()}, None)
+    await self._store_files(p.id, p.version, {'README.md': with_autorun_section(with_test_instructions(content, files), files).encode()}, None)
     await self._move(p.id, S.packaging, expect={S.documenting})
 
 # %% ../nbs/08_orchestrator.ipynb #1b146d2c
@@ -630,7 +631,8 @@ def caption_for(r: dict) -> str:
     "`7 files · tests 7/7 passed · 1.2 credits`"
     tests = (f"tests {r['tests_passed']}/{r['tests_run']} passed" if r.get('tests_verified') else
              r.get('note') or 'no tests')
-    return f"{r['files']} files · {tests} · {credits_text(Decimal(r['credits_spent']))} credits"
+    warn = autorun_note(r.get('autorun') or [])
+    return f"{r['files']} files · {tests} · {credits_text(Decimal(r['credits_spent']))} credits" + (f" · {warn}" if warn else '')
 
 @patch
 async def _package(self: ModelOrchestrator, p: Project) -> None:
@@ -646,7 +648,7 @@ async def _package(self: ModelOrchestrator, p: Project) -> None:
     summary = dict(version=p.version, files=len(files), tests_run=final.tests_ran, tests_passed=final.tests_passed,
                    tests_verified=has_tests and final.unverified is None, note=final.unverified,
                    credits_spent=str(await self._spent(p.id, p.version)), isolation=_plain(final.isolation or {}),
-                   root=root, filename=f"{root}-v{p.version}.zip", zip_bytes=len(data))
+                   root=root, filename=f"{root}-v{p.version}.zip", zip_bytes=len(data), autorun=list(autorun_files(files)))
     result = {**summary, 'versions': {**((p.result or {}).get('versions') or {}), str(p.version): summary}}
     await self._release_hold(p)
     await self._move(p.id, S.completed, expect={S.packaging}, result=result, completed_at=utcnow(), reservation_id=None,

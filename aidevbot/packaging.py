@@ -10,11 +10,13 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Mapping
 
 # %% auto #0
-__all__ = ['MAX_PATH_CHARS', 'MAX_PART_BYTES', 'MAX_ZIP_BYTES', 'PackagingError', 'UnsafePath', 'TooLarge', 'clean_name',
-           'safe_path', 'Limits', 'validate_files', 'build_zip', 'slugify']
+__all__ = ['MAX_PATH_CHARS', 'MAX_PART_BYTES', 'MAX_ZIP_BYTES', 'AUTORUN', 'PackagingError', 'UnsafePath', 'TooLarge',
+           'clean_name', 'safe_path', 'Limits', 'validate_files', 'build_zip', 'slugify', 'autorun_files',
+           'with_autorun_section', 'autorun_note']
 
 # %% ../nbs/06_packaging.ipynb #e8907f7e
 class PackagingError(ValueError):
@@ -38,6 +40,19 @@ def clean_name(name: str) -> str:
             if len(name) > len(a) + len(b) and name.startswith(a) and name.endswith(b): name = name[len(a):-len(b)]
     return name
 
+# %% ../nbs/06_packaging.ipynb #68726033
+_CJK = ('CJK', 'HIRAGANA', 'KATAKANA', 'HANGUL', 'BOPOMOFO', 'IDEOGRAPHIC')
+
+def _script(ch: str) -> str|None:
+    "The script of a letter, read from its Unicode name (`LATIN`, `CYRILLIC`, `CJK`…); None for anything else."
+    if not unicodedata.category(ch).startswith('L'): return None
+    word = unicodedata.name(ch, 'UNNAMED').split(' ')[0]
+    return 'CJK' if word.startswith(_CJK) else word  # Japanese and Korean mix Han with kana or Hangul by design
+
+def _mixed_word(part: str) -> str|None:
+    "The first word (a run of letters) in `part` whose letters come from more than one script, or None."
+    return next((w for w in re.findall(r'[^\W\d_]+', part) if len({_script(c) for c in w} - {None}) > 1), None)
+
 # %% ../nbs/06_packaging.ipynb #7f384f58
 MAX_PATH_CHARS = 240  # leaves room for the project folder and the user's unpack location (Windows MAX_PATH 260)
 MAX_PART_BYTES = 255  # the file-name limit of common file systems
@@ -59,6 +74,8 @@ def _problem(name: str) -> str|None:
     for part in name.split('/'):
         if part in ('', '.'): return "it has an empty or '.' folder part (like 'a//b', './a' or a trailing '/')"
         if part == '..': return "it contains '..', which would leave the project folder"
+        if part.casefold() in ('.git', 'git~1'): return "it is inside a '.git' folder, which can run commands on the user's machine"
+        if w := _mixed_word(part): return f"the word {w!r} mixes letters of different scripts (a look-alike name)"
         if bad := sorted(set(part) & _WINDOWS_FORBIDDEN): return f"it contains {' '.join(bad)}, which Windows does not allow in file names"
         if part[-1] in '. ': return f"the part {part!r} ends in a dot or a space"
         if part.split('.')[0].upper().rstrip() in _RESERVED: return f"{part!r} is a reserved device name on Windows"
@@ -68,9 +85,10 @@ def _problem(name: str) -> str|None:
 def safe_path(name: str) -> str:
     "The cleaned, validated relative POSIX path for a model-written file name; raises `UnsafePath`."
     if not isinstance(name, str): raise UnsafePath(f"File name {name!r} is not text")
-    cleaned = unicodedata.normalize('NFC', clean_name(name))
-    if why := _problem(cleaned): raise UnsafePath(f"Unsafe file name {_show(name)}: {why}.")
-    return cleaned
+    cleaned = clean_name(name)
+    for form in ('NFC', 'NFKC'):  # NFKC is the name written; NFC is judged too, so neither form slips through
+        if why := _problem(unicodedata.normalize(form, cleaned)): raise UnsafePath(f"Unsafe file name {_show(name)}: {why}.")
+    return unicodedata.normalize('NFKC', cleaned)
 
 # %% ../nbs/06_packaging.ipynb #7ade02de
 @dataclass(frozen=True)
@@ -148,3 +166,42 @@ def slugify(title: str, *, max_len: int = 48) -> str:
     slug = re.sub(r'[^a-z0-9]+', '-', ascii_.lower()).strip('-')[:max_len].rstrip('-')
     if not slug: return 'project'
     return slug + '-project' if slug.upper() in _RESERVED else slug
+
+# %% ../nbs/06_packaging.ipynb #5cedc656
+_IDE = "VS Code runs its tasks on folder open and the tools its settings name (in a trusted workspace)"
+AUTORUN = {  # pattern (matched against the path and each tail of it, case-insensitively) → what runs it
+    '.envrc': "direnv runs it when you `cd` into the folder (once allowed)",
+    '.vscode/*': _IDE,
+    '.idea/*': "JetBrains IDEs run the startup tasks and tools it configures",
+    '.devcontainer/*': "Dev Containers run its commands when the folder is reopened in a container",
+    '.devcontainer.json': "Dev Containers run its commands when the folder is reopened in a container",
+    '.github/workflows/*': "GitHub Actions runs it when the project is pushed to GitHub",
+    '.gitlab-ci.yml': "GitLab CI runs it when the project is pushed to GitLab",
+    '*.pth': "Python runs its `import` lines at start-up when it is in site-packages",
+    'sitecustomize.py': "Python imports it at start-up when it is on the import path",
+    'usercustomize.py': "Python imports it at start-up when it is on the import path",
+}
+
+def autorun_files(paths) -> dict[str, str]:
+    "The paths among `paths` that run code when the folder is opened or used, sorted, with what runs each."
+    out = {}
+    for p in sorted(paths):
+        parts = p.casefold().split('/')
+        tails = ['/'.join(parts[i:]) for i in range(len(parts))]
+        if why := next((w for pat, w in AUTORUN.items() for t in tails if fnmatchcase(t, pat)), None): out[p] = why
+    return out
+
+# %% ../nbs/06_packaging.ipynb #79eb58a1
+def with_autorun_section(readme: str, paths) -> str:
+    "`readme` plus a section naming the files among `paths` that run code when the folder is opened (unchanged if none)."
+    found = autorun_files(paths)
+    if not found: return readme
+    items = '\n'.join(f"- `{p}` — {why}" for p, why in found.items())
+    return (readme.rstrip() + "\n\n## Files that run code on their own\n\nOpening or using this folder can run code "
+            f"from these files before you run the project yourself. Read them first:\n\n{items}\n")
+
+def autorun_note(found: list[str], *, show: int = 3) -> str:
+    "A one-line caption warning naming the first `show` of `found`; '' when empty."
+    if not found: return ''
+    more = f" and {len(found) - show} more" if len(found) > show else ''
+    return f"⚠️ runs code when opened: {', '.join(found[:show])}{more} (see README)"

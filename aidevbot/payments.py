@@ -14,7 +14,8 @@ from telegram import Bot, LabeledPrice, Message
 from .config import CreditPack, Settings, pack_by_id
 
 # %% auto #0
-__all__ = ['CURRENCY', 'InvoicePayload', 'make_payload', 'parse_payload', 'invoice_args', 'send_pack_invoice', 'check_order']
+__all__ = ['CURRENCY', 'InvoicePayload', 'make_payload', 'parse_payload', 'invoice_args', 'send_pack_invoice', 'check_order',
+           'HeldPack']
 
 # %% ../nbs/10a_payments.ipynb #913aad04
 CURRENCY = 'XTR'  # Telegram Stars
@@ -59,3 +60,12 @@ def check_order(settings: Settings, payload: str|None, currency: str, total_amou
     if total_amount != pack.stars: return f"The price of {pack.title} is {pack.stars} Stars; this invoice does not match. Please open /credits again."
     if pl.telegram_user_id != telegram_user_id: return "This invoice was made for another account. Please open /credits and buy from your own chat."
     return None
+
+# %% ../nbs/10a_payments.ipynb #5c76efb2
+@dataclass(frozen=True)
+class HeldPack:
+    "Stands in for a credit pack when a paid charge does not match its invoice: recorded at 0 credits, for an admin."
+    stars: int  # what was paid, in Stars (0 when paid in anything else)
+    id: str = 'unmatched'
+    credits: int = 0
+    title: str = 'unmatched payment (not credited)'

@@ -317,16 +317,17 @@ def _run_fds(uid: int) -> dict:
             'group': _data_fd(f'root:x:0:\nsandbox:x:{uid}:\n'.encode())}
 
 # %% ../nbs/07_sandbox.ipynb #4f630477
-def _bwrap_argv(eng: Engine, *, inputdir: str, network: bool, disk_mb: int, binds, fds: dict) -> list[str]:
+def _bwrap_argv(eng: Engine, *, inputdir: str, network: bool, disk_mb: int, binds, fds: dict, proc: bool = True) -> list[str]:
     "The whole bubblewrap command line for one run, up to the command."
     tmp_mb, shm_mb = max(4, disk_mb // 4), 4
     project_mb = max(4, disk_mb - tmp_mb - shm_mb)
     a = [eng.bwrap, '--unshare-ipc', '--unshare-pid', '--unshare-uts', '--unshare-cgroup-try', *([] if network else ['--unshare-net']),
          '--die-with-parent', '--new-session', '--as-pid-1', '--clearenv']
-    a += (['--unshare-user', '--disable-userns'] if eng.mode == 'userns'
+    # --disable-userns writes the new /proc's user.max_user_namespaces; without one, the seccomp filter alone refuses them
+    a += (['--unshare-user', *(['--disable-userns'] if proc else [])] if eng.mode == 'userns'
           else ['--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'])
     a += _root_args(network=network)
-    a += ['--proc', '/proc', '--dev', '/dev']
+    a += (['--proc', '/proc'] if proc else []) + ['--dev', '/dev']
     for path, mode, mb in (('/dev/shm', '1777', shm_mb), ('/tmp', '1777', tmp_mb), ('/project', '0777', project_mb)):
         a += ['--perms', mode, '--size', str(mb << 20), '--tmpfs', path]
     a += ['--ro-bind', inputdir, '/.input']
@@ -378,27 +379,61 @@ def _launch(cmd: list[str], cgroups: Sequence[str], out, err, fds: Sequence[int]
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={}, cwd='/', pass_fds=tuple(fds),
                             start_new_session=True, **user)
 
-# %% ../nbs/07_sandbox.ipynb #cb398b19
-def _wait_run(proc: subprocess.Popen, r: int, deadline: float) -> dict:
-    "Read PID 1's reports until it closes the pipe (or the backstop deadline), then make sure everything is gone."
-    buf = b''
+# %% ../nbs/07_sandbox.ipynb #4e585e51
+def _descendants(pid: int) -> list[int]:
+    "Every process below `pid` (the kernel's children lists, walked down)."
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try: tasks = os.listdir(f'/proc/{p}/task')
+        except OSError: continue
+        for t in tasks:
+            try: kids = [int(k) for k in open(f'/proc/{p}/task/{t}/children').read().split()]
+            except (OSError, ValueError): continue
+            out += kids; todo += kids
+    return out
+
+def _outer_memory(bwrap_pid: int, *, pss: bool = False) -> tuple[int, list[int]]:
+    "Resident memory of the run's processes, seen from outside (PID 1 of its namespace left out), and their pids."
+    total, pids, page = 0, [], os.sysconf('SC_PAGE_SIZE')
+    for p in _descendants(bwrap_pid):
+        try:
+            nspid = next(l.split()[1:] for l in open(f'/proc/{p}/status') if l.startswith('NSpid:'))
+            if nspid[-1] == '1': continue
+            if pss: total += 1024 * int(next(l.split()[1] for l in open(f'/proc/{p}/smaps_rollup') if l.startswith('Pss:')))
+            else: total += page * int(open(f'/proc/{p}/statm').read().split()[1])
+            pids.append(p)
+        except (OSError, StopIteration, IndexError, ValueError): pass
+    return total, pids
+
+# %% ../nbs/07_sandbox.ipynb #4c1f829b
+def _wait_run(proc: subprocess.Popen, r: int, deadline: float, *, watch: int = 0) -> dict:
+    "Read PID 1's reports (and, when asked, watch the memory total from outside), then make sure everything is gone."
+    buf, seen, over = b'', set(), False
     try:
-        while (left := deadline - time.monotonic()) > 0 and select.select([r], [], [], left)[0]:
-            if not (chunk := os.read(r, 1 << 20)): break
-            buf += chunk
+        while (left := deadline - time.monotonic()) > 0:
+            if select.select([r], [], [], min(left, 0.02) if watch else left)[0]:
+                if not (chunk := os.read(r, 1 << 20)): break
+                buf += chunk
+            elif watch:
+                used, pids = _outer_memory(proc.pid); seen.update(pids)
+                if used > watch and _outer_memory(proc.pid, pss=True)[0] > watch: over = True; break
     finally: os.close(r)
-    try: proc.wait(max(0.1, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired: pass
+    if not over:
+        try: proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired: pass
     try: os.killpg(proc.pid, signal.SIGKILL)  # bubblewrap's death takes PID 1, and PID 1's the namespace
     except (ProcessLookupError, PermissionError): pass
     proc.wait()
     info = _records(buf)
+    if over: info['reason'] = 'memory_total'
     t_end = time.monotonic() + 5
-    while (left_ := _in_pid_ns(info.get('pid_ns'))) and time.monotonic() < t_end: time.sleep(0.02)
+    alive = lambda: sorted(set(_in_pid_ns(info.get('pid_ns'))) | {p for p in seen if os.path.exists(f'/proc/{p}/status')})
+    while (left_ := alive()) and time.monotonic() < t_end: time.sleep(0.02)
     info['left_behind'] = len(left_)
     return info
 
-# %% ../nbs/07_sandbox.ipynb #801f1943
+# %% ../nbs/07_sandbox.ipynb #7f67008e
 def _isolation(eng: Engine, info: dict, *, uid: int|None, run_uid: int, network: bool, memory_mb: int, disk_mb: int,
                cgroups, rl, pgid: int) -> dict:
     return {'engine': 'bubblewrap', 'mode': eng.mode, 'network_isolated': not network, 'uid': run_uid, 'unprivileged_uid': uid,
@@ -411,7 +446,7 @@ def _isolation(eng: Engine, info: dict, *, uid: int|None, run_uid: int, network:
             'rlimits': {k.removeprefix('RLIMIT_').lower(): v[0] for k, v in rl.items()},
             'left_behind': info.get('left_behind', 0), 'left_running_at_end': info.get('left_running', 0)}
 
-# %% ../nbs/07_sandbox.ipynb #28b21efe
+# %% ../nbs/07_sandbox.ipynb #9283495a
 def _killed_reason(rc: int, timed_out: bool, stderr: str, *, timeout, rlimits, reason: str|None = None) -> str|None:
     cpu, mem, nproc = rlimits['RLIMIT_CPU'][0], rlimits['RLIMIT_AS'][0] >> 20, rlimits['RLIMIT_NPROC'][0]
     fsize, tail = rlimits['RLIMIT_FSIZE'][0] >> 20, stderr[-4000:]
@@ -427,37 +462,50 @@ def _killed_reason(rc: int, timed_out: bool, stderr: str, *, timeout, rlimits, r
     if rc < 0: return f"killed by {signal.Signals(-rc).name}"
     return None
 
-# %% ../nbs/07_sandbox.ipynb #074db5fe
-def _execute(inputdir: str, uid: int|None, argv: Sequence[str], *, timeout: float, memory_mb: int, cpu_seconds: float|None,
-             max_processes: int, max_file_mb: int, max_open_files: int, disk_mb: int, allow_network: bool,
-             collect: Sequence[str] = (), max_output_bytes: int = 200_000, extra_env: Mapping[str, str]|None = None,
-             binds: Sequence[tuple[str, str, bool]] = (), pass_fds: Sequence[int] = ()) -> SandboxResult:
-    "Run `argv` under bubblewrap on a copy of `inputdir` (see `run_in_sandbox`)."
+# %% ../nbs/07_sandbox.ipynb #6bdaacab
+_PROC = {'ok': True}  # False once bubblewrap could not mount a fresh /proc here (a container masking /proc)
+
+def _execute(inputdir: str, uid: int|None, argv: Sequence[str], **kw) -> SandboxResult:
+    "Run `argv` under bubblewrap on a copy of `inputdir` (see `run_in_sandbox`); without /proc inside where it cannot be had."
+    res = _execute_once(inputdir, uid, argv, proc=_PROC['ok'], **kw)
+    if _PROC['ok'] and res.not_run and 'mount proc' in res.not_run:
+        _PROC['ok'] = False  # the memory total is then watched from outside
+        res = _execute_once(inputdir, uid, argv, proc=False, **kw)
+    return res
+
+# %% ../nbs/07_sandbox.ipynb #a1fa6219
+def _execute_once(inputdir: str, uid: int|None, argv: Sequence[str], *, proc: bool, timeout: float, memory_mb: int,
+                  cpu_seconds: float|None, max_processes: int, max_file_mb: int, max_open_files: int, disk_mb: int,
+                  allow_network: bool, collect: Sequence[str] = (), max_output_bytes: int = 200_000,
+                  extra_env: Mapping[str, str]|None = None, binds: Sequence[tuple[str, str, bool]] = (),
+                  pass_fds: Sequence[int] = ()) -> SandboxResult:
     eng = engine()
     if eng.problem: return _not_run(eng.problem)
     rl = _rlimits(timeout=timeout, memory_mb=memory_mb, cpu_seconds=cpu_seconds, max_processes=max_processes,
                   max_file_mb=max_file_mb, max_open_files=max_open_files)
-    run_uid, fds, (r, w) = (uid if uid is not None else os.getuid()), _run_fds(uid if uid is not None else os.getuid()), os.pipe()
+    run_uid = uid if uid is not None else os.getuid()
+    fds, (r, w) = _run_fds(run_uid), os.pipe()
     cgroups = _make_cgroups(eng, memory_bytes=(memory_mb + 64) << 20, max_processes=max_processes)
     cfg = {'status_fd': w, 'uid': uid if eng.mode == 'privileged' else None, 'workdir': '/project', 'argv': _resolve_argv(argv),
            'env': {**sandbox_env('/project'), **(extra_env or {})}, 'rlimits': rl, 'timeout': timeout,
-           'memory_total': memory_mb << 20, 'collect': list(collect)}
-    cmd = [*_bwrap_argv(eng, inputdir=inputdir, network=allow_network, disk_mb=disk_mb, binds=binds, fds=fds),
+           'memory_total': memory_mb << 20, 'collect': list(collect), 'outer_watch': not proc}
+    cmd = [*_bwrap_argv(eng, inputdir=inputdir, network=allow_network, disk_mb=disk_mb, binds=binds, fds=fds, proc=proc),
            '--', sys.executable, '-I', '-S', '/.aidevbot/init.py', json.dumps(cfg)]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        try: proc = _launch(cmd, cgroups, out, err, (w, *fds.values(), *pass_fds), uid if eng.mode == 'userns' else None)
+        try: p = _launch(cmd, cgroups, out, err, (w, *fds.values(), *pass_fds), uid if eng.mode == 'userns' else None)
         except BaseException: os.close(r); _remove_cgroups(cgroups); raise
         finally:
             for fd in (w, *fds.values()): os.close(fd)
-        info = _wait_run(proc, r, start + timeout + 10)  # PID 1 keeps the time limit; this is the backstop
+        info = _wait_run(p, r, start + timeout + 10, watch=0 if proc else memory_mb << 20)  # PID 1 keeps the time limit
         _remove_cgroups(cgroups)
         duration, stdout, stderr = time.monotonic() - start, _read_capped(out, max_output_bytes), _read_capped(err, max_output_bytes)
     iso = _isolation(eng, info, uid=uid, run_uid=run_uid, network=allow_network, memory_mb=memory_mb, disk_mb=disk_mb,
-                     cgroups=cgroups, rl=rl, pgid=proc.pid)
-    return _result(info, iso, stdout, stderr, duration, timeout=timeout, rl=rl, returncode=proc.returncode)
+                     cgroups=cgroups, rl=rl, pgid=p.pid)
+    iso['proc_inside'], iso['memory_watch'] = proc, 'PID 1 inside' if proc else 'the bot, from outside'
+    return _result(info, iso, stdout, stderr, duration, timeout=timeout, rl=rl, returncode=p.returncode)
 
-# %% ../nbs/07_sandbox.ipynb #0d3c1337
+# %% ../nbs/07_sandbox.ipynb #6e573ccf
 def _result(info: dict, iso: dict, stdout: str, stderr: str, duration: float, *, timeout: float, rl: dict, returncode: int) -> SandboxResult:
     "The run's result from PID 1's reports: not run (and why), or the command's exit, limits and collected files."
     if not info.get('started') or info.get('refused'):
@@ -470,7 +518,7 @@ def _result(info: dict, iso: dict, stdout: str, stderr: str, duration: float, *,
     why = _killed_reason(rc, timed_out, stderr, timeout=timeout, rlimits=rl, reason=info.get('reason'))
     return SandboxResult(rc, stdout, stderr, timed_out, why, duration, iso, files)
 
-# %% ../nbs/07_sandbox.ipynb #00f2012a
+# %% ../nbs/07_sandbox.ipynb #c5a2413e
 def run_in_sandbox(files: Mapping[str, bytes|str], argv: Sequence[str], *, timeout: float = 60, memory_mb: int = 512,
                    cpu_seconds: float|None = None, max_processes: int = 64, max_file_mb: int = 16, max_open_files: int = 256,
                    disk_mb: int = 256, allow_network: bool = False, collect: Sequence[str] = (),
@@ -484,7 +532,7 @@ def run_in_sandbox(files: Mapping[str, bytes|str], argv: Sequence[str], *, timeo
                          collect=collect, max_output_bytes=max_output_bytes)
     finally: shutil.rmtree(inputdir, ignore_errors=True)
 
-# %% ../nbs/07_sandbox.ipynb #00c2c5ce
+# %% ../nbs/07_sandbox.ipynb #3210a4f3
 @dataclass
 class TestReport:
     "What running a project's tests showed."
@@ -507,7 +555,7 @@ _ALIASES = {'yaml': 'pyyaml', 'bs4': 'beautifulsoup4', 'PIL': 'pillow', 'sklearn
             'dateutil': 'python-dateutil', 'dotenv': 'python-dotenv', 'jwt': 'pyjwt', 'telegram': 'python-telegram-bot',
             'attr': 'attrs', 'google': 'protobuf', 'Crypto': 'pycryptodome', 'magic': 'python-magic', 'serial': 'pyserial'}
 
-# %% ../nbs/07_sandbox.ipynb #b3f1dcd0
+# %% ../nbs/07_sandbox.ipynb #5b2ed972
 def _norm(name: str) -> str: return re.sub(r'[-_.]+', '-', name).lower()
 
 def _requirements(text: str) -> set[str]:
@@ -523,7 +571,7 @@ def _requirements(text: str) -> set[str]:
 def _missing_imports(output: str) -> list[str]:
     return list(dict.fromkeys(m.split('.')[0] for m in re.findall(r"ModuleNotFoundError: No module named '([^']+)'", output)))
 
-# %% ../nbs/07_sandbox.ipynb #ed7ab552
+# %% ../nbs/07_sandbox.ipynb #4924e119
 def _signed_counts(buf: bytes, key: bytes) -> dict|None:
     "The final counts from the report pipe, if pytest finished and every record carries our key's signature; else None."
     done = None
@@ -534,7 +582,7 @@ def _signed_counts(buf: bytes, key: bytes) -> dict|None:
         if (data := json.loads(body)).get('done'): done = data
     return done
 
-# %% ../nbs/07_sandbox.ipynb #1e06cd66
+# %% ../nbs/07_sandbox.ipynb #55294c8c
 def _import_problems(rep: TestReport, files: Mapping[str, bytes|str]) -> None:
     "Sort imports that failed into missing packages (declared in requirements.txt) and missing modules."
     req = files.get('requirements.txt', b'')
@@ -546,7 +594,7 @@ def _import_problems(rep: TestReport, files: Mapping[str, bytes|str]) -> None:
         elif _norm(mod) in declared or _norm(_ALIASES.get(mod, mod)) in declared: rep.missing_packages.append(mod)
         elif mod not in local: rep.missing_modules.append(mod)
 
-# %% ../nbs/07_sandbox.ipynb #04f94fa8
+# %% ../nbs/07_sandbox.ipynb #9e93ac61
 def _verdict(res: SandboxResult, files: Mapping[str, bytes|str], counts: dict|None, *, timeout: float, allow_install: bool) -> TestReport:
     c = counts or {'passed': 0, 'failed': 0, 'error': 0, 'skipped': 0}
     output = res.stdout + (('\n' + res.stderr) if res.stderr.strip() else '')
@@ -571,7 +619,7 @@ def _verdict(res: SandboxResult, files: Mapping[str, bytes|str], counts: dict|No
     else: rep.status, rep.message = 'error', f"pytest stopped with exit code {res.returncode}" + (f": {res.killed_reason}." if res.killed_reason else '.')
     return rep
 
-# %% ../nbs/07_sandbox.ipynb #c5f99cc6
+# %% ../nbs/07_sandbox.ipynb #d5d162ba
 _SPEC = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._ -]*\])?\s*([<>=!~]=?\s*[A-Za-z0-9.*+!_-]+\s*,?\s*)*(;.*)?$')
 
 def install_problem(requirements: str, allowed: Sequence[str] = ()) -> str|None:
@@ -590,7 +638,7 @@ def install_problem(requirements: str, allowed: Sequence[str] = ()) -> str|None:
             return f"requirements.txt line {line!r}: the package is not on this bot's allowlist"
     return None
 
-# %% ../nbs/07_sandbox.ipynb #cde630f5
+# %% ../nbs/07_sandbox.ipynb #aafa59e4
 def _install_files(files: Mapping[str, bytes|str]) -> dict:
     "requirements.txt and the wheel files it names: the only project files the install step sees."
     req = files['requirements.txt']
@@ -612,7 +660,7 @@ def _install(files: Mapping[str, bytes|str], uid: int|None, venv: str, *, timeou
                          allow_network=not wheelhouse, binds=binds)
     finally: shutil.rmtree(inputdir, ignore_errors=True)
 
-# %% ../nbs/07_sandbox.ipynb #cdffe486
+# %% ../nbs/07_sandbox.ipynb #3136831d
 _PLUGINS = ['-p', 'pytest_asyncio.plugin', '-o', 'asyncio_default_fixture_loop_scope=function'] if importlib.util.find_spec('pytest_asyncio') else []
 
 def _read_all(fd: int, sink: list) -> None:
@@ -635,7 +683,7 @@ def _pytest_run(files, uid, python, binds, *, timeout, memory_mb, max_processes,
     reader.join(5)
     return res, _signed_counts(b''.join(chunks), key)
 
-# %% ../nbs/07_sandbox.ipynb #83aedaa4
+# %% ../nbs/07_sandbox.ipynb #b526cf8f
 def _req_text(files) -> str:
     req = files['requirements.txt']
     return req.decode('utf-8', 'replace') if isinstance(req, bytes) else req
@@ -665,7 +713,7 @@ def run_pytest(files: Mapping[str, bytes|str], *, timeout: float = 120, memory_m
         if venv: shutil.rmtree(venv, ignore_errors=True)
     return _verdict(res, files, counts, timeout=timeout, allow_install=allow_install)
 
-# %% ../nbs/07_sandbox.ipynb #fab36b87
+# %% ../nbs/07_sandbox.ipynb #2ce93c8d
 @dataclass
 class CheckLine:
     "One protection and whether it held."
@@ -677,7 +725,8 @@ _PROBE = '''import os, socket, sys
 port, cwd = int(sys.argv[1]), sys.argv[2]
 try: socket.create_connection(('127.0.0.1', port), timeout=2); print('net OPEN')
 except OSError: print('net closed')
-print('procs', len([p for p in os.listdir('/proc') if p.isdigit()]))
+try: print('procs', len([p for p in os.listdir('/proc') if p.isdigit()]))
+except OSError: print('procs 0')  # no /proc inside at all
 print('botdir', sorted(os.listdir(cwd)) if os.path.isdir(cwd) else [])
 '''
 
@@ -689,7 +738,7 @@ def _bot_files_seen(listing: str, cwd: str) -> list[str]:
 def _probe_lines(res: SandboxResult) -> list[CheckLine]:
     out, iso = dict(l.split(' ', 1) for l in res.stdout.splitlines() if ' ' in l), res.isolation
     seen = _bot_files_seen(out.get('botdir', '["?"]'), os.getcwd())
-    mem = 'cgroup and PID 1 watch' if iso.get('cgroup_memory') else 'PID 1 watch'
+    mem = ('cgroup and ' if iso.get('cgroup_memory') else '') + ('PID 1 watch' if iso.get('proc_inside') else 'watched from outside (no /proc inside)')
     return [CheckLine('own uid', iso.get('uid') != os.getuid() or iso.get('user_namespace', False), f"runs as uid {iso.get('uid')}"),
             CheckLine('no network', out.get('net') == 'closed', "a listener of the bot's host was " + ('unreachable' if out.get('net') == 'closed' else 'REACHABLE')),
             CheckLine('own processes only', out.get('procs', '99').isdigit() and int(out['procs']) <= 3, f"sees {out.get('procs')} processes"),
@@ -701,7 +750,7 @@ def _probe_lines(res: SandboxResult) -> list[CheckLine]:
             CheckLine('disk total', True, f"{iso.get('disk_total_mb')} MB (size-capped tmpfs)"),
             CheckLine('nothing left running', iso.get('left_behind') == 0, f"{iso.get('left_behind')} processes left")]
 
-# %% ../nbs/07_sandbox.ipynb #0c012926
+# %% ../nbs/07_sandbox.ipynb #0215de09
 def sandbox_check() -> list[CheckLine]:
     "Run a real probe in the sandbox and say, protection by protection, what holds on this host."
     eng = engine()

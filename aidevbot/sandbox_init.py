@@ -82,20 +82,33 @@ def _collect(names, cap: int = 5_000_000) -> dict:
         finally: os.close(fd)
     return out
 
-# %% ../nbs/06a_sandbox_init.ipynb #51dfc19e
+# %% ../nbs/06a_sandbox_init.ipynb #226dd42f
+class _CapHeader(ctypes.Structure): _fields_ = [('version', ctypes.c_uint32), ('pid', ctypes.c_int)]
+class _CapData(ctypes.Structure): _fields_ = [('effective', ctypes.c_uint32), ('permitted', ctypes.c_uint32), ('inheritable', ctypes.c_uint32)]
+
+def _kernel_facts() -> dict:
+    "The same facts straight from the kernel, for a sandbox without /proc: prctl and capget."
+    libc = ctypes.CDLL(None, use_errno=True)
+    hdr, data = _CapHeader(0x20080522, 0), (_CapData * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    eff = (data[1].effective << 32 | data[0].effective) if libc.capget(ctypes.byref(hdr), data) == 0 else -1
+    uid = '\t'.join(map(str, os.getresuid()))
+    return {'NoNewPrivs': str(libc.prctl(39, 0, 0, 0, 0)), 'Seccomp': str(libc.prctl(21, 0, 0, 0, 0)),  # PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP
+            'CapEff': f'{eff:016x}' if eff >= 0 else 'unknown', 'Uid': uid}
+
 def _facts() -> dict:
     "NoNewPrivs, Seccomp, CapEff and Uid of this process, as the kernel reports them."
     try: status = open('/proc/self/status').read()
-    except OSError: return {}
+    except OSError: return _kernel_facts()
     keep = ('NoNewPrivs', 'Seccomp', 'CapEff', 'Uid')
     return {k: v.strip() for k, v in (l.split(':', 1) for l in status.splitlines() if ':' in l) if k in keep}
 
 def _refusal(facts: dict, cfg: dict) -> str|None:
     "Why the command must not start, or None."
-    if not facts: return "no /proc inside the sandbox, so its memory total cannot be watched (the container masks /proc: see deploy/README.md)"
+    if not os.path.isdir('/proc/self') and not cfg.get('outer_watch'):
+        return "no /proc inside the sandbox and nobody outside to watch its memory total"
     if facts.get('NoNewPrivs') != '1': return "no_new_privs is not set"
     if facts.get('Seccomp') != '2': return "the seccomp filter is not in force"
-    if int(facts.get('CapEff', '1'), 16): return f"capabilities are left ({facts['CapEff']})"
+    if facts.get('CapEff') != '0000000000000000': return f"capabilities are left ({facts.get('CapEff')})"
     if cfg.get('uid') is not None and facts.get('Uid', '').split()[:1] != [str(cfg['uid'])]: return "the sandbox uid was not taken"
     return None
 
@@ -114,6 +127,7 @@ def _start(cfg: dict) -> int:
 def _watch(pid: int, cfg: dict, lifeline) -> tuple[int|None, str|None, int]:
     "Wait for the command, reaping orphans; stop at the time limit, the memory total or the bot's death."
     deadline, limit, peak, pause = time.monotonic() + cfg['timeout'], cfg['memory_total'], 0, 0.002
+    have_proc = os.path.isdir('/proc/self')  # without it the bot watches the memory total from outside
     while True:
         try:
             while (r := os.waitpid(-1, os.WNOHANG))[0] > 0:
@@ -121,7 +135,7 @@ def _watch(pid: int, cfg: dict, lifeline) -> tuple[int|None, str|None, int]:
         except ChildProcessError: return 0, None, peak
         if time.monotonic() > deadline: return None, 'timeout', peak
         if lifeline.poll(0): return None, 'bot_gone', peak
-        if limit:
+        if limit and have_proc:
             pids = _procs(); used = _rss_bytes(pids)
             if used > limit and (used := _rss_bytes(pids, pss=True)) > limit: return None, 'memory_total', used
             peak = max(peak, used)
@@ -142,7 +156,7 @@ def main(cfg: dict) -> None:
     _copy_tree('/.input', cfg['workdir'])
     for name, value in cfg['rlimits'].items(): resource.setrlimit(getattr(resource, name), tuple(value))
     pid = _start(cfg)
-    _status(fd, started=True, pid_ns=os.readlink('/proc/self/ns/pid'), **facts)
+    _status(fd, started=True, pid_ns=os.readlink('/proc/self/ns/pid') if os.path.isdir('/proc/self') else None, **facts)
     rc, reason, peak = _watch(pid, cfg, lifeline)
     left = _kill_all()
     _status(fd, returncode=rc, reason=reason, left_running=left if rc is not None else 0, peak_bytes=peak,

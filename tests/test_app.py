@@ -1,5 +1,6 @@
 """The HTTP service on a real port: webhook secret, deduplication, fast acknowledgement, readiness during a database outage."""
 import asyncio
+import json
 import time
 from contextlib import asynccontextmanager
 
@@ -7,6 +8,8 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from pydantic import SecretStr
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from telegram.ext import Application, MessageHandler, filters
 
@@ -134,6 +137,55 @@ async def test_metrics_are_prometheus_text(database):
         for name in ('aidevbot_projects{state="completed"}', 'aidevbot_jobs_queued', 'aidevbot_llm_calls_total',
                      'aidevbot_payments_total', 'aidevbot_handler_seconds'):
             assert name.split('{')[0] in r.text, name
+
+
+
+async def _count_updates(db) -> int:
+    async with db.sessions() as s: return await s.scalar(select(func.count()).select_from(TelegramUpdate))
+
+
+async def test_webhook_body_over_the_cap_gets_413_and_nothing_is_stored(database):
+    "2 MB with the right secret: 413 (declared or chunked), no row, no handler; a normal update still goes through."
+    handled = []
+    async with FakeTelegram() as tg, serving(make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, handled))) as c:
+        u = tg.message(12, 'big', queue=False)
+        big = json.dumps({**u, 'pad': 'x' * 2_000_000}).encode()
+        assert (await c.post(WEBHOOK_PATH, content=big, headers=HEADERS)).status_code == 413
+        async def chunks():
+            for i in range(0, len(big), 65536): yield big[i:i + 65536]
+        assert (await c.post(WEBHOOK_PATH, content=chunks(), headers=HEADERS)).status_code == 413
+        await asyncio.sleep(0.5)
+        assert handled == [] and tg.sent_texts(12) == [] and await _count_updates(database) == 0
+        assert (await c.post(WEBHOOK_PATH, json=u, headers=HEADERS)).status_code == 200
+        await tg.wait_for('sendMessage')
+        assert tg.sent_texts(12) == ['echo big'] and await _count_updates(database) == 1
+
+
+async def test_webhook_refuses_a_declared_2mb_body_before_reading_it(sqlite_url):
+    "Only the headers are sent: the 413 arrives at once, so the server did not wait for (or read) the body."
+    async with migrated_database(sqlite_url) as db, FakeTelegram() as tg:
+        async with serving(make_app(settings_for(tg, sqlite_url), runtime_factory=echo_runtime(db, []))) as c:
+            port = c.base_url.port
+            reader, writer = await asyncio.open_connection('127.0.0.1', port)
+            writer.write(f'POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+                         f'X-Telegram-Bot-Api-Secret-Token: {SECRET}\r\nContent-Length: 2000000\r\n\r\n'.encode())
+            await writer.drain()
+            status = await asyncio.wait_for(reader.readline(), 5)
+            writer.close()
+            assert status.startswith(b'HTTP/1.1 413'), status
+            assert await _count_updates(db) == 0
+
+
+async def test_metrics_token_is_required_when_set(sqlite_url):
+    async with migrated_database(sqlite_url) as db, FakeTelegram() as tg:
+        s = settings_for(tg, sqlite_url).model_copy(update={'metrics_token': SecretStr('scrape-me')})
+        async with serving(make_app(s, runtime_factory=echo_runtime(db, []))) as c:
+            for headers in ({}, {'Authorization': 'Bearer wrong'}, {'Authorization': 'Basic scrape-me'}):
+                r = await c.get('/metrics', headers=headers)
+                assert r.status_code == 401 and 'aidevbot_' not in r.text and r.headers['www-authenticate'] == 'Bearer'
+            r = await c.get('/metrics', headers={'Authorization': 'Bearer scrape-me'})
+            assert r.status_code == 200 and 'aidevbot_projects' in r.text
+            assert (await c.get('/health')).status_code == 200  # probes stay open
 
 
 def _set_connections(url: str, allow: bool) -> None:

@@ -203,3 +203,39 @@ async def test_payment_on_two_replicas_at_once(database):
             assert await ledger.check_consistency() == []
         finally:
             for app in apps: await app.shutdown()
+
+
+async def test_payment_that_does_not_match_its_invoice_is_held_and_admins_alerted(database):
+    "successful_payment is checked again: wrong amount, another payer, unknown pack, not Stars -> 0 credits, one alert each."
+    async with FakeTelegram() as tg, running_bot(database, tg) as bot:
+        await bot.command(42, '/start')
+        await bot.command(43, '/start')
+        payload = (await buy_pack(bot, 42))['payload']
+        cases = [(42, payload, 1, 'XTR', 'charge-cheap', 'price'),                      # paid 1 Star for a 750 pack
+                 (43, payload, 750, 'XTR', 'charge-other', 'another account'),          # 43 paid 42's invoice
+                 (42, payload.replace('p100', 'p999'), 750, 'XTR', 'charge-gone', 'no longer offered'),
+                 (42, payload, 750, 'USD', 'charge-usd', 'Stars')]
+        for user, pl, amount, currency, charge, reason in cases:
+            told = await bot.ask(lambda: tg.successful_payment(user, pl, amount, charge, currency=currency),
+                                 lambda c: c['chat_id'] == user)
+            assert 'does not match' in told['text'] and charge in told['text'] and 'Thank you' not in told['text']
+            alert = await tg.wait_for('sendMessage', lambda c: c['chat_id'] == ADMIN and charge in c['text'])
+            assert 'NOT credited' in alert['text'] and reason in alert['text'] and f'Telegram user {user}' in alert['text']
+        assert await bot.balance(42) == Decimal('10') and await bot.balance(43) == Decimal('10')  # nobody credited blindly
+
+        tg.successful_payment(42, payload, 1, 'charge-cheap')  # delivered again: still held, no second alert
+        await settle(1.0)
+        assert len([c for c in tg.calls_to('sendMessage') if c['chat_id'] == ADMIN and 'charge-cheap' in c['text']]) == 1
+        assert await bot.balance(42) == Decimal('10')
+        async with database.sessions() as s:
+            held = {p.telegram_payment_charge_id: p for p in await s.scalars(select(Payment))}
+        assert set(held) == {'charge-cheap', 'charge-other', 'charge-gone', 'charge-usd'}
+        assert {(p.pack, p.credits) for p in held.values()} == {('unmatched', 0)} and held['charge-cheap'].stars == 1
+
+        refunded = await bot.command(ADMIN, '/refund charge-other')  # the admin returns the Stars to the payer
+        assert 'Refunded 750' in refunded['text'], refunded['text']
+        assert [(c['user_id'], c['telegram_payment_charge_id']) for c in tg.calls_to('refundStarPayment')] == [(43, 'charge-other')]
+        assert await bot.balance(43) == Decimal('10') and await bot.ledger.check_consistency() == []
+        # a matching payment is still credited as before
+        thanks = await bot.ask(lambda: tg.successful_payment(42, payload, 750, 'charge-ok'), lambda c: 'Thank you' in c['text'])
+        assert 'balance: 110 credits' in thanks['text']

@@ -1,7 +1,9 @@
 """The orchestrator end to end: real database (SQLite and PostgreSQL), real ledger and LLM client, FakeLLM on loopback
 playing the demo project, generated code run in the sandbox and again from the delivered ZIP."""
 import asyncio
+import io
 import re
+import zipfile
 from decimal import Decimal
 
 import pytest
@@ -327,3 +329,34 @@ async def test_a_runner_starting_up_frees_reservations_a_crash_left_open(sqlite_
             assert await s.orch.cancel(pid, user_id=s.user_id)
             assert await s.ledger.balance(s.user_id) == before - (await _state(s, pid)).credits_spent  # nothing stuck
             assert await s.ledger.check_consistency() == []
+
+
+async def test_files_that_run_code_when_opened_are_named_in_the_caption_and_readme_and_lookalikes_never_ship(sqlite_url):
+    "A first attempt with '.git/config', a Cyrillic 'ѕetup.py' and fullwidth '．．/x.py' is refused; '.envrc' ships, named."
+    demo = demo_responder()
+    served = {'n': 0}
+    def responder(body):
+        reply = demo(body)
+        if (body.get('response_format') or {}).get('json_schema', {}).get('name') == 'task_files':
+            served['n'] += 1
+            extra = [{'path': '.envrc', 'content': 'echo hi\n'}, {'path': '.vscode/tasks.json', 'content': '{}\n'}]
+            if served['n'] == 1:
+                extra += [{'path': '.git/config', 'content': '[core]\n\tfsmonitor = touch /tmp/pwned\n'},
+                          {'path': 'ѕetup.py', 'content': 'x = 1\n'}, {'path': '．．/x.py', 'content': 'x = 1\n'}]
+            reply = {'files': [*reply['files'], *extra], 'notes': ''}
+        return reply
+    with FakeLLM(responder) as fake:
+        async with stack(sqlite_url, fake.base_url) as s:
+            pid = await plan_and_approve(s)
+            assert await s.orch.advance(pid) == 'completed'
+            assert _impl_tasks(fake)[:2] == [1, 1]  # the hostile attempt was refused and repaired
+            doc = s.events[-1].reply.document
+            assert doc.caption.endswith('⚠️ runs code when opened: .envrc, .vscode/tasks.json (see README)'), doc.caption
+            with zipfile.ZipFile(io.BytesIO(doc.data)) as zf:
+                names = zf.namelist()
+                readme = zf.read('word-stats/README.md').decode()
+            assert 'word-stats/.envrc' in names and 'word-stats/.vscode/tasks.json' in names
+            assert not any('.git/' in n.casefold() or 'ѕ' in n or '..' in n or n.endswith('/x.py') for n in names), names
+            assert '## Files that run code on their own' in readme and '- `.envrc` — direnv' in readme
+            again = await s.orch.artifact(pid, user_id=s.user_id)  # a later download says the same
+            assert again.caption == doc.caption and again.data == doc.data

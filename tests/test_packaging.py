@@ -117,3 +117,35 @@ def test_slugify_gives_safe_folder_names():
     for title in ['../../etc/passwd', 'CON', '', '   ', 'C:\\Windows', 'a' * 300, 'Hello, World!']:
         slug = slugify(title)
         assert safe_path(slug) == slug and '/' not in slug
+
+
+@pytest.mark.parametrize('name', ['.git/config', '.GIT/hooks/x', 'sub/.Git/x', 'GIT~1/config', '．git/config',
+                                  'ѕetup.py', 'src/pаypal.py', 'ｍain.py', '．．/x.py', '．．／evil.py', '\u2024\u2024/x.py'])
+def test_git_lookalike_and_fullwidth_names_never_reach_a_zip(name):
+    "A '.git' part in any case, a word mixing scripts, a name whose NFKC form escapes: refused everywhere."
+    with pytest.raises(UnsafePath, match='Unsafe file name'):
+        safe_path(name)
+    with pytest.raises(UnsafePath):
+        validate_files({'main.py': 'x = 1\n', name: 'boom'})
+    with pytest.raises(UnsafePath):
+        build_zip({'main.py': 'x = 1\n', name: 'boom'})
+
+
+def test_names_in_one_script_and_fullwidth_names_are_delivered_under_their_plain_form():
+    files = validate_files({'docs/отчёт.py': 'x = 1\n', 'テスト.txt': 'a', 'ｔｏｏｌ.py': 'b', '.gitignore': '*.pyc\n'})
+    assert list(files) == ['.gitignore', 'docs/отчёт.py', 'tool.py', 'テスト.txt']
+    names = assert_extracts_inside(build_zip(files, root='p'))
+    assert names == ['p/.gitignore', 'p/docs/отчёт.py', 'p/tool.py', 'p/テスト.txt']
+    with pytest.raises(UnsafePath, match='Duplicate'):  # ｔｏｏｌ.py is tool.py: they cannot both exist
+        validate_files({'tool.py': '', 'ｔｏｏｌ.py': ''})
+
+
+def test_files_that_run_code_when_opened_are_named():
+    from aidevbot.packaging import autorun_files, with_autorun_section
+    paths = ['main.py', '.envrc', '.vscode/tasks.json', '.vscode/settings.json', '.github/workflows/ci.yml', 'lib/x.pth',
+             'tests/conftest.py', '.gitattributes', 'setup.py']
+    assert list(autorun_files(paths)) == ['.envrc', '.github/workflows/ci.yml', '.vscode/settings.json', '.vscode/tasks.json',
+                                          'lib/x.pth']
+    readme = with_autorun_section('# Tool\n\nRun it.\n', paths)
+    section = readme.split('## Files that run code on their own')[1]
+    assert '`.envrc` — direnv' in section and '`.vscode/tasks.json` — VS Code' in section and 'setup.py' not in section

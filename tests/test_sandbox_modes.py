@@ -21,8 +21,16 @@ REPO = Path(__file__).resolve().parents[1]
 MARK = f'SECRETMARK{uuid.uuid4().hex[:8]}'
 BOT_UID = 10001
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which('bwrap') or not os.path.exists('/usr/bin/python3'),
-                                reason='needs root (to take each mode\'s identity), bubblewrap and /usr/bin/python3')
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _can_take_each_mode():
+    "Root (to take each mode's identity), bubblewrap and Debian's Python; a skip is a failure under CI (AIDEVBOT_REQUIRE_SANDBOX=1)."
+    missing = [what for what, ok in (('root', os.geteuid() == 0), ('bubblewrap', shutil.which('bwrap')),
+                                     ('/usr/bin/python3', os.path.exists('/usr/bin/python3'))) if not ok]
+    if missing:
+        why = f"the host-mode tests need {', '.join(missing)}"
+        pytest.fail(why) if os.environ.get('AIDEVBOT_REQUIRE_SANDBOX') else pytest.skip(why)
 
 PROBE = r'''
 import json, os, socket, subprocess, sys, time
