@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from hostile_probe import PROBE  # the same hostile test file the image and executor tests send
+
 REPO = Path(__file__).resolve().parents[1]
 MARK = f'SECRETMARK{uuid.uuid4().hex[:8]}'
 BOT_UID = 10001
@@ -32,46 +34,6 @@ def _can_take_each_mode():
         why = f"the host-mode tests need {', '.join(missing)}"
         pytest.fail(why) if os.environ.get('AIDEVBOT_REQUIRE_SANDBOX') else pytest.skip(why)
 
-PROBE = r'''
-import json, os, socket, subprocess, sys, time
-def test_probe():
-    r = {}
-    leaks = []
-    for p in os.listdir('/proc'):
-        if p.isdigit():
-            try:
-                if b'SECRETMARK' in open(f'/proc/{p}/environ', 'rb').read(): leaks.append(p)
-            except OSError: pass
-    r['environ_leaks'] = leaks + [k for k, v in os.environ.items() if 'SECRETMARK' in v]
-    read = {}
-    for path in PATHS:
-        try:
-            if os.path.isdir(path): read[path] = os.listdir(path)
-            else: read[path] = open(path, 'rb').read(200).decode('latin-1')
-        except OSError as e: read[path] = None
-    r['read'] = {k: v for k, v in read.items() if v}
-    try:
-        import sqlite3
-        c = sqlite3.connect(DB); c.execute("insert into users values ('pwned')"); c.commit(); r['db_insert'] = True
-    except Exception: r['db_insert'] = False
-    net = {}
-    for port in (5432, LISTENER):
-        try: socket.create_connection(('127.0.0.1', port), timeout=2); net[port] = 'OPEN'
-        except OSError: net[port] = 'closed'
-    r['net'] = net
-    wrote = []
-    for path in OUTSIDE:
-        try: open(path, 'w').write('x'); wrote.append(path)
-        except OSError: pass
-    r['wrote'] = wrote
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(300)  # DAEMONMARK'])
-        os._exit(0)
-    time.sleep(0.3)
-    print('PROBE ' + json.dumps(r))
-'''
 
 MEMORY = r'''
 import os, time
