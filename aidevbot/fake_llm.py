@@ -291,7 +291,11 @@ def _completion(self: FakeLLM, body: dict, reply: Any) -> dict:
                 'function': {'name': body['tools'][0]['function']['name'], 'arguments': content}}
     elif (cut := _cut(p, body, content)) is not None: content, finish = cut, 'length'
     else: content = _wrap(p, reply, content)
-    if reasoning and limit and limit <= reasoning: content, tool, finish, reasoning = '', None, 'length', limit
+    answer = tool['function']['arguments'] if tool else content
+    if reasoning and limit and reasoning + _tokens(answer) > limit:  # the thinking leaves too little room: cut (or nothing)
+        answer, finish, reasoning = answer[:max(0, limit - reasoning) * 4], 'length', min(reasoning, limit)
+        if tool: tool['function']['arguments'] = answer
+        else: content = answer
     message = {'role': 'assistant', 'content': None if tool else content, 'refusal': None} | ({'tool_calls': [tool]} if tool else {})
     return {'id': f'gen-{uuid.uuid4().hex[:24]}', 'object': 'chat.completion', 'created': int(time.time()),
             'model': body.get('model', 'fake'), 'provider': 'FakeLLM', 'system_fingerprint': None,
