@@ -315,3 +315,57 @@ async def test_full_flow_completes_under_each_provider_profile(sqlite_url, profi
     if profile == 'truncating': assert 'truncated' in outcomes and any(':more1' in r.call_key for r in rows)
     if profile == 'reasoning': assert all('max_tokens' not in q for q in fake.requests[-5:])
     if profile == 'json_mode_only': assert fake.requests[-1].get('response_format', {}).get('type') != 'json_schema'
+
+
+# --- doctor and pricing sync ----------------------------------------------------------------------------------------
+
+import io  # noqa: E402
+from contextlib import redirect_stdout  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from aidevbot.cli import main  # noqa: E402
+from aidevbot.config import env  # noqa: E402
+
+
+def _cli(fake, db_url, *argv, **more) -> tuple[int, str]:
+    buf = io.StringIO()
+    with env(**{'DATABASE_URL': db_url, 'LLM_BASE_URL': fake.base_url, 'LLM_API_KEY': 'sk-doctor', **more}), redirect_stdout(buf):
+        code = main(list(argv))
+    return code, buf.getvalue()
+
+
+def test_pricing_sync_fills_model_pricing_from_the_models_listing(sqlite_url):
+    with FakeLLM(models=('vendor/a', 'vendor/b'), prices=(0.4, 1.6), model_info={'vendor/b': {'pricing': {'prompt': '-1', 'completion': '-1'}}}) as fake:
+        code, out = _cli(fake, sqlite_url, 'pricing', 'sync')
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith('vendor/a'))
+    assert line.split()[1:] == ['0.4', '1.6'] and 'vendor/b' not in out  # a router without a price is not imported
+
+
+def test_doctor_names_each_problem_in_one_line_and_exits_non_zero(sqlite_url):
+    models = ('anthropic/claude-sonnet-4.6', 'acme/unpriced', 'acme/plain')  # the reviewer's model is not listed
+    with FakeLLM(models=models, model_info={'acme/plain': {'supported_parameters': ['max_tokens', 'temperature']}}) as fake:
+        code, out = _cli(fake, sqlite_url, 'doctor', IMPLEMENTER_MODEL='acme/unpriced', REVIEWER_MODEL='vendor/gone',
+                         ARCHITECT_MODEL='acme/plain')
+    problems = [x for x in out.splitlines() if x.startswith('problem:')]
+    assert code == 1, out
+    assert any('reviewer model vendor/gone: not offered' in p for p in problems), out
+    assert any('architect model acme/plain: no structured outputs' in p for p in problems), out
+    assert any('implementer model acme/unpriced: no price' in p for p in problems), out
+    assert any('architect model acme/plain: no price' in p for p in problems)
+    assert 'warning: ' in out  # fallbacks (unpriced here) are warnings, not failures
+
+
+def test_doctor_against_a_healthy_provider_exits_zero_after_one_call_per_role(sqlite_url):
+    with FakeLLM() as fake:
+        assert _cli(fake, sqlite_url, 'pricing', 'sync')[0] == 0
+        code, out = _cli(fake, sqlite_url, 'doctor')
+        calls = fake.request_count
+    assert code == 0 and 'all configured models look usable' in out, out
+    assert calls == 3  # one tiny call per role
+
+
+def test_doctor_without_a_key_is_a_clear_error(sqlite_url):
+    with FakeLLM() as fake:
+        code, _ = _cli(fake, sqlite_url, 'doctor', LLM_API_KEY='')
+    assert code == 2 and fake.request_count == 0
