@@ -19,6 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MARK = f'SECRETMARK{uuid.uuid4().hex[:8]}'
+DAEMON = f'DAEMONMARK{uuid.uuid4().hex[:8]}'  # this session's daemons only (other suites may run probes of their own)
 BOT_UID = 10001
 
 
@@ -67,7 +68,7 @@ def test_probe():
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
-            os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(300)  # DAEMONMARK'])
+            os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(300)  # ' + DAEMON])
         os._exit(0)
     time.sleep(0.3)
     print('PROBE ' + json.dumps(r))
@@ -146,7 +147,8 @@ def _files(world, name: str) -> dict:
     paths = [str(db), f'{db}-wal', f'{db}-shm', f'{db}-journal', str(bot / '.env'), str(bot), '/root', str(REPO), str(REPO / 'settings.ini')]
     tag = uuid.uuid4().hex[:8]
     outside = [f'/tmp/OUTMARK{tag}', f'/dev/shm/OUTMARK{tag}', f'/var/tmp/OUTMARK{tag}', str(bot / f'OUTMARK{tag}')]
-    head = f'PATHS = {paths!r}\nDB = {str(db)!r}\nLISTENER = {world["listener"].getsockname()[1]}\nOUTSIDE = {outside!r}\n'
+    head = (f'PATHS = {paths!r}\nDB = {str(db)!r}\nLISTENER = {world["listener"].getsockname()[1]}\nOUTSIDE = {outside!r}\n'
+            f'DAEMON = {DAEMON!r}\n')
     return {'probe': {'files': {'test_probe.py': head + PROBE}}, 'memory': {'files': {'test_memory.py': MEMORY}, 'timeout': 40},
             'disk': {'files': {'test_disk.py': DISK}}, 'passing': {'files': PASSING}}, outside
 
@@ -177,7 +179,7 @@ def _daemons() -> list[int]:
     found = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
-            if b'DAEMONMARK' in open(f'/proc/{pid}/cmdline', 'rb').read(): found.append(int(pid))
+            if DAEMON.encode() in open(f'/proc/{pid}/cmdline', 'rb').read(): found.append(int(pid))
         except OSError: pass
     return found
 
