@@ -340,13 +340,12 @@ async def test_files_that_run_code_when_opened_are_named_in_the_caption_and_read
     served = {'n': 0}
     def responder(body):
         reply = demo(body)
-        if (body.get('response_format') or {}).get('json_schema', {}).get('name') == 'task_files':
+        if RecordedRequest(body, {}, '').schema_name == 'task_files':
             served['n'] += 1
-            extra = [{'path': '.envrc', 'content': 'echo hi\n'}, {'path': '.vscode/tasks.json', 'content': '{}\n'}]
+            extra = {'.envrc': 'echo hi\n', '.vscode/tasks.json': '{}\n'}
             if served['n'] == 1:
-                extra += [{'path': '.git/config', 'content': '[core]\n\tfsmonitor = touch /tmp/pwned\n'},
-                          {'path': 'ѕetup.py', 'content': 'x = 1\n'}, {'path': '．．/x.py', 'content': 'x = 1\n'}]
-            reply = {'files': [*reply['files'], *extra], 'notes': ''}
+                extra.update({'.git/config': '[core]\n\tfsmonitor = touch /tmp/pwned\n', 'ѕetup.py': 'x = 1\n', '．．/x.py': 'x = 1\n'})
+            reply += '\n' + render_file_blocks(extra)
         return reply
     with FakeLLM(responder) as fake:
         async with stack(sqlite_url, fake.base_url) as s:
