@@ -294,7 +294,7 @@ async def run_project(b: Bench, ms: ModelSet, spec: Spec, repeat: int = 1) -> Pr
         hidden = await asyncio.to_thread(run_hidden, spec, unpack_zip(doc.data), timeout=b.settings.sandbox_timeout_seconds * 2)
     tokens, usd, credits, fixes = await _usage(b.db, pid)
     return ProjectResult(spec.name, ms.name, repeat, state, verified, hidden, fixes, tokens, usd, credits, round(seconds, 2),
-                         p.error or p.paused_reason or (err if state == 'cancelled' else None))
+                         p.error or p.paused_reason or err or None)
 
 # %% ../../nbs/13_bench.ipynb #89753ffa
 async def run_bench(b: Bench, specs: list[Spec], sets: list[ModelSet], *, repeat: int = 1, concurrency: int = 1,
