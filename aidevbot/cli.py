@@ -22,7 +22,7 @@ log = logging.getLogger('aidevbot')
 # %% auto #0
 __all__ = ['log', 'DESCRIPTION', 'COMMANDS', 'build_parser', 'CliError', 'prepare_schema', 'cmd_migrate', 'cmd_serve',
            'run_worker', 'cmd_worker', 'provider_models', 'listed_prices', 'set_webhook', 'cmd_set_webhook',
-           'cmd_pricing', 'doctor', 'cmd_doctor', 'cmd_sandbox', 'cmd_sandbox_server', 'cmd_demo', 'main']
+           'cmd_pricing', 'doctor', 'cmd_doctor', 'cmd_sandbox', 'cmd_sandbox_server', 'cmd_bench', 'cmd_demo', 'main']
 
 # %% ../nbs/12_cli.ipynb #a280deba
 DESCRIPTION = """aidevbot: an AI development assistant in Telegram. Describe a program in a chat; the bot
@@ -58,6 +58,24 @@ def _sandbox_parsers(sub) -> None:
               'LLM_API_KEY, WEBHOOK_SECRET, DATABASE_URL, a service-account token).')
     ss.add_argument('--host', default='0.0.0.0', help='address to listen on (default 0.0.0.0)')
     ss.add_argument('--port', type=int, help='port to listen on (default: SANDBOX_SERVER_PORT, 8100)')
+
+# %% ../nbs/12_cli.ipynb #b3c40001
+def _bench_parser(sub) -> None:
+    "`bench`: how often the configured models deliver a project that really works, and at what price."
+    b = _sub(sub, 'bench', 'measure the models: run the shipped specs through the bot and check the ZIPs with hidden tests',
+             'Run project specs (a request as a user types it, plus acceptance tests no model ever sees) through the real\n'
+             'orchestrator against LLM_BASE_URL, with a throw-away database and a budget; then run the hidden tests on\n'
+             'each delivered ZIP in the sandbox. Writes report.md, report.json and report.png into --out.\n'
+             'Try it offline first: aidevbot bench --fake')
+    b.add_argument('--specs', action='append', metavar='NAMES', help='comma-separated spec names (default: all; with --fake: the fake ones)')
+    b.add_argument('--models', action='append', metavar='SET', help='architect=…,implementer=…,reviewer=…[,name=…]; repeat to compare sets')
+    b.add_argument('--repeat', type=int, default=1, help='run every spec this many times per set (default 1)')
+    b.add_argument('--concurrency', type=int, default=1, help='projects at a time (default 1)')
+    b.add_argument('--max-usd', type=float, default=5.0, help='stop before the provider cost exceeds this (default 5)')
+    b.add_argument('--out', default='bench-report', help='folder for report.md, report.json, report.png (default ./bench-report)')
+    b.add_argument('--yes', action='store_true', help='do not ask to confirm the estimate')
+    b.add_argument('--fake', action='store_true', help='offline: a scripted FakeLLM instead of LLM_BASE_URL (no key, nothing spent)')
+
 
 # %% ../nbs/12_cli.ipynb #797d0eb6
 def build_parser() -> argparse.ArgumentParser:
@@ -106,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--out', default='demo-output', help='folder for the delivered project (default ./demo-output)')
     d.add_argument('--timeout', type=float, default=120.0, help='give up after this many seconds (default 120)')
     _sandbox_parsers(sub)
+    _bench_parser(sub)
     return p
 
 # %% ../nbs/12_cli.ipynb #ad69a9c8
@@ -380,6 +399,13 @@ def cmd_sandbox_server(args) -> int:
     uvicorn.run(make_executor_app(s), host=args.host, port=args.port or s.sandbox_server_port, log_level='info')
     return 0
 
+# %% ../nbs/12_cli.ipynb #b3c40002
+def cmd_bench(args) -> int:
+    "Run the bench (see `aidevbot.bench.runner`)."
+    from aidevbot.bench.runner import bench_main
+    return bench_main(args)
+
+
 # %% ../nbs/12_cli.ipynb #214776ef
 def cmd_demo(args) -> int:
     "The whole product offline (see `aidevbot.demo`)."
@@ -388,7 +414,7 @@ def cmd_demo(args) -> int:
 
 COMMANDS = {'serve': cmd_serve, 'worker': cmd_worker, 'migrate': cmd_migrate, 'set-webhook': cmd_set_webhook,
             'pricing': cmd_pricing, 'demo': cmd_demo, 'doctor': cmd_doctor, 'sandbox': cmd_sandbox,
-            'sandbox-server': cmd_sandbox_server}
+            'sandbox-server': cmd_sandbox_server, 'bench': cmd_bench}
 
 def main(argv: list[str]|None = None) -> int:
     "Entry point of the `aidevbot` console script: 0 on success, 2 on an error the user can fix."
