@@ -30,7 +30,8 @@ setuptools.setup(
     # the hand-reviewed Alembic migrations ship inside the package as aidevbot.migrations
     packages=setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}.migrations', f'{lib}.migrations.versions'],
     package_dir={f'{lib}.migrations': 'migrations', f'{lib}.migrations.versions': 'migrations/versions'},
-    package_data={f'{lib}.migrations': ['*.mako', '*.ini']},
+    # the bench specs: their .py files ship as (never imported) subpackages; request.md and spec.json as data
+    package_data={f'{lib}.migrations': ['*.mako', '*.ini'], f'{lib}.bench.specs': ['*/request.md', '*/spec.json']},
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements},

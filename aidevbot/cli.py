@@ -21,8 +21,8 @@ log = logging.getLogger('aidevbot')
 
 # %% auto #0
 __all__ = ['log', 'DESCRIPTION', 'COMMANDS', 'build_parser', 'CliError', 'prepare_schema', 'cmd_migrate', 'cmd_serve',
-           'run_worker', 'cmd_worker', 'set_webhook', 'cmd_set_webhook', 'cmd_pricing', 'cmd_sandbox',
-           'cmd_sandbox_server', 'cmd_demo', 'main']
+           'run_worker', 'cmd_worker', 'provider_models', 'listed_prices', 'set_webhook', 'cmd_set_webhook',
+           'cmd_pricing', 'doctor', 'cmd_doctor', 'cmd_sandbox', 'cmd_sandbox_server', 'cmd_bench', 'cmd_demo', 'main']
 
 # %% ../nbs/12_cli.ipynb #a280deba
 DESCRIPTION = """aidevbot: an AI development assistant in Telegram. Describe a program in a chat; the bot
@@ -59,6 +59,24 @@ def _sandbox_parsers(sub) -> None:
     ss.add_argument('--host', default='0.0.0.0', help='address to listen on (default 0.0.0.0)')
     ss.add_argument('--port', type=int, help='port to listen on (default: SANDBOX_SERVER_PORT, 8100)')
 
+# %% ../nbs/12_cli.ipynb #b3c40001
+def _bench_parser(sub) -> None:
+    "`bench`: how often the configured models deliver a project that really works, and at what price."
+    b = _sub(sub, 'bench', 'measure the models: run the shipped specs through the bot and check the ZIPs with hidden tests',
+             'Run project specs (a request as a user types it, plus acceptance tests no model ever sees) through the real\n'
+             'orchestrator against LLM_BASE_URL, with a throw-away database and a budget; then run the hidden tests on\n'
+             'each delivered ZIP in the sandbox. Writes report.md, report.json and report.png into --out.\n'
+             'Try it offline first: aidevbot bench --fake')
+    b.add_argument('--specs', action='append', metavar='NAMES', help='comma-separated spec names (default: all; with --fake: the fake ones)')
+    b.add_argument('--models', action='append', metavar='SET', help='architect=…,implementer=…,reviewer=…[,name=…]; repeat to compare sets')
+    b.add_argument('--repeat', type=int, default=1, help='run every spec this many times per set (default 1)')
+    b.add_argument('--concurrency', type=int, default=1, help='projects at a time (default 1)')
+    b.add_argument('--max-usd', type=float, default=5.0, help='stop before the provider cost exceeds this (default 5)')
+    b.add_argument('--out', default='bench-report', help='folder for report.md, report.json, report.png (default ./bench-report)')
+    b.add_argument('--yes', action='store_true', help='do not ask to confirm the estimate')
+    b.add_argument('--fake', action='store_true', help='offline: a scripted FakeLLM instead of LLM_BASE_URL (no key, nothing spent)')
+
+
 # %% ../nbs/12_cli.ipynb #797d0eb6
 def build_parser() -> argparse.ArgumentParser:
     "The `aidevbot` argument parser."
@@ -94,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument('model', help='model id as the provider names it, e.g. anthropic/claude-sonnet-4.5')
     ps.add_argument('input_usd', type=_decimal, metavar='IN', help='USD per million input (prompt) tokens')
     ps.add_argument('output_usd', type=_decimal, metavar='OUT', help='USD per million output (completion) tokens')
+    _sub(psub, 'sync', "import prices from the provider's /models listing (OpenRouter publishes per-token prices there)")
+    _sub(sub, 'doctor', 'check the model provider before launch: models exist, context, structured outputs, prices, one call',
+         'Check LLM_BASE_URL before launch: every configured model (per role, fallbacks too) is listed by GET /models,\n'
+         'its context length, whether it supports structured outputs, that it has a price; then one tiny call per\n'
+         'role. Prints a table and one line per problem; exits 1 when a role model has a problem (serve would fail).')
     d = _sub(sub, 'demo', 'the whole product offline: no token, no key, built-in fakes of Telegram and the model',
              'Run the real bot against built-in fakes of Telegram and of the model provider, with a temporary\n'
              'SQLite database: a user buys credits, orders a small Python project and approves it. The\n'
@@ -101,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--out', default='demo-output', help='folder for the delivered project (default ./demo-output)')
     d.add_argument('--timeout', type=float, default=120.0, help='give up after this many seconds (default 120)')
     _sandbox_parsers(sub)
+    _bench_parser(sub)
     return p
 
 # %% ../nbs/12_cli.ipynb #ad69a9c8
@@ -218,6 +242,25 @@ def cmd_worker(args) -> int:
                            heartbeat_seconds=args.heartbeat_seconds, stalled_after=args.stalled_after, lease_seconds=args.lease_seconds))
     return 0
 
+# %% ../nbs/12_cli.ipynb #99cea8fd
+async def provider_models(s: Settings) -> dict[str, dict]:
+    "The provider's GET /models listing: id -> entry (with OpenRouter's extra fields)."
+    import openai
+    async with openai.AsyncOpenAI(base_url=s.llm_base_url, api_key=require_llm_key(s), max_retries=1, timeout=30) as c:
+        try: page = await c.models.list()
+        except openai.APIError as e: raise CliError(f"GET {s.llm_base_url}/models failed: {type(e).__name__}: {e}") from None
+        return {m.id: m.model_dump() for m in page.data}
+
+def listed_prices(models: dict[str, dict]) -> dict[str, tuple[Decimal, Decimal]]:
+    "USD per million input/output tokens of every listed model with a price."
+    out = {}
+    for mid, m in models.items():
+        p = m.get('pricing') or {}
+        try: i, o = (Decimal(str(p[k])) * 1_000_000 for k in ('prompt', 'completion'))
+        except (KeyError, InvalidOperation): continue
+        if i >= 0 and o >= 0: out[mid] = (i.normalize(), o.normalize())
+    return out
+
 # %% ../nbs/12_cli.ipynb #65787cc6
 async def set_webhook(s: Settings, *, drop_pending_updates: bool = False) -> dict:
     "Call setWebhook once with WEBHOOK_URL, the secret and the update types the bot handles; the webhook info after."
@@ -251,12 +294,14 @@ async def _pricing(s: Settings, args) -> list:
     try:
         pricing = Pricing(db, s)
         if args.pricing_command == 'set': await pricing.set_price(args.model, args.input_usd, args.output_usd)
+        if args.pricing_command == 'sync':
+            for model, (i, o) in listed_prices(await provider_models(s)).items(): await pricing.set_price(model, i, o)
         return [(p.model, p.input_usd_per_mtok, p.output_usd_per_mtok) for p in await pricing.list()]
     finally: await db.dispose()
 
 def cmd_pricing(args) -> int:
     "List or set model prices."
-    if args.pricing_command is None: raise CliError("say what to do: `aidevbot pricing list` or `aidevbot pricing set MODEL IN OUT`")
+    if args.pricing_command is None: raise CliError("say what to do: `aidevbot pricing list`, `aidevbot pricing set MODEL IN OUT` or `aidevbot pricing sync`")
     s = load_settings()
     prepare_schema(s)
     rows = asyncio.run(_pricing(s, args))
@@ -264,6 +309,67 @@ def cmd_pricing(args) -> int:
     print(f"{'model':<{width}}  USD/Mtok in  USD/Mtok out")
     for model, i, o in rows: print(f"{model:<{width}}  {i.normalize():>11f}  {o.normalize():>12f}")
     return 0
+
+# %% ../nbs/12_cli.ipynb #6c1cfdda
+def _structured(m: dict|None) -> str:
+    if m is None: return '-'
+    sp = m.get('supported_parameters')
+    if sp is None: return 'unknown'
+    return 'json_schema' if 'structured_outputs' in sp else 'json_object' if 'response_format' in sp else 'tools' if 'tools' in sp else 'none'
+
+def _configured(s: Settings) -> list[tuple[str, str, bool]]:
+    "(role, model, is the role's own model) for every role and its fallbacks."
+    out = []
+    for role in ('architect', 'implementer', 'reviewer'):
+        out.append((role, getattr(s, f'{role}_model'), True))
+        out += [(role, m, False) for m in dict.fromkeys(getattr(s, f'{role}_fallback_models') + s.llm_fallback_models)]
+    return out
+
+# %% ../nbs/12_cli.ipynb #416b9c23
+async def _tiny_call(s: Settings, model: str) -> str|None:
+    "One minimal unmetered completion; None when it answered, else the reason."
+    import openai
+    async with openai.AsyncOpenAI(base_url=s.llm_base_url, api_key=require_llm_key(s), max_retries=0, timeout=60) as c:
+        try: r = await c.chat.completions.create(model=model, messages=[{'role': 'user', 'content': 'Reply with OK.'}], max_tokens=512)
+        except openai.APIError as e: return f"{type(e).__name__}: {str(e)[:200]}"
+    return None if r.choices else 'no answer'
+
+async def doctor(s: Settings) -> tuple[list[tuple], list[str], list[str]]:
+    "(table rows, errors, warnings) for the configured models."
+    from aidevbot.billing import Pricing
+    from aidevbot.db import open_database
+    models = await provider_models(s)
+    db = await open_database(s)
+    try: priced = {p.model: p for p in await Pricing(db, s).list()}
+    finally: await db.dispose()
+    rows, errors, warnings = [], [], []
+    for role, model, own in _configured(s):
+        m, say = models.get(model), (errors if own else warnings).append
+        what = f"{role} {'model' if own else 'fallback'} {model}"
+        if m is None: say(f"{what}: not offered by {s.llm_base_url} (GET /models lists {len(models)} models)")
+        if _structured(m) == 'none': say(f"{what}: no structured outputs (supported_parameters has no response_format or tools)")
+        if model not in priced: say(f"{what}: no price; run `aidevbot pricing sync` or `aidevbot pricing set {model} IN OUT`")
+        call = (await _tiny_call(s, model) or 'ok') if own and m is not None else '-'
+        if call not in ('ok', '-'): say(f"{what}: a test call failed: {call}")
+        p = priced.get(model)
+        rows.append((role, model + ('' if own else ' (fallback)'), 'yes' if m else 'NO', str((m or {}).get('context_length') or '-'),
+                     _structured(m), f"{p.input_usd_per_mtok.normalize():f}/{p.output_usd_per_mtok.normalize():f}" if p else 'NONE', call.split(':')[0]))
+    return rows, errors, warnings
+
+# %% ../nbs/12_cli.ipynb #d78feb9b
+def cmd_doctor(args) -> int:
+    "Check the provider and the configured models; exit 1 when a role model has a problem."
+    s = load_settings()
+    require_llm_key(s)
+    prepare_schema(s)
+    rows, errors, warnings = asyncio.run(doctor(s))
+    head = ('role', 'model', 'listed', 'context', 'structured', 'USD/Mtok in/out', 'call')
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, *rows]: print('  '.join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip())
+    for e in errors: print(f"problem: {e}")
+    for w in warnings: print(f"warning: {w}")
+    print(f"{len(errors)} problem(s), {len(warnings)} warning(s)" if errors or warnings else 'all configured models look usable')
+    return 1 if errors else 0
 
 # %% ../nbs/12_cli.ipynb #c12a0003
 def cmd_sandbox(args) -> int:
@@ -293,6 +399,13 @@ def cmd_sandbox_server(args) -> int:
     uvicorn.run(make_executor_app(s), host=args.host, port=args.port or s.sandbox_server_port, log_level='info')
     return 0
 
+# %% ../nbs/12_cli.ipynb #b3c40002
+def cmd_bench(args) -> int:
+    "Run the bench (see `aidevbot.bench.runner`)."
+    from aidevbot.bench.runner import bench_main
+    return bench_main(args)
+
+
 # %% ../nbs/12_cli.ipynb #214776ef
 def cmd_demo(args) -> int:
     "The whole product offline (see `aidevbot.demo`)."
@@ -300,7 +413,8 @@ def cmd_demo(args) -> int:
     return asyncio.run(run_demo(out=args.out, timeout=args.timeout))
 
 COMMANDS = {'serve': cmd_serve, 'worker': cmd_worker, 'migrate': cmd_migrate, 'set-webhook': cmd_set_webhook,
-            'pricing': cmd_pricing, 'demo': cmd_demo, 'sandbox': cmd_sandbox, 'sandbox-server': cmd_sandbox_server}
+            'pricing': cmd_pricing, 'demo': cmd_demo, 'doctor': cmd_doctor, 'sandbox': cmd_sandbox,
+            'sandbox-server': cmd_sandbox_server, 'bench': cmd_bench}
 
 def main(argv: list[str]|None = None) -> int:
     "Entry point of the `aidevbot` console script: 0 on success, 2 on an error the user can fix."

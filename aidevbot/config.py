@@ -59,9 +59,9 @@ class Settings(BaseSettings):
     database_url: str = 'sqlite:///./aidevbot.db'
     llm_base_url: str = 'https://openrouter.ai/api/v1'
     llm_api_key: SecretStr|None = None  # required for generation
-    architect_model: str = 'anthropic/claude-sonnet-4.5'
-    implementer_model: str = 'anthropic/claude-sonnet-4.5'
-    reviewer_model: str = 'openai/gpt-4.1-mini'
+    architect_model: str = 'anthropic/claude-sonnet-4.6'
+    implementer_model: str = 'anthropic/claude-sonnet-4.6'
+    reviewer_model: str = 'openai/gpt-5-mini'
     llm_fallback_models: Annotated[list[str], NoDecode] = []  # tried in order when a model is unavailable
     webhook_url: str|None = None  # webhook mode when set, polling otherwise
     webhook_secret: SecretStr|None = None
@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     llm_max_attempts: int = Field(4, ge=1, le=20)  # attempts per call, retries included
     llm_max_retry_seconds: float = Field(90.0, gt=0)  # total time budget for one call's retries
     llm_timeout_seconds: float = Field(180.0, gt=0)  # one HTTP request
+    llm_idle_timeout_seconds: float = Field(60.0, gt=0)  # a streamed answer with no token for this long is cut
+    llm_total_timeout_seconds: float = Field(600.0, gt=0)  # a streamed answer is cut after this long in total
+    llm_require_parameters: bool = True  # OpenRouter `provider.require_parameters` on structured calls
+    llm_max_tokens_param: Literal['auto', 'max_tokens', 'max_completion_tokens'] = 'auto'  # auto: learnt per model
+    architect_fallback_models: Annotated[list[str], NoDecode] = ['openai/gpt-5']  # per role, before LLM_FALLBACK_MODELS
+    implementer_fallback_models: Annotated[list[str], NoDecode] = ['openai/gpt-5']
+    reviewer_fallback_models: Annotated[list[str], NoDecode] = ['google/gemini-2.5-flash']
     project_credit_cap: Decimal = Decimal('500')  # no project spends more than this
     max_fix_attempts: int = Field(2, ge=0, le=10)  # repair rounds per task after a failed verification
     sandbox_timeout_seconds: float = Field(60.0, gt=0)
@@ -95,7 +102,8 @@ class Settings(BaseSettings):
     progress_edit_seconds: float = Field(3.0, ge=0)  # at most one progress edit per chat this often
     sqlite_busy_timeout_ms: int = Field(30000, ge=0)
 
-    @field_validator('llm_fallback_models', 'sandbox_allowed_packages', mode='before')
+    @field_validator('llm_fallback_models', 'architect_fallback_models', 'implementer_fallback_models',
+                     'reviewer_fallback_models', 'sandbox_allowed_packages', mode='before')
     @classmethod
     def _models(cls, v): return _split(v)
 

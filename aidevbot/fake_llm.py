@@ -10,11 +10,13 @@ import inspect
 import json
 import logging
 import math
+import re
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Callable
 
 from starlette.applications import Starlette
@@ -27,7 +29,8 @@ from .loopback import LoopbackServer
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'Fault', 'Slow', 'Truncated', 'InvalidJSON', 'RecordedRequest', 'FakeLLM']
+__all__ = ['log', 'PROFILES', 'DEFAULT_MODELS', 'Fault', 'Slow', 'Truncated', 'InvalidJSON', 'Profile', 'RecordedRequest',
+           'FakeLLM']
 
 # %% ../nbs/00b_fake_llm.ipynb #366b16d7
 @dataclass
@@ -73,6 +76,38 @@ def _fault_response(fault: Fault) -> JSONResponse:
     headers = {} if fault.retry_after is None else {'Retry-After': f'{fault.retry_after:g}'}
     return JSONResponse(body, status_code=fault.status, headers=headers)
 
+# %% ../nbs/00b_fake_llm.ipynb #e291bdcf
+@dataclass(frozen=True)
+class Profile:
+    "How a simulated provider behaves where real providers differ from an obedient one."
+    name: str = 'obedient'
+    json_wrap: str|None = None  # how JSON answers come: None as asked, 'fence' (```json block), 'prose' (sentences around)
+    json_schema: bool = True  # accepts response_format json_schema under require_parameters (else 404 then, ignored without)
+    json_object: bool = True  # accepts response_format json_object, same rule
+    tools: bool = True  # accepts a forced tool call, same rule
+    invalid_models: tuple[str, ...] = ()  # answered 400 "<id> is not a valid model ID" (retired or unknown)
+    no_endpoints: tuple[str, ...] = ()  # answered 503 "No endpoints found for <id>."
+    stall_seconds: float = 0.0  # a stream stops in its middle for this long ...
+    stalls: int = 0  # ... in the first `stalls` streams
+    reasoning_tokens: int = 0  # thinking before each answer: billed as completion tokens, counted against the limit
+    wants_max_completion_tokens: bool = False  # refuses `max_tokens` with a 400, like OpenAI's reasoning models
+    truncate_first: bool = False  # cuts the first free-text answer of a conversation in the middle (finish_reason length)
+    usage_in_stream_only: bool = False  # no usage in a non-streamed reply; a stream has it in its last chunk only
+
+# %% ../nbs/00b_fake_llm.ipynb #2b8dfb6a
+PROFILES = {p.name: p for p in [
+    Profile(),
+    Profile('fenced_json', json_wrap='fence'),
+    Profile('prose_json', json_wrap='prose'),
+    Profile('json_mode_only', json_schema=False, tools=False, json_wrap='fence'),
+    Profile('retired_model', invalid_models=('anthropic/claude-sonnet-4.6',)),
+    Profile('no_endpoints', no_endpoints=('openai/gpt-5-mini',)),
+    Profile('slow_stream', stall_seconds=3.0, stalls=1),
+    Profile('reasoning', reasoning_tokens=1200, wants_max_completion_tokens=True),
+    Profile('truncating', truncate_first=True),
+    Profile('usage_last_chunk', usage_in_stream_only=True),
+]}
+
 # %% ../nbs/00b_fake_llm.ipynb #26daa65a
 def _text_of(content: Any) -> str:
     "The text in a message's `content` (a string or a list of parts)."
@@ -82,16 +117,18 @@ def _text_of(content: Any) -> str:
 
 def _tokens(text: str) -> int: return max(1, math.ceil(len(text) / 4))
 
-def _usage(body: dict, content: str, *, report_cost: bool, prices: tuple[float, float]) -> dict:
-    "OpenAI usage for a request `body` answered with `content` (plus OpenRouter's `cost`)."
+def _usage(body: dict, content: str, *, report_cost: bool, prices: tuple[float, float], reasoning: int = 0) -> dict:
+    "OpenAI usage for a request `body` answered with `content` after `reasoning` thinking tokens (plus OpenRouter's `cost`)."
     pt = _tokens(''.join(_text_of(m.get('content')) for m in body.get('messages', [])))
-    ct = _tokens(content)
+    ct = (_tokens(content) if content else 0) + reasoning
     usage = {'prompt_tokens': pt, 'completion_tokens': ct, 'total_tokens': pt + ct,
-             'prompt_tokens_details': {'cached_tokens': 0}, 'completion_tokens_details': {'reasoning_tokens': 0}}
+             'prompt_tokens_details': {'cached_tokens': 0}, 'completion_tokens_details': {'reasoning_tokens': reasoning}}
     if report_cost: usage |= {'cost': round((pt * prices[0] + ct * prices[1]) / 1e6, 10), 'is_byok': False}
     return usage
 
 # %% ../nbs/00b_fake_llm.ipynb #7fb43d71
+_ANSWER_FORMAT = re.compile(r'^Answer format: `?(\w+)', re.M | re.I)
+
 class RecordedRequest(dict):
     "A request body as received, with `.headers` and `.path`."
     def __init__(self, body: dict, headers: dict[str, str], path: str):
@@ -100,24 +137,34 @@ class RecordedRequest(dict):
 
     @property
     def schema_name(self) -> str|None:
-        "`response_format.json_schema.name`, if the request asked for structured output."
+        "What answer the request asks for: `response_format.json_schema.name`, the forced tool, or the prompt's `Answer format: name` line."
         rf = self.get('response_format') or {}
-        return (rf.get('json_schema') or {}).get('name') if isinstance(rf, dict) else None
+        if isinstance(rf, dict) and (name := (rf.get('json_schema') or {}).get('name')): return name
+        if tools := self.get('tools'): return ((tools[0] or {}).get('function') or {}).get('name')
+        system = next((_text_of(m.get('content')) for m in self.get('messages', []) if m.get('role') == 'system'), '')
+        return m.group(1) if (m := _ANSWER_FORMAT.search(system)) else None
 
 # %% ../nbs/00b_fake_llm.ipynb #a9af22d1
+DEFAULT_MODELS = ('anthropic/claude-sonnet-4.6', 'openai/gpt-5-mini', 'openai/gpt-5', 'google/gemini-2.5-flash',
+                  'anthropic/claude-sonnet-4.5', 'openai/gpt-4.1-mini')
+
 class FakeLLM(LoopbackServer):
     "OpenAI-compatible chat completions on 127.0.0.1, for tests and notebooks (`with FakeLLM() as llm:`)."
     def __init__(self, responder: Callable[[dict], Any]|None = None, *,
                  latency: float = 0.0,       # seconds added before every reply
                  report_cost: bool = False,  # add OpenRouter's `usage.cost` (USD)
                  prices: tuple[float, float] = (3.0, 15.0),  # USD per million prompt/completion tokens
-                 models: tuple[str, ...] = ('anthropic/claude-sonnet-4.5', 'openai/gpt-5', 'openai/gpt-5-mini'),
+                 models: tuple[str, ...] = DEFAULT_MODELS,  # listed by GET /models
+                 model_info: dict[str, dict]|None = None,  # per model: fields overriding its /models entry
+                 profile: Profile|str = 'obedient',  # how this provider deviates from the obedient default
                  api_key: str|None = None):  # when set, other keys are refused with 401
         self.responder, self.latency, self.report_cost, self.prices = responder, latency, report_cost, prices
-        self.models, self.api_key = models, api_key
+        self.models, self.model_info, self.api_key = models, model_info or {}, api_key
+        self.profile = PROFILES[profile] if isinstance(profile, str) else profile
         self._lock = threading.Lock()
         self._script: deque = deque()
         self._requests: list[RecordedRequest] = []
+        self._streams = 0  # streams started (the first `profile.stalls` stall)
         self.responder_errors: list[Exception] = []  # exceptions raised by `responder` (each answered with a 500)
         super().__init__(Starlette(routes=[Route('/v1/chat/completions', self._completions, methods=['POST']),
                                            Route('/v1/models', self._models, methods=['GET'])]))
@@ -137,7 +184,7 @@ class FakeLLM(LoopbackServer):
     def request_count(self) -> int:
         with self._lock: return len(self._requests)
     def requests_for(self, schema_name: str) -> list[RecordedRequest]:
-        "Requests whose `response_format.json_schema.name` is `schema_name`."
+        "Requests asking for the answer `schema_name` (see `RecordedRequest.schema_name`)."
         return [r for r in self.requests if r.schema_name == schema_name]
     def reset(self) -> None:
         "Forget recorded requests and scripted replies."
@@ -156,25 +203,62 @@ async def _reply_for(self: FakeLLM, body: dict) -> Any:
         with self._lock: self.responder_errors.append(e)
         return Fault(500, message=f'FakeLLM responder raised {e!r}')
 
+def _unsupported(p: Profile, body: dict) -> bool:
+    "Whether the request asks for a parameter this provider does not support."
+    rf = (body.get('response_format') or {}).get('type')
+    return (rf == 'json_schema' and not p.json_schema) or (rf == 'json_object' and not p.json_object) or \
+           (bool(body.get('tools')) and not p.tools)
+
+def _refusal(self: FakeLLM, body: dict) -> Fault|None:
+    "The error this provider answers `body` with before any model runs, if any."
+    p, model = self.profile, body.get('model', '')
+    if model in p.invalid_models: return Fault(400, message=f'{model} is not a valid model ID')
+    if model in p.no_endpoints: return Fault(503, message=f'No endpoints found for {model}.')
+    if p.wants_max_completion_tokens and 'max_tokens' in body:
+        return Fault(400, message="Unsupported parameter: 'max_tokens' is not supported with this model. "
+                                  "Use 'max_completion_tokens' instead.")
+    if (body.get('provider') or {}).get('require_parameters') and _unsupported(p, body):
+        return Fault(404, message='No endpoints found that can handle the requested parameters. To learn more '
+                                  'about provider routing, visit: https://openrouter.ai/docs/provider-routing')
+    return None
+
+# %% ../nbs/00b_fake_llm.ipynb #ce72fb36
 async def _completions(self: FakeLLM, request: Request):
     try: body = await request.json()
     except ValueError: return _fault_response(Fault(400, message='Request body is not JSON'))
     with self._lock: self._requests.append(RecordedRequest(body, dict(request.headers), request.url.path))
     if self.api_key is not None and request.headers.get('authorization') != f'Bearer {self.api_key}':
         return _fault_response(Fault(401))
+    if (refused := _refusal(self, body)) is not None: return _fault_response(refused)
     if self.latency: await asyncio.sleep(self.latency)
     reply = await self._reply_for(body)
     while isinstance(reply, Slow): await asyncio.sleep(reply.seconds); reply = reply.reply
     if isinstance(reply, Fault): return _fault_response(reply)
     completion = self._completion(body, reply)
-    if body.get('stream'): return StreamingResponse(_sse_chunks(completion), media_type='text/event-stream')
+    if body.get('stream'):
+        with self._lock: self._streams += 1; stall = self._streams <= self.profile.stalls
+        return StreamingResponse(_sse_chunks(completion, stall=self.profile.stall_seconds if stall else 0.0),
+                                 media_type='text/event-stream')
+    if self.profile.usage_in_stream_only: completion['usage'] = None
     return JSONResponse(completion)
 
-async def _models(self: FakeLLM, request: Request):
-    return JSONResponse({'object': 'list', 'data': [{'id': m, 'object': 'model', 'created': 1700000000, 'owned_by': 'fake'}
-                                                    for m in self.models]})
+def _per_token(usd_per_mtok: float) -> str: return format(Decimal(str(usd_per_mtok)) / 1_000_000, 'f')
 
-FakeLLM._reply_for, FakeLLM._completions, FakeLLM._models = _reply_for, _completions, _models
+def _model_entry(self: FakeLLM, model: str) -> dict:
+    "One model as OpenRouter's /models lists it: context length, supported parameters, USD per token as strings."
+    p = self.profile
+    params = ['max_tokens', 'temperature', 'top_p', 'stop', 'seed'] + ['response_format'] * (p.json_object or p.json_schema) \
+             + ['structured_outputs'] * p.json_schema + ['tools', 'tool_choice'] * p.tools + ['reasoning', 'include_reasoning'] * bool(p.reasoning_tokens)
+    entry = {'id': model, 'canonical_slug': model, 'name': model, 'object': 'model', 'created': 1700000000, 'owned_by': 'fake',
+             'context_length': 200000, 'supported_parameters': params, 'expiration_date': None,
+             'pricing': {'prompt': _per_token(self.prices[0]), 'completion': _per_token(self.prices[1]), 'request': '0', 'image': '0'},
+             'top_provider': {'context_length': 200000, 'max_completion_tokens': 64000, 'is_moderated': False}}
+    return entry | self.model_info.get(model, {})
+
+async def _models(self: FakeLLM, request: Request):
+    return JSONResponse({'object': 'list', 'data': [self._model_entry(m) for m in self.models]})
+
+FakeLLM._reply_for, FakeLLM._completions, FakeLLM._models, FakeLLM._model_entry = _reply_for, _completions, _models, _model_entry
 
 # %% ../nbs/00b_fake_llm.ipynb #2e608e2b
 def _content(reply: Any) -> str:
@@ -184,24 +268,60 @@ def _content(reply: Any) -> str:
     if hasattr(reply, 'model_dump_json'): return reply.model_dump_json()
     return json.dumps(reply)
 
+def _wrap(p: Profile, reply: Any, content: str) -> str:
+    "JSON `content` as the profile's model writes it."
+    if isinstance(reply, (str, InvalidJSON, Truncated)) or p.json_wrap is None: return content
+    if p.json_wrap == 'fence': return f"```json\n{content}\n```"
+    return f"Here is the JSON you asked for:\n{content}\nLet me know if you need anything else."
+
+def _cut(p: Profile, body: dict, content: str) -> str|None:
+    "The first half of a long free-text first answer, when the profile truncates."
+    free = not body.get('response_format') and not body.get('tools')
+    first = not any(m.get('role') == 'assistant' for m in body.get('messages', []))
+    if not (p.truncate_first and free and first and len(content) > 400): return None
+    return content[:content.rfind('\n', 0, len(content) // 2) + 1]
+
+# %% ../nbs/00b_fake_llm.ipynb #5e90c88f
 def _completion(self: FakeLLM, body: dict, reply: Any) -> dict:
+    p, limit = self.profile, body.get('max_completion_tokens') or body.get('max_tokens')
     content = reply.content if isinstance(reply, Truncated) else _content(reply)
-    finish = 'length' if isinstance(reply, Truncated) else 'stop'
+    finish, reasoning, tool = 'length' if isinstance(reply, Truncated) else 'stop', p.reasoning_tokens, None
+    if body.get('tools') and (p.tools or not (body.get('provider') or {}).get('require_parameters')) and p.tools:
+        tool = {'id': f'call_{uuid.uuid4().hex[:12]}', 'type': 'function',
+                'function': {'name': body['tools'][0]['function']['name'], 'arguments': content}}
+    elif (cut := _cut(p, body, content)) is not None: content, finish = cut, 'length'
+    else: content = _wrap(p, reply, content)
+    answer = tool['function']['arguments'] if tool else content
+    if reasoning and limit and reasoning + _tokens(answer) > limit:  # the thinking leaves too little room: cut (or nothing)
+        answer, finish, reasoning = answer[:max(0, limit - reasoning) * 4], 'length', min(reasoning, limit)
+        if tool: tool['function']['arguments'] = answer
+        else: content = answer
+    message = {'role': 'assistant', 'content': None if tool else content, 'refusal': None} | ({'tool_calls': [tool]} if tool else {})
     return {'id': f'gen-{uuid.uuid4().hex[:24]}', 'object': 'chat.completion', 'created': int(time.time()),
             'model': body.get('model', 'fake'), 'provider': 'FakeLLM', 'system_fingerprint': None,
-            'choices': [{'index': 0, 'logprobs': None, 'finish_reason': finish, 'native_finish_reason': finish,
-                         'message': {'role': 'assistant', 'content': content, 'refusal': None}}],
-            'usage': _usage(body, content, report_cost=self.report_cost, prices=self.prices)}
+            'choices': [{'index': 0, 'logprobs': None, 'finish_reason': 'tool_calls' if tool and finish == 'stop' else finish,
+                         'native_finish_reason': finish, 'message': message}],
+            'usage': _usage(body, tool['function']['arguments'] if tool else content, report_cost=self.report_cost,
+                            prices=self.prices, reasoning=reasoning)}
 FakeLLM._completion = _completion
 
 # %% ../nbs/00b_fake_llm.ipynb #44121752
-def _sse_chunks(completion: dict, size: int = 16):
-    "The `chat.completion.chunk` events of `completion`, as SSE lines."
+async def _sse_chunks(completion: dict, size: int = 16, stall: float = 0.0):
+    "The `chat.completion.chunk` events of `completion`, as SSE lines (pausing `stall` seconds halfway)."
     choice, base = completion['choices'][0], {k: completion[k] for k in ('id', 'created', 'model', 'provider')}
-    text = choice['message']['content'] or ''
-    deltas = [{'role': 'assistant', 'content': ''}] + [{'content': text[i:i + size]} for i in range(0, len(text), size)]
+    msg = choice['message']
+    if msg.get('tool_calls'):
+        tc, args = msg['tool_calls'][0], msg['tool_calls'][0]['function']['arguments']
+        head = {'index': 0, 'id': tc['id'], 'type': 'function', 'function': {'name': tc['function']['name'], 'arguments': ''}}
+        deltas = [{'role': 'assistant', 'tool_calls': [head]}] + [
+            {'tool_calls': [{'index': 0, 'function': {'arguments': args[i:i + size]}}]} for i in range(0, len(args), size)]
+    else:
+        text = msg['content'] or ''
+        deltas = [{'role': 'assistant', 'content': ''}] + [{'content': text[i:i + size]} for i in range(0, len(text), size)]
     events = [{'choices': [{'index': 0, 'delta': d, 'finish_reason': None}]} for d in deltas]
     events += [{'choices': [{'index': 0, 'delta': {}, 'finish_reason': choice['finish_reason']}]},
                {'choices': [], 'usage': completion['usage']}]
-    for e in events: yield f"data: {json.dumps(base | {'object': 'chat.completion.chunk'} | e)}\n\n"
+    for i, e in enumerate(events):
+        if stall and i == len(deltas) // 2: await asyncio.sleep(stall)
+        yield f"data: {json.dumps(base | {'object': 'chat.completion.chunk'} | e)}\n\n"
     yield 'data: [DONE]\n\n'

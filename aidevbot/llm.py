@@ -34,9 +34,10 @@ from .db import ApiKeyUsage, Database
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'RETRY_STATUSES', 'PROMPTS', 'Role', 'LLMResult', 'LLMError', 'ProviderOutOfCredit', 'LLMRequestError',
-           'LLMUnavailable', 'LLMOutputError', 'snake', 'response_format', 'retryable', 'parse_retry_after', 'backoff',
-           'LLMClient', 'estimate_prompt_tokens']
+__all__ = ['log', 'MODES', 'RETRY_STATUSES', 'PROMPTS', 'Role', 'LLMResult', 'LLMError', 'ProviderOutOfCredit', 'LLMRequestError',
+           'LLMUnavailable', 'LLMOutputError', 'snake', 'response_format', 'structured_request', 'schema_prompt',
+           'with_schema', 'extract_json', 'parse_structured', 'retryable', 'parse_retry_after', 'backoff', 'LLMClient',
+           'estimate_prompt_tokens']
 
 # %% ../nbs/05_llm.ipynb #ffcb689d
 class Role(enum.StrEnum):
@@ -55,6 +56,7 @@ class LLMResult:
     reused: bool = False
     attempts: int = 1
     call_key: str|None = None
+    truncated: bool = False  # cut at the length limit (only with `allow_truncated`)
 
 class LLMError(Exception):
     "A model call failed."
@@ -93,6 +95,54 @@ def response_format(schema: type[BaseModel]) -> dict:
     return {'type': 'json_schema', 'json_schema': {'name': snake(schema.__name__), 'strict': True,
                                                    'schema': _strict(raw, raw.get('$defs', {}))}}
 
+# %% ../nbs/05_llm.ipynb #772da151
+MODES = ('json_schema', 'json_object', 'tool', 'plain')  # ways to ask for JSON, most strict first
+
+def structured_request(mode: str, schema: type[BaseModel]) -> dict:
+    "The request fields asking for `schema` in `mode`."
+    if mode == 'json_schema': return {'response_format': response_format(schema)}
+    if mode == 'json_object': return {'response_format': {'type': 'json_object'}}
+    if mode == 'tool':
+        f = response_format(schema)['json_schema']
+        return {'tools': [{'type': 'function', 'function': {'name': f['name'], 'description': 'Give the answer.',
+                                                           'parameters': f['schema']}}],
+                'tool_choice': {'type': 'function', 'function': {'name': f['name']}}}
+    return {}
+
+# %% ../nbs/05_llm.ipynb #fa4cb399
+def schema_prompt(schema: type[BaseModel]) -> str:
+    "The expected answer, stated in the prompt too (a provider may drop `response_format`)."
+    f = response_format(schema)['json_schema']
+    return (f"Answer format: {f['name']}\nReply with one JSON object and nothing else (no Markdown fence, no text "
+            f"before or after it), matching this JSON Schema:\n{json.dumps(f['schema'], separators=(',', ':'))}")
+
+def with_schema(messages: list[dict], schema: type[BaseModel]) -> list[dict]:
+    "`messages` with the schema stated at the end of the system message (added when there is none)."
+    note = schema_prompt(schema)
+    if messages and messages[0].get('role') == 'system':
+        return [{**messages[0], 'content': f"{messages[0]['content']}\n\n{note}"}, *messages[1:]]
+    return [{'role': 'system', 'content': note}, *messages]
+
+# %% ../nbs/05_llm.ipynb #60b600e3
+def extract_json(text: str) -> str|None:
+    "The first JSON object in a reply that may fence it or put prose around it."
+    fence = re.search(r'```[a-zA-Z]*[ \t]*\r?\n(.*?)\r?\n[ \t]*```', text, re.S)
+    dec = json.JSONDecoder()
+    for cand in ([fence.group(1)] if fence else []) + [text]:
+        for m in re.finditer(r'\{', cand):
+            try: obj, end = dec.raw_decode(cand, m.start())
+            except ValueError: continue
+            if isinstance(obj, dict): return cand[m.start():end]
+    return None
+
+def parse_structured(text: str, schema: type[BaseModel]) -> BaseModel:
+    "`text` validated against `schema`: as it is, else the JSON found inside it (raises `ValidationError`)."
+    try: return schema.model_validate_json(text)
+    except ValidationError:
+        found = extract_json(text or '')
+        if found is None or found == text: raise
+        return schema.model_validate_json(found)
+
 # %% ../nbs/05_llm.ipynb #c2748ec7
 RETRY_STATUSES = frozenset({408, 409, 429})
 
@@ -115,8 +165,8 @@ def backoff(retry: int, rng: Callable[[], float] = random.random, base: float = 
 
 # %% ../nbs/05_llm.ipynb #f086c653
 PROMPTS = {
-    'invalid': ("Your previous reply is not valid JSON for the required schema:\n{error}\n"
-                "Reply again with only the corrected JSON object."),
+    'invalid': ("Your previous reply is not valid JSON for the required schema:\n{error}\n\nThe JSON Schema it must "
+                "match:\n{schema}\n\nReply again with only the corrected JSON object."),
     'truncated': ("Your previous reply was cut off at the length limit. Reply again, complete and "
                   "more concise, so that it fits."),
 }
@@ -128,6 +178,9 @@ class LLMClient:
         self.settings, self.db, self.sleep, self.rng = settings, db, sleep, rng
         self.ledger, self.pricing = ledger or Ledger(db), pricing or Pricing(db, settings)
         self._client: openai.AsyncOpenAI|None = None
+        self._modes: dict[str, int] = {}  # model -> index in MODES that works for it
+        self._limit_params: dict[str, str] = {}  # model -> 'max_completion_tokens' when it refused `max_tokens`
+        self._retired: set[str] = set()  # ids the provider called invalid
 
     def model_for(self, role: Role|str) -> str:
         "The model that serves `role`."
@@ -161,7 +214,8 @@ class _Attempt:
     error: str|None = None
     retry_after: float|None = None
     prompt_tokens: int = 0
-    completion_tokens: int = 0
+    completion_tokens: int = 0  # reasoning tokens included (they are billed as output)
+    reasoning_tokens: int = 0
     reported_cost: Decimal|None = None  # the provider's usage.cost (USD), when it reports one
     latency_ms: int = 0
 
@@ -172,39 +226,88 @@ def _provider_message(e: openai.APIStatusError) -> str:
     if isinstance(body, dict) and isinstance(body.get('message'), str): return body['message']
     return str(body or e.message)
 
-# %% ../nbs/05_llm.ipynb #cbf2c09a
-@patch
-async def _send(self: LLMClient, model: str, messages: list[dict], max_tokens: int, rf: dict|None) -> _Attempt:
-    "One request; the outcome, never an exception for provider errors."
-    extra = {'response_format': rf} if rf else {}
-    t0 = time.monotonic()
-    try: r = await self.client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens, **extra)
-    except openai.APIStatusError as e:
-        a = _Attempt('http_error', e.status_code, error=self._redact(_provider_message(e)),
-                     retry_after=parse_retry_after(e.response.headers.get('retry-after')))
-    except openai.APITimeoutError: a = _Attempt('timeout', error='the request timed out')
-    except openai.APIConnectionError as e: a = _Attempt('connection_error', error=self._redact(f"{type(e).__name__}: {e}"))
-    except openai.APIError as e:  # a reply the SDK cannot read: a provider fault, worth a retry
-        a = _Attempt('http_error', 502, error=self._redact(f"unreadable provider response: {type(e).__name__}"))
-    else:
-        choice = r.choices[0] if r.choices else None
-        if choice is None: a = _Attempt('http_error', 502, error='the provider returned no choices')
-        else: a = _Attempt('truncated' if choice.finish_reason == 'length' else 'ok', 200, text=choice.message.content or '')
-        if (u := r.usage) is not None:
-            a.prompt_tokens, a.completion_tokens = u.prompt_tokens or 0, u.completion_tokens or 0
-            cost = getattr(u, 'cost', None)
-            if cost is None and u.model_extra: cost = u.model_extra.get('cost')
-            if cost is not None: a.reported_cost = Decimal(str(cost))
-    a.latency_ms = int((time.monotonic() - t0) * 1000)
-    return a
+# %% ../nbs/05_llm.ipynb #7ddcd4a5
+@dataclass
+class _Stream:
+    "What has arrived of a streamed answer: content, tool-call arguments, finish reason, usage."
+    content: list = field(default_factory=list)
+    arguments: list = field(default_factory=list)
+    finish: str|None = None
+    usage: Any = None
+    chunks: int = 0
 
-# %% ../nbs/05_llm.ipynb #d5f98246
+    def add(self, chunk) -> None:
+        self.chunks += 1
+        if chunk.usage is not None: self.usage = chunk.usage
+        for ch in chunk.choices or []:
+            if (d := ch.delta) is not None:
+                if d.content: self.content.append(d.content)
+                self.arguments += [tc.function.arguments for tc in d.tool_calls or [] if tc.function and tc.function.arguments]
+            if ch.finish_reason: self.finish = ch.finish_reason
+
+    @property
+    def text(self) -> str: return ''.join(self.arguments) or ''.join(self.content)
+
+# %% ../nbs/05_llm.ipynb #cbf2c09a
 def estimate_prompt_tokens(messages: list[dict], rf: dict|None = None) -> int:
     "A generous prompt size estimate: characters / 4, plus 4 tokens per message and the schema."
     chars = sum(len(m.get('content') or '') if isinstance(m.get('content'), (str, type(None))) else len(json.dumps(m['content']))
                 for m in messages)
     return math.ceil((chars + (len(json.dumps(rf)) if rf else 0)) / 4) + 4 * len(messages) + 8
 
+def _usage_into(a: _Attempt, got: _Stream, messages: list[dict], extra: dict) -> None:
+    "Tokens and cost from the final chunk's usage; without one (a cut stream), estimated from what was sent and received."
+    if (u := got.usage) is not None:
+        a.prompt_tokens, a.completion_tokens = u.prompt_tokens or 0, u.completion_tokens or 0
+        a.reasoning_tokens = getattr(u.completion_tokens_details, 'reasoning_tokens', 0) or 0
+        cost = getattr(u, 'cost', None)
+        if cost is None and u.model_extra: cost = u.model_extra.get('cost')
+        if cost is not None: a.reported_cost = Decimal(str(cost))
+    elif got.chunks:
+        a.prompt_tokens = estimate_prompt_tokens(messages, extra.get('response_format') or extra.get('tools'))
+        a.completion_tokens = math.ceil(len(''.join(got.content + got.arguments)) / 4)
+
+# %% ../nbs/05_llm.ipynb #1d195ddb
+@patch
+def _limit_param(self: LLMClient, model: str) -> str:
+    "`max_tokens`, or `max_completion_tokens` for a model (or endpoint) that wants it."
+    p = self.settings.llm_max_tokens_param
+    return self._limit_params.get(model, 'max_tokens') if p == 'auto' else p
+
+@patch
+async def _send(self: LLMClient, model: str, messages: list[dict], max_tokens: int, extra: dict|None) -> _Attempt:
+    "One streamed request; the outcome, never an exception for provider errors."
+    s, loop, extra, got = self.settings, asyncio.get_running_loop(), extra or {}, _Stream()
+    t0 = loop.time()
+    deadline = t0 + s.llm_total_timeout_seconds
+    try:
+        async with asyncio.timeout(min(t0 + s.llm_idle_timeout_seconds, deadline)) as window:
+            stream = await self.client.chat.completions.create(
+                model=model, messages=messages, stream=True, stream_options={'include_usage': True},
+                **{self._limit_param(model): max_tokens}, **extra)
+            try:
+                async for chunk in stream:
+                    got.add(chunk)
+                    window.reschedule(min(loop.time() + s.llm_idle_timeout_seconds, deadline))
+            finally: await stream.close()
+    except TimeoutError:
+        total = loop.time() >= deadline - 0.05
+        a = _Attempt('timeout', text=got.text, error=f"stream cut: {'over the total limit of ' + str(s.llm_total_timeout_seconds) if total else 'no token for ' + str(s.llm_idle_timeout_seconds)}s")
+    except openai.APIStatusError as e:
+        a = _Attempt('http_error', e.status_code, error=self._redact(_provider_message(e)),
+                     retry_after=parse_retry_after(e.response.headers.get('retry-after')))
+    except openai.APITimeoutError: a = _Attempt('timeout', error='the request timed out')
+    except openai.APIConnectionError as e: a = _Attempt('connection_error', error=self._redact(f"{type(e).__name__}: {e}"))
+    except openai.APIError as e:  # an error event inside the stream, or a reply the SDK cannot read: worth a retry
+        a = _Attempt('http_error', 502, error=self._redact(f"provider error: {type(e).__name__}: {e}"))
+    else:
+        if got.finish is None: a = _Attempt('connection_error', text=got.text, error='the stream ended before the answer was complete')
+        else: a = _Attempt('truncated' if got.finish == 'length' else 'ok', 200, text=got.text)
+    _usage_into(a, got, messages, extra)
+    a.latency_ms = int((loop.time() - t0) * 1000)
+    return a
+
+# %% ../nbs/05_llm.ipynb #d5f98246
 @dataclass
 class _Call:
     "What every attempt of one `complete` shares."
@@ -247,6 +350,14 @@ async def _record(self: LLMClient, c: _Call, model: str, a: _Attempt, rid: int, 
 
 # %% ../nbs/05_llm.ipynb #f9afc9d2
 @patch
+def _extra(self: LLMClient, c: _Call, model: str) -> dict:
+    "The request fields for `c`'s structured output on `model`, in the mode that works for it."
+    if c.schema is None: return {}
+    kw = structured_request(MODES[self._modes.get(model, 0)], c.schema)
+    if kw and self.settings.llm_require_parameters: kw['extra_body'] = {'provider': {'require_parameters': True}}
+    return kw
+
+@patch
 async def _metered(self: LLMClient, c: _Call, model: str, messages: list[dict]) -> _Attempt:
     "Reserve the worst case, make one attempt, validate it, record and settle it."
     price = await self.pricing.price(model)
@@ -255,9 +366,9 @@ async def _metered(self: LLMClient, c: _Call, model: str, messages: list[dict]) 
     rid = await self.ledger.reserve(c.user_id, worst, key=f"llm:{c.call_key}:{c.attempt}:{uuid.uuid4().hex[:8]}",
                                     project_id=c.project_id, parent_id=c.funding, purpose=f"{c.role} call to {model}")
     try:
-        a = await self._send(model, messages, c.max_tokens, c.rf)
+        a = await self._send(model, messages, c.max_tokens, self._extra(c, model))
         if a.outcome == 'ok' and c.schema is not None:
-            try: a.parsed = c.schema.model_validate_json(a.text)
+            try: a.parsed = parse_structured(a.text, c.schema); a.text = a.parsed.model_dump_json()
             except ValidationError as e: a.outcome, a.error = 'invalid', str(e)[:2000]
     except BaseException as e:
         a = _Attempt('cancelled', error='the call was interrupted') if isinstance(e, asyncio.CancelledError) else \
@@ -289,27 +400,54 @@ async def _last_attempt(self: LLMClient, call_key: str) -> int:
         return (await s.execute(select(func.max(ApiKeyUsage.attempt)).where(ApiKeyUsage.call_key == call_key))).scalar() or 0
 
 # %% ../nbs/05_llm.ipynb #6149425d
-@patch
-def _models(self: LLMClient, primary: str) -> list[str]:
-    return [primary] + [m for m in dict.fromkeys(self.settings.llm_fallback_models) if m != primary]
+_GONE = re.compile(r"not a valid model id|no endpoints found for|model\b.{0,60}\b(not found|does not exist|deprecated|retired|no longer)", re.I)
+_PARAMS_REFUSED = re.compile(r"requested parameters|response_format|json_schema|structured output|tool_choice|function calling", re.I)
+_LIMIT_REFUSED = re.compile(r"'max_tokens' is not supported|use 'max_completion_tokens'", re.I)
 
-def _repair(messages: list[dict], a: _Attempt) -> list[dict]:
+def _gone(a: _Attempt) -> bool:
+    "The model is not served (retired, unknown, or no endpoint up): move to the next one."
+    return a.status == 404 or (a.status in (400, 410, 503) and bool(_GONE.search(a.error or '')))
+
+@patch
+def _models(self: LLMClient, role: Role, primary: str) -> list[str]:
+    "The role's model, then its fallbacks; ids the provider called invalid last (kept only when nothing else is left)."
+    every = list(dict.fromkeys([primary, *getattr(self.settings, f"{role.value}_fallback_models"), *self.settings.llm_fallback_models]))
+    return [m for m in every if m not in self._retired] or every
+
+# %% ../nbs/05_llm.ipynb #166fc46f
+def _repair(messages: list[dict], a: _Attempt, schema: type[BaseModel]|None) -> list[dict]:
     "The conversation for the one repair attempt after an invalid or truncated reply."
     if a.outcome == 'truncated': return messages + [{'role': 'user', 'content': PROMPTS['truncated']}]
+    shape = json.dumps(response_format(schema)['json_schema']['schema']) if schema else '(any JSON object)'
     return messages + [{'role': 'assistant', 'content': a.text or ''},
-                       {'role': 'user', 'content': PROMPTS['invalid'].format(error=a.error)}]
+                       {'role': 'user', 'content': PROMPTS['invalid'].format(error=a.error, schema=shape)}]
 
-def _result(c: _Call, model: str, a: _Attempt) -> LLMResult:
+def _result(c: _Call, model: str, a: _Attempt, truncated: bool = False) -> LLMResult:
     "The result of a call that ended with successful attempt `a`, costs summed over all attempts."
     tot = lambda f: sum((f(x) for x in c.attempts), start=0)
     return LLMResult(a.text or '', a.parsed, model, tot(lambda x: x[1].prompt_tokens), tot(lambda x: x[1].completion_tokens),
-                     tot(lambda x: x[2]) + Decimal(0), tot(lambda x: x[3]) + Decimal(0), attempts=len(c.attempts), call_key=c.call_key)
+                     tot(lambda x: x[2]) + Decimal(0), tot(lambda x: x[3]) + Decimal(0), attempts=len(c.attempts),
+                     call_key=c.call_key, truncated=truncated)
 
 # %% ../nbs/05_llm.ipynb #1ab111a7
 @patch
+def _adapt(self: LLMClient, c: _Call, model: str, a: _Attempt) -> bool:
+    "Change how `model` is asked after a refusal that another form of the request avoids; True if it changed."
+    if a.status == 400 and _LIMIT_REFUSED.search(a.error or '') and self._limit_param(model) == 'max_tokens':
+        self._limit_params[model] = 'max_completion_tokens'
+        return True
+    mode = self._modes.get(model, 0)
+    if c.schema is not None and a.status in (400, 404, 422) and _PARAMS_REFUSED.search(a.error or '') and mode < len(MODES) - 1:
+        self._modes[model] = mode + 1
+        log.warning("%s refused structured output as %s; asking as %s from now on", model, MODES[mode], MODES[mode + 1])
+        return True
+    return False
+
+# %% ../nbs/05_llm.ipynb #2d59f62e
+@patch
 async def complete(self: LLMClient, role: Role|str, messages: list[dict], *, user_id: int, project_id: int|None = None,
                    call_key: str|None = None, max_tokens: int = 4096, schema: type[BaseModel]|None = None,
-                   funding_reservation_id: int|None = None) -> LLMResult:
+                   funding_reservation_id: int|None = None, allow_truncated: bool = False) -> LLMResult:
     "Ask the model for `role`; metered, retried, validated against `schema` when given."
     role = Role(role)
     if call_key and (done := await self._stored(call_key, schema)) is not None: return done
@@ -319,8 +457,8 @@ async def complete(self: LLMClient, role: Role|str, messages: list[dict], *, use
     c = _Call(role, user_id, project_id, call_key or f"call:{uuid.uuid4().hex}", funding_reservation_id, max_tokens,
               schema, response_format(schema) if schema else None)
     c.attempt = await self._last_attempt(c.call_key)
-    msgs, repaired, waited, last = list(messages), False, 0.0, None
-    for model in self._models(primary):
+    msgs, repaired, roomier, waited, last = with_schema(messages, schema) if schema else list(messages), False, False, 0.0, None
+    for model in self._models(role, primary):
         if model != primary:
             try: await self.pricing.price(model)
             except MissingPrice: log.warning("fallback model %s has no price; skipped", model); continue
@@ -328,19 +466,29 @@ async def complete(self: LLMClient, role: Role|str, messages: list[dict], *, use
         while True:
             tries += 1
             a = await self._metered(c, model, msgs)
-            if a.outcome == 'ok': return _result(c, model, a)
+            empty = a.outcome in ('ok', 'truncated') and not (a.text or '').strip()
+            if a.outcome == 'ok' and not empty: return _result(c, model, a)
+            if empty:  # a reasoning model spent the limit thinking: more room once, then the next model
+                last = f"{model}: an empty answer at a limit of {c.max_tokens} tokens"
+                if roomier: break
+                roomier, c.max_tokens, tries = True, c.max_tokens * 2, tries - 1
+                continue
+            if a.outcome == 'truncated' and allow_truncated and schema is None: return _result(c, model, a, truncated=True)
             if a.outcome in ('truncated', 'invalid'):
                 if repaired: raise LLMOutputError(f"{model} gave a {a.outcome} reply again after the repair attempt: {self._redact(a.error) or 'cut off at max_tokens'}")
-                repaired, msgs, tries = True, _repair(msgs, a), tries - 1
+                repaired, msgs, tries = True, _repair(msgs, a, schema), tries - 1
                 continue
             last = f"{model}: {a.status or a.outcome} {a.error or ''}".strip()
             if a.status == 402: raise ProviderOutOfCredit(f"the model provider account is out of credit (HTTP 402): {a.error}")
-            if a.status == 404: break  # this model is unavailable: next one
+            if self._adapt(c, model, a): tries -= 1; continue
+            if _gone(a):
+                if a.status == 400: self._retired.add(model)
+                log.warning("model %s is not available (%s); trying the next one", model, self._redact(a.error))
+                break
             if not retryable(a.status): raise LLMRequestError(a.status, a.error or 'request refused')
             if tries >= self.settings.llm_max_attempts: break
             delay = a.retry_after if a.retry_after is not None else backoff(tries, self.rng)
-            spent = waited + sum(x[1].latency_ms for x in c.attempts) / 1000
-            if spent + delay > self.settings.llm_max_retry_seconds: break
+            if waited + delay > self.settings.llm_max_retry_seconds: break
             log.info("LLM %s attempt %d failed (%s); retrying in %.1fs", model, c.attempt, a.status or a.outcome, delay)
             await self.sleep(delay)
             waited += delay

@@ -27,8 +27,8 @@ from .db import (ACTIVE_STATES, ApiKeyUsage, CreditReservation, Database, Projec
 from .llm import LLMError, LLMOutputError, LLMRequestError, LLMUnavailable, ProviderOutOfCredit, Role
 from .packaging import (Limits, PackagingError, TooLarge, UnsafePath, autorun_files, autorun_note, build_zip, safe_path,
                                 slugify, validate_files, with_autorun_section)
-from .plans import (ProjectPlan, Readme, ReviewVerdict, TaskFiles, architect_messages, demo_responder, estimate_calls,
-                            implementer_messages, import_check, import_problems, is_test_file, later_writes, readme_messages,
+from .plans import (ProjectPlan, Readme, ReviewVerdict, architect_messages, continuation, demo_responder, estimate_calls,
+                            implementer_messages, parse_file_blocks, import_check, import_problems, is_test_file, later_writes, readme_messages,
                             ready_tests, reviewer_messages)
 from .executor import run_tests
 
@@ -36,10 +36,10 @@ log = logging.getLogger(__name__)
 _all_ = ['demo_responder']  # re-exported from aidevbot.plans
 
 # %% auto #0
-__all__ = ['log', 'EVENT_KINDS', 'S', 'T', 'RUNNABLE', 'OPEN', 'NOT_FOUND', 'STATE_TEXT', 'Button', 'Document', 'Reply',
-           'Progress', 'Event', 'credits_text', 'approx', 'progress_bar', 'buy_buttons', 'Stopped', 'CapReached',
-           'ModelOrchestrator', 'call_key', 'clean_plan', 'merge_delta', 'Check', 'compile_errors', 'unfence',
-           'with_test_instructions', 'plain_readme', 'caption_for', 'demo_responder']
+__all__ = ['log', 'EVENT_KINDS', 'S', 'T', 'RUNNABLE', 'OPEN', 'NOT_FOUND', 'STATE_TEXT', 'MAX_CONTINUATIONS', 'Button',
+           'Document', 'Reply', 'Progress', 'Event', 'credits_text', 'approx', 'progress_bar', 'buy_buttons', 'Stopped',
+           'CapReached', 'ModelOrchestrator', 'call_key', 'clean_plan', 'merge_delta', 'Check', 'compile_errors',
+           'unfence', 'with_test_instructions', 'plain_readme', 'caption_for', 'demo_responder']
 
 # %% ../nbs/08_orchestrator.ipynb #bee1f534
 @dataclass(frozen=True)
@@ -251,12 +251,13 @@ async def _cap(self: ModelOrchestrator, p: Project) -> Decimal:
 
 @patch
 async def _call(self: ModelOrchestrator, p: Project, role: Role, messages: list[dict], *, key: str, schema,
-                max_tokens: int = 4096, funded: bool = True):
+                max_tokens: int = 4096, funded: bool = True, allow_truncated: bool = False):
     "One metered model call for project `p`; raises `CapReached` at the project's credit cap."
     cap = await self._cap(p)
     if await self._spent(p.id, p.version) >= cap: raise CapReached(f"it reached its limit of {credits_text(cap)} credits")
     r = await self.llm.complete(role, messages, user_id=p.user_id, project_id=p.id, call_key=key, max_tokens=max_tokens,
-                                schema=schema, funding_reservation_id=p.reservation_id if funded else None)
+                                schema=schema, funding_reservation_id=p.reservation_id if funded else None,
+                                allow_truncated=allow_truncated)
     await self._update(p.id, credits_spent=await self._spent(p.id))
     return r
 
@@ -507,15 +508,31 @@ def unfence(content: str) -> str:
     m = _FENCE.match(content)
     return m.group(1) + '\n' if m else content
 
+MAX_CONTINUATIONS = 2  # follow-up calls for the files a cut-off implementer answer did not finish
+
+@patch
+async def _implementer_files(self: ModelOrchestrator, p: Project, t: ProjectTask, msgs: list[dict], key: str):
+    "The files of the implementer's answer (as text blocks), continued while it was cut off with files still due."
+    limit = min(16384, 2048 + 2048 * len(t.writes))
+    r = await self._call(p, Role.implementer, msgs, key=key, schema=None, max_tokens=limit, allow_truncated=True)
+    got = parse_file_blocks(r.text, t.writes)
+    for n in range(1, MAX_CONTINUATIONS + 1):
+        todo = [w for w in t.writes if w not in got.files]
+        if not (r.truncated and todo): break
+        msgs = continuation(msgs, r.text, list(got.files), todo)
+        r = await self._call(p, Role.implementer, msgs, key=f"{key}:more{n}", schema=None, max_tokens=limit, allow_truncated=True)
+        got.files.update(parse_file_blocks(r.text, todo).files)
+    return got.files
+
 @patch
 async def _attempt(self: ModelOrchestrator, p: Project, t: ProjectTask, msgs: list[dict], files: dict[str, str],
                    attempt: int) -> tuple[Check|None, list[str]]:
     "Ask for the task's files and store them; (a failed `Check` or None, paths written)."
     key = call_key(p.id, p.version, f"t{t.idx}", 'impl', attempt)
-    try: r = await self._call(p, Role.implementer, msgs, key=key, schema=TaskFiles, max_tokens=min(16384, 2048 + 2048 * len(t.writes)))
+    try: answer = await self._implementer_files(p, t, msgs, key)
     except LLMOutputError as e: return Check(False, "the implementer's answer was not usable", f"{e}"), []
     try:
-        clean = validate_files({f.path: unfence(f.content) for f in r.parsed.files}, limits=self.limits)
+        clean = validate_files(answer, limits=self.limits)
         validate_files({**{k: v for k, v in files.items() if k not in clean}, **clean}, limits=self.limits)
     except PackagingError as e: return Check(False, "files rejected", f"{e} Use safe relative paths like src/app.py."), []
     await self._store_files(p.id, p.version, clean, t.idx)
@@ -535,7 +552,7 @@ async def _review(self: ModelOrchestrator, p: Project, plan: ProjectPlan, t: Pro
                   written: list[str], check: Check, attempt: int) -> Check:
     msgs = reviewer_messages(plan, t.idx, {w: files[w] for w in written if w in files}, check.summary, budget=self.context_tokens)
     try: v = (await self._call(p, Role.reviewer, msgs, key=call_key(p.id, p.version, f"t{t.idx}", 'review', attempt),
-                               schema=ReviewVerdict, max_tokens=1500)).parsed
+                               schema=ReviewVerdict, max_tokens=4000)).parsed  # room for a reasoning model's thinking
     except (LLMOutputError, LLMRequestError):
         check.summary += "; review unavailable"
         return check

@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field
 
 # %% auto #0
 __all__ = ['PROMPTS', 'REQUIREMENT_ALIASES', 'ALWAYS_AVAILABLE', 'TOKENS_PER_FILE', 'SYSTEM_TOKENS', 'PlanFile', 'PlanTask',
-           'ProjectPlan', 'FileOut', 'TaskFiles', 'ReviewVerdict', 'Readme', 'schema_name', 'count_tokens',
-           'is_test_file', 'plan_outline', 'file_tree', 'context_files', 'planned_paths', 'architect_messages',
-           'implementer_messages', 'reviewer_messages', 'readme_messages', 'imported_modules', 'ImportCheck',
-           'import_problems', 'pending_imports', 'requirement_names', 'import_check', 'later_writes', 'ready_tests',
-           'estimate_calls', 'demo_responder']
+           'ProjectPlan', 'FileOut', 'TaskFiles', 'ReviewVerdict', 'Readme', 'schema_name', 'FileBlocks',
+           'parse_file_blocks', 'render_file_blocks', 'count_tokens', 'is_test_file', 'plan_outline', 'file_tree',
+           'context_files', 'planned_paths', 'architect_messages', 'implementer_messages', 'reviewer_messages',
+           'readme_messages', 'continuation', 'imported_modules', 'ImportCheck', 'import_problems', 'pending_imports',
+           'requirement_names', 'import_check', 'later_writes', 'ready_tests', 'estimate_calls', 'demo_responder']
 
 # %% ../nbs/07a_plans.ipynb #d0731fb6
 class PlanFile(BaseModel):
@@ -70,6 +70,72 @@ def schema_name(schema: type[BaseModel]) -> str:
     "The snake_case `json_schema.name` the LLM client sends for `schema`."
     return re.sub(r'(?<!^)(?=[A-Z])', '_', schema.__name__).lower()
 
+# %% ../nbs/07a_plans.ipynb #4b6a7556
+_FENCE_OPEN = re.compile(r'^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^`\s]*)[ \t]*$')
+_KNOWN_NAMES = {'Makefile', 'Dockerfile', 'LICENSE', 'Procfile'}
+
+def _path_line(line: str) -> str|None:
+    "The path a header line names (`cli.py`, `### src/app.py`, `**cli.py**`, `File: cli.py`), else None."
+    s = re.sub(r'^\s*(#+\s*|[-*]\s+)?', '', line).strip()
+    s = re.sub(r'^(file(name)?|path)\s*:\s*', '', s, flags=re.I).strip('*_` ').rstrip(':').strip('*_` ')
+    if not re.fullmatch(r'[\w.\-/]+', s) or s.endswith('.'): return None
+    name = s.rsplit('/', 1)[-1]
+    return s.removeprefix('./') if ('/' in s or name in _KNOWN_NAMES or re.search(r'\.\w+$', name)) else None
+
+def _closes(line: str, fence: str) -> bool:
+    s = line.strip()
+    return bool(s) and set(s) == {fence[0]} and len(s) >= len(fence)
+
+# %% ../nbs/07a_plans.ipynb #47b08960
+@dataclass
+class FileBlocks:
+    "Files read from an implementer's answer, and what is wrong with it."
+    files: dict[str, str]  # path -> content, complete blocks only
+    unclosed: list[str] = field(default_factory=list)  # paths whose block never closed (cut off, or a lost fence)
+    missing: list[str] = field(default_factory=list)  # expected paths that did not come
+    extra: list[str] = field(default_factory=list)  # paths that came but were not expected
+
+def _headers(lines: list[str]) -> list[tuple[int, str, int, str]]:
+    "(path line, path, opening fence line, fence) of every file header: a path line, then a fence (one blank line allowed)."
+    out = []
+    for i in range(len(lines) - 1):
+        if (path := _path_line(lines[i])) is None: continue
+        j = i + 1 if lines[i + 1].strip() or i + 2 >= len(lines) else i + 2
+        if (m := _FENCE_OPEN.match(lines[j])): out.append((i, path, j, m.group(1)))
+    return out
+
+# %% ../nbs/07a_plans.ipynb #bde92495
+def parse_file_blocks(text: str, expected: list[str] = ()) -> FileBlocks:
+    "The files in an answer written as path lines and fenced blocks; prose around them is ignored, the last copy wins."
+    lines = (text or '').replace('\r\n', '\n').replace('\r', '\n').split('\n')
+    heads, files, unclosed, pos = _headers(lines), {}, [], 0
+    for k, (i, path, j, fence) in enumerate(heads):
+        if i < pos: continue  # a header-like pair inside the previous file
+        closers = [x for x in range(j + 1, len(lines)) if _closes(lines[x], fence)]
+        if len(fence) > 3 or fence[0] == '~': end = closers[0] if closers else None
+        else:  # three backticks: the block may hold nested fences; it ends at the last bare fence before the next file
+            nxt = next((h[0] for h in heads[k + 1:] if h[0] > j), len(lines))
+            end = max((x for x in closers if x < nxt), default=None)
+        if end is None:
+            unclosed.append(path)
+            pos = len(lines) if len(fence) > 3 else next((h[0] for h in heads[k + 1:] if h[0] > j), len(lines))
+            continue
+        body = '\n'.join(lines[j + 1:end])
+        files[path], pos = body + '\n' if body else '', end + 1
+        if path in unclosed: unclosed.remove(path)
+    return FileBlocks(files, [p for p in unclosed if p not in files], [p for p in expected if p not in files],
+                      [p for p in files if expected and p not in expected])
+
+# %% ../nbs/07a_plans.ipynb #43d3ce24
+def render_file_blocks(files: dict[str, str]) -> str:
+    "Files in the implementer's answer format (the fence outgrows any backtick run inside a file)."
+    out = []
+    for path, content in files.items():
+        fence = '`' * max(4, 1 + max((len(m) for m in re.findall(r'`+', content)), default=0))
+        lang = posixpath.splitext(path)[1].lstrip('.')
+        out.append(f"{path}\n{fence}{lang}\n{content}{'' if not content or content.endswith(chr(10)) else chr(10)}{fence}\n")
+    return '\n'.join(out)
+
 # %% ../nbs/07a_plans.ipynb #ce365314
 PROMPTS = {
     'architect_system': (
@@ -87,13 +153,19 @@ PROMPTS = {
         "`remove`.\n\nCurrent plan summary: {summary}\n\nCurrent files:\n{tree}\n\nChange request:\n{change}"),
     'implementer_system': (
         "You are the implementer of aidevbot. Write the files of one task of a plan, completely and correctly: "
-        "return every file the task writes, in full (no placeholders, no diffs, no Markdown fences inside contents). "
-        "Only use modules that exist in the project, the standard library or requirements.txt. Code must pass "
-        "the project's tests when run with `python -m pytest` from the project root."),
+        "return every file the task writes, in full (no placeholders, no diffs). Only use modules that exist in the "
+        "project, the standard library or requirements.txt. Code must pass the project's tests when run with "
+        "`python -m pytest` from the project root.\n\n"
+        "Answer format: task_files\nFor each file: its path alone on one line, then the whole file in a fenced block "
+        "opened and closed by four backticks, for example:\n\nsrc/app.py\n````python\n<the complete file>\n````\n\n"
+        "No JSON. Anything outside the blocks is ignored."),
     'implementer_user': (
         "Project: {title}\n{summary}\nStack: {stack}\n\nPlan:\n{plan}\n\nFile tree (+ written, - planned):\n{tree}\n\n"
         "Your task ({number} of {total}): {task_title}\n{description}\nVerification: {verify}\n\n"
         "Files to write: {writes}\n\n{context}"),
+    'continue': (
+        "Your answer was cut off at the length limit. Kept, complete: {done}.\nFiles still to send: {todo}\n"
+        "Send only these files, each in full, in the same format."),
     'repair': (
         "The previous attempt failed verification. Fix the problem and return the complete corrected files.\n"
         "Verification output:\n{failure}"),
@@ -187,6 +259,12 @@ def readme_messages(plan: ProjectPlan, files: dict[str, str], tests: str, *, bud
     user = PROMPTS['readme_user'].format(title=plan.title, summary=plan.summary, stack=plan.stack, tests=tests,
                                          tree=file_tree(files), context=context_files(order, files, budget))
     return _msgs(PROMPTS['readme_system'], user)
+
+# %% ../nbs/07a_plans.ipynb #667a6a53
+def continuation(messages: list[dict], answer: str, done: list[str], todo: list[str]) -> list[dict]:
+    "The conversation asking for the files `todo` after `answer` was cut off with `done` complete."
+    ask = PROMPTS['continue'].format(done=', '.join(done) or 'none', todo=', '.join(todo))
+    return messages + [{'role': 'assistant', 'content': answer}, {'role': 'user', 'content': ask}]
 
 # %% ../nbs/07a_plans.ipynb #b4d5fc8f
 REQUIREMENT_ALIASES = {'beautifulsoup4': 'bs4', 'pyyaml': 'yaml', 'pillow': 'PIL', 'scikit-learn': 'sklearn',
@@ -488,8 +566,12 @@ def _route(body: dict) -> str:
     "The schema name a request asks for: from response_format, else the role in the system prompt."
     name = ((body.get('response_format') or {}).get('json_schema') or {}).get('name')
     if name: return name
+    if body.get('tools'): return body['tools'][0]['function']['name']
     system = next((m.get('content') or '' for m in body.get('messages', []) if m.get('role') == 'system'), '')
     return next((s for role, s in _ROLE_SCHEMAS.items() if f"You are the {role}" in system), 'text')
+
+def _last_user(body: dict) -> str:
+    return next((str(m.get('content') or '') for m in reversed(body.get('messages', [])) if m.get('role') == 'user'), '')
 
 def _user_text(body: dict) -> str:
     return '\n'.join(str(m.get('content') or '') for m in body.get('messages', []) if m.get('role') == 'user')
@@ -518,12 +600,13 @@ def demo_responder(*, fault: str|None = None, fix: bool = True, variant: str = '
             run = 'python cli.py some.txt -n 3' if variant == 'small' else 'python -c "import mod10; print(mod10.step10(0))"'
             return {'content': _readme(title.group(1) if title else plan['title'], list(good), run)}
         if kind != 'task_files': return 'OK'
-        m = re.search(r'^Files to write: (.*)$', user, re.M)
+        m = re.search(r'^Files still to send: (.*)$', _last_user(body), re.M) or re.search(r'^Files to write: (.*)$', user, re.M)
         task = int(re.search(r'^Your task \((\d+) of', user, re.M).group(1)) - 1
         paths = [p.strip() for p in m.group(1).split(',') if p.strip()] if m else []
         broken = fault and task == 1 and (not fix or repair_mark not in user)
         v2 = 'Ranks in the report' in user
-        out = [{'path': p, 'content': _cli(fault) if broken and p == 'cli.py' else (change if v2 else good).get(p, '')} for p in paths]
-        return {'files': out, 'notes': 'first attempt' if repair_mark not in user else 'fixed after verification'}
+        out = {p: _cli(fault) if broken and p == 'cli.py' else (change if v2 else good).get(p, '') for p in paths}
+        note = 'First attempt.' if repair_mark not in user else 'Fixed after verification.'
+        return f"{note}\n\n{render_file_blocks(out)}"
     respond.plan, respond.files = plan, good
     return respond

@@ -3,7 +3,7 @@
 
 The probe prints one line `PROBE {json}`: which processes' environments held a secret mark, which of PATHS it could
 read, whether it inserted into the database DB, which of 127.0.0.1:5432 and LISTENER it reached, which of OUTSIDE it
-wrote; and it leaves a daemon (`DAEMONMARK` in its command line) behind. The file's head sets those four names.
+wrote; and it leaves a daemon (DAEMON, a marker per run, in its command line) behind. The file's head sets those names.
 """
 import json
 
@@ -44,18 +44,19 @@ def test_probe():
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
-            os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(300)  # DAEMONMARK'])
+            os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(300)  # ' + DAEMON])
         os._exit(0)
     time.sleep(0.3)
     print('PROBE ' + json.dumps(r))
 '''
 
 
-def probe_file(*, paths: list[str], db: str, listener: int, outside: list[str], show: bool = False) -> str:
+def probe_file(*, paths: list[str], db: str, listener: int, outside: list[str], daemon: str, show: bool = False) -> str:
     """The hostile test file, aimed at these paths, database, listener port and places outside its folder.
     `show`: the test fails at its end, so pytest prints its findings where no `-s` can be passed (the executor)."""
     tail = "    assert False, 'the probe fails to show its findings'\n" if show else ''
-    return f'PATHS = {paths!r}\nDB = {db!r}\nLISTENER = {listener}\nOUTSIDE = {outside!r}\n' + PROBE + tail
+    head = f'PATHS = {paths!r}\nDB = {db!r}\nLISTENER = {listener}\nOUTSIDE = {outside!r}\nDAEMON = {daemon!r}\n'
+    return head + PROBE + tail
 
 
 def probe_report(output: str) -> dict|None:
@@ -65,7 +66,7 @@ def probe_report(output: str) -> dict|None:
 
 
 # What a bot holds, set up where the probe runs (in a container: its /tmp), and checked after the run. Python source
-# run as `python3 -c WORLD BOT MARK` / `python3 -c AFTER BOT MARK OUTSIDE_JSON`; both print one JSON line.
+# run as `python3 -c WORLD BOT MARK` / `python3 -c AFTER BOT MARK OUTSIDE_JSON DAEMON`; both print one JSON line.
 WORLD = r'''
 import os, sqlite3, sys
 bot, mark = sys.argv[1], sys.argv[2]
@@ -81,12 +82,12 @@ print('{"db": "%s"}' % db)
 
 AFTER = r'''
 import json, os, sqlite3, sys, time
-bot, mark, outside = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+bot, mark, outside, daemon = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4].encode()
 def daemons():
     found = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
-            if b'DAEMON' + b'MARK' in open(f'/proc/{pid}/cmdline', 'rb').read(): found.append(int(pid))  # split: not in this command line
+            if int(pid) != os.getpid() and daemon in open(f'/proc/{pid}/cmdline', 'rb').read(): found.append(int(pid))
         except OSError: pass
     return found
 deadline = time.monotonic() + 5

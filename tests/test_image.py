@@ -159,11 +159,13 @@ try: pg = socket.create_server(('127.0.0.1', 5432))
 except OSError: pg = None
 paths, db, outside = targets(BOT, tag, '/data', '/home/aidevbot')
 out = {'uid': os.getuid(), 'engine': dataclasses.asdict(sandbox.engine())}
-jobs = {'probe': {'test_probe.py': probe_file(paths=paths, db=db, listener=srv.getsockname()[1], outside=outside)}, 'passing': PASSING}
+daemon = f'DAEMONMARK{tag}'
+jobs = {'probe': {'test_probe.py': probe_file(paths=paths, db=db, listener=srv.getsockname()[1], outside=outside, daemon=daemon)},
+        'passing': PASSING}
 for name, files in jobs.items():
     rep = sandbox.run_pytest({k: v.encode() for k, v in files.items()}, timeout=60, pytest_args=['-s', '-q'])
     out[name] = {'status': rep.status, 'message': rep.message, 'output': rep.output[-4000:], 'isolation': rep.result.isolation}
-after = subprocess.run([sys.executable, '-c', AFTER, BOT, mark, json.dumps(outside)], capture_output=True, text=True, check=True)
+after = subprocess.run([sys.executable, '-c', AFTER, BOT, mark, json.dumps(outside), daemon], capture_output=True, text=True, check=True)
 out['after'] = json.loads(after.stdout)
 holder.kill()
 print('RESULT ' + json.dumps(out, default=str))
@@ -218,9 +220,9 @@ def probe_executor(container: str, url: str) -> tuple[object, dict, dict|None, s
     paths, db, outside = targets(BOT, tag, '/data', '/home/aidevbot')
     with socket.create_server(('127.0.0.1', 0)) as srv, contextlib.ExitStack() as stack:
         with contextlib.suppress(OSError): stack.enter_context(socket.create_server(('127.0.0.1', 5432)))
-        text = probe_file(paths=paths, db=db, listener=srv.getsockname()[1], outside=outside, show=True)
+        text = probe_file(paths=paths, db=db, listener=srv.getsockname()[1], outside=outside, daemon=f'DAEMONMARK{tag}', show=True)
         rep = asyncio.run(remote_pytest(url, {'test_probe.py': text.encode()}, timeout=60))
-    after = json.loads(podman('exec', container, 'python3', '-c', AFTER, BOT, mark, json.dumps(outside)).stdout)
+    after = json.loads(podman('exec', container, 'python3', '-c', AFTER, BOT, mark, json.dumps(outside), f'DAEMONMARK{tag}').stdout)
     return rep, after, probe_report(rep.output), mark
 
 

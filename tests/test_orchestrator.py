@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from aidevbot.db import ApiKeyUsage, CreditReservation, Project, ProjectFile, ProjectTask
+from aidevbot.fake_llm import RecordedRequest
 from aidevbot.orchestrator import NOT_FOUND, Document, ModelOrchestrator, Reply, demo_responder
+from aidevbot.plans import parse_file_blocks, render_file_blocks
 from aidevbot.testing import FakeLLM, migrated_database
 from orchestrator_support import plan_and_approve, stack, unzip_and_test
 
@@ -128,9 +130,9 @@ async def test_hostile_file_names_fail_the_attempt_and_are_never_stored(sqlite_u
     served = {'n': 0}
     def responder(body):
         reply = demo(body)
-        if (body.get('response_format') or {}).get('json_schema', {}).get('name') == 'task_files' and served['n'] == 0:
+        if RecordedRequest(body, {}, '').schema_name == 'task_files' and served['n'] == 0:
             served['n'] += 1
-            reply = {'files': [*reply['files'], {'path': '../escape.py', 'content': 'x = 1\n'}], 'notes': ''}
+            reply += '\n' + render_file_blocks({'../escape.py': 'x = 1\n'})
         return reply
     with FakeLLM(responder) as fake:
         async with stack(sqlite_url, fake.base_url) as s:
@@ -293,11 +295,12 @@ async def test_a_missing_third_party_package_is_said_plainly_not_verified(sqlite
     demo = demo_responder()
     def responder(body):
         reply = demo(body)
-        if (body.get('response_format') or {}).get('json_schema', {}).get('name') == 'task_files' \
+        if RecordedRequest(body, {}, '').schema_name == 'task_files' \
                 and 'Your task (3 of 3)' in body['messages'][-1]['content']:
-            files = [{**f, 'content': 'import fancystats  # a declared requirement the sandbox does not install\n' + f['content']}
-                     if f['path'] == 'tests/test_report.py' else f for f in reply['files']]
-            reply = {'files': [*files, {'path': 'requirements.txt', 'content': 'fancystats==1.0\n'}], 'notes': ''}
+            files = parse_file_blocks(reply).files
+            files['tests/test_report.py'] = ('import fancystats  # a declared requirement the sandbox does not install\n'
+                                             + files['tests/test_report.py'])
+            reply = render_file_blocks({**files, 'requirements.txt': 'fancystats==1.0\n'})
         return reply
     with FakeLLM(responder) as fake:
         async with stack(sqlite_url, fake.base_url) as s:
@@ -337,13 +340,12 @@ async def test_files_that_run_code_when_opened_are_named_in_the_caption_and_read
     served = {'n': 0}
     def responder(body):
         reply = demo(body)
-        if (body.get('response_format') or {}).get('json_schema', {}).get('name') == 'task_files':
+        if RecordedRequest(body, {}, '').schema_name == 'task_files':
             served['n'] += 1
-            extra = [{'path': '.envrc', 'content': 'echo hi\n'}, {'path': '.vscode/tasks.json', 'content': '{}\n'}]
+            extra = {'.envrc': 'echo hi\n', '.vscode/tasks.json': '{}\n'}
             if served['n'] == 1:
-                extra += [{'path': '.git/config', 'content': '[core]\n\tfsmonitor = touch /tmp/pwned\n'},
-                          {'path': 'ѕetup.py', 'content': 'x = 1\n'}, {'path': '．．/x.py', 'content': 'x = 1\n'}]
-            reply = {'files': [*reply['files'], *extra], 'notes': ''}
+                extra.update({'.git/config': '[core]\n\tfsmonitor = touch /tmp/pwned\n', 'ѕetup.py': 'x = 1\n', '．．/x.py': 'x = 1\n'})
+            reply += '\n' + render_file_blocks(extra)
         return reply
     with FakeLLM(responder) as fake:
         async with stack(sqlite_url, fake.base_url) as s:

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from aidevbot.db import ApiKeyUsage, CreditReservation, Project, ProjectTask
+from aidevbot.fake_llm import RecordedRequest
 from aidevbot.orchestrator import demo_responder
 from aidevbot.testing import FakeLLM, Slow
 from orchestrator_support import plan_and_approve, stack, unzip_and_test
@@ -29,7 +30,7 @@ async def test_killed_mid_task_then_restarted_completes_without_redoing_or_payin
     demo, lock, seen = demo_responder(), threading.Lock(), Counter()
     def responder(body):
         reply = demo(body)
-        if (body.get('response_format') or {}).get('json_schema', {}).get('name') == 'task_files':
+        if RecordedRequest(body, {}, '').schema_name == 'task_files':
             with lock:
                 seen['impl'] += 1
                 if seen['impl'] == 2: return Slow(60, reply)  # task 2: the worker is killed while it waits

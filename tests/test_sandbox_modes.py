@@ -21,6 +21,7 @@ from hostile_probe import PROBE  # the same hostile test file the image and exec
 
 REPO = Path(__file__).resolve().parents[1]
 MARK = f'SECRETMARK{uuid.uuid4().hex[:8]}'
+DAEMON = f'DAEMONMARK{uuid.uuid4().hex[:8]}'  # this session's daemons only (other suites may run probes of their own)
 BOT_UID = 10001
 
 
@@ -108,7 +109,8 @@ def _files(world, name: str) -> dict:
     paths = [str(db), f'{db}-wal', f'{db}-shm', f'{db}-journal', str(bot / '.env'), str(bot), '/root', str(REPO), str(REPO / 'settings.ini')]
     tag = uuid.uuid4().hex[:8]
     outside = [f'/tmp/OUTMARK{tag}', f'/dev/shm/OUTMARK{tag}', f'/var/tmp/OUTMARK{tag}', str(bot / f'OUTMARK{tag}')]
-    head = f'PATHS = {paths!r}\nDB = {str(db)!r}\nLISTENER = {world["listener"].getsockname()[1]}\nOUTSIDE = {outside!r}\n'
+    head = (f'PATHS = {paths!r}\nDB = {str(db)!r}\nLISTENER = {world["listener"].getsockname()[1]}\nOUTSIDE = {outside!r}\n'
+            f'DAEMON = {DAEMON!r}\n')
     return {'probe': {'files': {'test_probe.py': head + PROBE}}, 'memory': {'files': {'test_memory.py': MEMORY}, 'timeout': 40},
             'disk': {'files': {'test_disk.py': DISK}}, 'passing': {'files': PASSING}}, outside
 
@@ -139,7 +141,7 @@ def _daemons() -> list[int]:
     found = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
-            if b'DAEMONMARK' in open(f'/proc/{pid}/cmdline', 'rb').read(): found.append(int(pid))
+            if DAEMON.encode() in open(f'/proc/{pid}/cmdline', 'rb').read(): found.append(int(pid))
         except OSError: pass
     return found
 
