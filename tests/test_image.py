@@ -443,16 +443,25 @@ def test_compose_executor_contains_the_hostile_probe(compose_stack):
 
 PLAYABLE = {'Deployment', 'ConfigMap', 'Secret'}  # podman kube play runs these (Secret via `podman secret`); see deploy/README.md
 RUNTIME_DEFAULT = 'runtime-default.json'  # Docker's default profile (derived above), as containerd's RuntimeDefault
+KUBE = f'-t{os.getpid()}'  # suffix for the played names: pods, Secret, ConfigMap and volumes of another session's run stay apart
+
+
+def kube_ctr(deployment: str, container: str) -> str:
+    "The container podman kube play makes for a Deployment's container (its names suffixed with KUBE)."
+    return f'{deployment}{KUBE}-pod-0-{container}'
 
 
 def playable_manifests(built: list[dict], *, image: str, tg, llm, db_url: str, port: int, sandbox_port: int) -> list[dict]:
     """`kubectl kustomize deploy/kubernetes` as podman plays it here: images swapped for the local tag, one replica,
     the host's network (the fakes are on its loopback), polling mode, the fakes' URLs in the Secret and ConfigMap, the
     executor at a free port. Seccomp as Kubernetes would apply it: podman 4.3 reads no `seccompProfile` field, only the
-    annotation, so each pod's profile becomes one (Localhost: the shipped file; RuntimeDefault: Docker's default)."""
+    annotation, so each pod's profile becomes one (Localhost: the shipped file; RuntimeDefault: Docker's default).
+    Names get the suffix KUBE; podman 4.3 makes an emptyDir a named volume, shared by every pod that names it the same:
+    each pod's volumes get its own name, as each Kubernetes pod gets its own emptyDir."""
     out = []
     for d in copy.deepcopy(built):
         if d['kind'] not in PLAYABLE: continue
+        d['metadata']['name'] += KUBE
         if d['kind'] == 'ConfigMap':
             d['data'].update(WEBHOOK_URL='', HOST='127.0.0.1', PORT=str(port), LLM_BASE_URL=llm.base_url,
                              TELEGRAM_API_BASE_URL=tg.base_url, TELEGRAM_FILE_BASE_URL=tg.file_base_url,
@@ -465,11 +474,17 @@ def playable_manifests(built: list[dict], *, image: str, tg, llm, db_url: str, p
             tmpl = d['spec']['template']
             pod = tmpl['spec']
             pod['hostNetwork'] = True
+            own = {v['name']: f"{d['metadata']['name']}-{v['name']}" for v in pod.get('volumes', [])}
+            for v in pod.get('volumes', []): v['name'] = own[v['name']]
             profile = pod['securityContext'].pop('seccompProfile')
             name = Path(profile['localhostProfile']).name if profile['type'] == 'Localhost' else RUNTIME_DEFAULT
             tmpl['metadata'].setdefault('annotations', {})['seccomp.security.alpha.kubernetes.io/pod'] = f'localhost/{name}'
             for c in pod['containers']:
                 c['image'] = image
+                for m in c.get('volumeMounts', []): m['name'] = own[m['name']]
+                for ref in c.get('envFrom', []):
+                    for kind in ('configMapRef', 'secretRef'):
+                        if kind in ref: ref[kind]['name'] += KUBE
                 named = {p['name']: p['containerPort'] for p in c.pop('ports', [])}  # host network: nothing to map
                 if c['name'] == 'bot': named['http'] = port
                 if c['name'] == 'sandbox':
@@ -531,40 +546,43 @@ def kube_pods(image, docker_seccomp, tmp_path_factory):
             yield Stack(tg=tg, llm=llm, played=played, port=port, sandbox_port=sb_port)
         finally:
             if file.exists(): podman('kube', 'down', str(file), check=False, timeout=120)
-            for name in ('aidevbot-pod-0', 'aidevbot-worker-pod-0', 'aidevbot-sandbox-pod-0'):
-                podman('pod', 'rm', '-f', name, check=False)
-            podman('secret', 'rm', 'aidevbot', check=False)
+            for name in ('aidevbot', 'aidevbot-worker', 'aidevbot-sandbox'):
+                podman('pod', 'rm', '-f', f'{name}{KUBE}-pod-0', check=False)
+                podman('volume', 'rm', '-f', f'{name}{KUBE}-tmp', check=False)
+            podman('secret', 'rm', f'aidevbot{KUBE}', check=False)
             podman('rm', '-f', '-v', '--time', '0', pg, check=False)
 
 
 def test_kube_play_starts_bot_worker_and_executor_pods_and_their_probes_report_ready(kube_pods):
     pods = {p['Name'] for p in json.loads(podman('pod', 'ps', '--format', 'json').stdout)}
-    assert {'aidevbot-pod-0', 'aidevbot-worker-pod-0', 'aidevbot-sandbox-pod-0'} <= pods, pods
+    assert {f'{n}{KUBE}-pod-0' for n in ('aidevbot', 'aidevbot-worker', 'aidevbot-sandbox')} <= pods, pods
     deployments = {d['metadata']['name']: d for d in kube_pods.played if d['kind'] == 'Deployment'}
     for dep, ctr in (('aidevbot', 'bot'), ('aidevbot-sandbox', 'sandbox')):
-        c = next(c for c in deployments[dep]['spec']['template']['spec']['containers'] if c['name'] == ctr)
-        kube_probe(f'{dep}-pod-0-{ctr}', c['readinessProbe'])  # the executor's: /ready, its sandbox probe passed
+        c = next(c for c in deployments[dep + KUBE]['spec']['template']['spec']['containers'] if c['name'] == ctr)
+        kube_probe(kube_ctr(dep, ctr), c['readinessProbe'])  # the executor's: /ready, its sandbox probe passed
     # the profiles took: bot and worker (RuntimeDefault) may not make namespaces, the executor (its Localhost profile) may
     userns = ['unshare', '--user', '--map-root-user', 'true']
-    for ctr in ('aidevbot-pod-0-bot', 'aidevbot-worker-pod-0-worker'):
+    for ctr in (kube_ctr('aidevbot', 'bot'), kube_ctr('aidevbot-worker', 'worker')):
         assert 'Operation not permitted' in podman('exec', ctr, *userns, check=False).stderr, ctr
-    assert podman('exec', 'aidevbot-sandbox-pod-0-sandbox', *userns, check=False).returncode == 0
-    worker = json.loads(podman('container', 'inspect', 'aidevbot-worker-pod-0-worker').stdout)[0]
-    assert worker['State']['Running'], podman('logs', 'aidevbot-worker-pod-0-worker').stderr[-3000:]
+    assert podman('exec', kube_ctr('aidevbot-sandbox', 'sandbox'), *userns, check=False).returncode == 0
+    worker = json.loads(podman('container', 'inspect', kube_ctr('aidevbot-worker', 'worker')).stdout)[0]
+    assert worker['State']['Running'], podman('logs', kube_ctr('aidevbot-worker', 'worker')).stderr[-3000:]
     assert worker['Config']['User'] == '10001' or worker['Config']['User'].startswith('10001')
     # the bot pod and the worker pod finish a project together, its tests run on the executor pod
     doc = drive_project(kube_pods.tg, 6161, timeout=240)
     assert_verified(doc)
-    assert executor_runs('aidevbot-sandbox-pod-0-sandbox') >= 1
+    assert executor_runs(kube_ctr('aidevbot-sandbox', 'sandbox')) >= 1
 
 
 def test_kube_executor_pod_holds_no_secret_and_contains_the_hostile_probe(kube_pods):
     "The executor with exactly its Deployment's securityContext, as podman translates it, and the shipped Localhost profile."
-    ctr = 'aidevbot-sandbox-pod-0-sandbox'
+    ctr = kube_ctr('aidevbot-sandbox', 'sandbox')
     env = environ_of_pid1(ctr)
     assert not set(SECRETS) & set(env) and 'kube-llm-key' not in json.dumps(env), env.keys()
     info = json.loads(podman('container', 'inspect', ctr).stdout)[0]
     assert info['Config']['User'].startswith(UID) and info['HostConfig']['ReadonlyRootfs'], info['Config']['User']
     assert not info['HostConfig']['Privileged'] and info['HostConfig']['CapAdd'] in (None, [])
     assert info['EffectiveCaps'] in (None, []), info['EffectiveCaps']
+    mounts = {m['Destination']: m.get('Name') for m in info['Mounts']}
+    assert mounts['/tmp'] == f'aidevbot-sandbox{KUBE}-tmp', mounts  # its own emptyDir, not the bot's
     assert_executor_contains(ctr, f'http://127.0.0.1:{kube_pods.sandbox_port}')
