@@ -30,7 +30,8 @@ setuptools.setup(
     # the hand-reviewed Alembic migrations ship inside the package as aidevbot.migrations
     packages=setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}.migrations', f'{lib}.migrations.versions'],
     package_dir={f'{lib}.migrations': 'migrations', f'{lib}.migrations.versions': 'migrations/versions'},
-    package_data={f'{lib}.migrations': ['*.mako', '*.ini']},
+    # message catalogs (gettext .po, read at run time by aidevbot.render) and Alembic's templates
+    package_data={lib: ['locales/*.pot', 'locales/*/LC_MESSAGES/*.po'], f'{lib}.migrations': ['*.mako', '*.ini']},
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
