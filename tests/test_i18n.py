@@ -51,3 +51,59 @@ def test_catalogs_ship_as_package_data(tmp_path):
     built = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / 'aidevbot' / 'locales').rglob('*.po*'))
     assert built == ['aidevbot/locales/aidevbot.pot', 'aidevbot/locales/es/LC_MESSAGES/aidevbot.po',
                      'aidevbot/locales/ru/LC_MESSAGES/aidevbot.po']
+
+
+# --- the whole demo flow in the user's language -------------------------------------------------------------------
+from aidevbot.orchestrator import demo_responder  # noqa: E402
+from aidevbot.render import Msg, render  # noqa: E402
+from aidevbot.testing import FakeLLM, FakeTelegram, migrated_database  # noqa: E402
+from test_bot_e2e import button, product  # noqa: E402
+
+SAYS = {  # what each language's texts contain (from the catalogs, so a wording change does not break the test)
+    lang: {k: render(Msg(k, **p), lang).split('\x00')[0] for k, p in [
+        ('btn_request_changes', {}), ('credits', dict(balance='\x00'))]}
+    for lang in LANGUAGES}
+
+
+@pytest.mark.parametrize('lang, marks', [('ru', ['Привет', 'Задачи:', 'Задача', 'кредит', 'тесты', 'Ваш баланс']),
+                                         ('es', ['¡Hola', 'Tareas:', 'Tarea', 'crédito', 'pruebas', 'Tu saldo'])])
+async def test_the_demo_flow_speaks_the_users_language(sqlite_url, lang, marks):
+    "/start from a Telegram client in `lang`: welcome, plan, progress, delivery caption, /credits and the invoice in it."
+    hello, tasks, task, credit, tests_word, balance = marks
+    async with migrated_database(sqlite_url) as db, FakeTelegram() as tg, FakeLLM(demo_responder()) as llm, \
+            product(db, tg, llm) as (bot, runner):
+        tg.user(42, language_code=f'{lang}-{lang.upper()}', first_name='Ana')
+        welcome = await bot.command(42, '/start')
+        assert welcome['text'].startswith(f'{hello}') and balance in welcome['text'], welcome['text']
+        assert 'Telegram Stars' in welcome['text'] and 'credits' not in welcome['text']
+        planning = await bot.ask(lambda: tg.message(42, 'A command line tool that adds two numbers, with pytest tests.'))
+        assert planning['text'] == render(Msg('planning', pid=1), lang)
+        plan = await tg.wait_for('sendMessage', lambda c: 'approve:' in str(c.get('reply_markup')), timeout=60)
+        assert tasks in plan['text'] and credit in plan['text'], plan['text']
+        labels = [t for t, _ in tg.buttons(42, plan.result['message_id'])]
+        assert labels == [render(Msg('btn_approve', credits=Msg('n_credits', n=int(labels[0].split('≈')[1].split()[0]))), lang),
+                          render(Msg('btn_cancel'), lang)], labels
+        since = len(tg.calls)
+        await bot.ask(lambda: tg.callback(42, button(tg, 42, 'approve:')))
+        doc = await tg.wait_for('sendDocument', timeout=120, since=since)
+        done = await tg.wait_for('sendMessage', lambda c: '🎉' in c['text'], since=since)
+        assert tests_word in doc['caption'] and credit in doc['caption'] and 'passed' not in doc['caption'], doc['caption']
+        assert SAYS[lang]['btn_request_changes'] in str(done['reply_markup'])
+        progress = [c['text'] for c in tg.calls_to('editMessageText') if c.ok] + [m['text'] for m in tg.chat_messages(42)
+                                                                               if m.get('text', '').startswith(('Проект #', 'Proyecto'))]
+        assert any(task in t for t in progress) and all('Task' not in t and 'Project' not in t for t in progress), progress
+        credits_reply = await bot.command(42, '/credits')
+        assert credits_reply['text'].startswith(SAYS[lang]['credits']), credits_reply['text']
+        assert all(credit in t for t, _ in tg.buttons(42, credits_reply.result['message_id']))
+        invoice = (await bot.ask(lambda: tg.callback(42, button(tg, 42, 'buy:p100')), method='sendInvoice')).params
+        assert credit in invoice['title'] and credit in invoice['description'] and 'credits' not in invoice['description']
+        refused = await bot.ask(lambda: tg.pre_checkout(42, invoice['payload'], 1), method='answerPreCheckoutQuery')
+        assert refused['ok'] is False and 'Stars' in refused['error_message'] and 'invoice' not in refused['error_message']
+        # /language en switches back, and is remembered over Telegram's language_code
+        assert (await bot.command(42, '/language en'))['text'] == 'Language: English.'
+        assert (await bot.command(42, '/credits'))['text'].startswith('Your balance:')
+        assert 'Task' in (await bot.command(42, '/status'))['text'] or 'completed' in (await bot.command(42, '/status'))['text']
+        choose = await bot.command(42, '/language')
+        assert [d for _, d in tg.buttons(42, choose.result['message_id'])] == ['lang:en', 'lang:ru', 'lang:es']
+        await bot.ask(lambda: tg.callback(42, f'lang:{lang}', choose.result['message_id']))
+        assert (await bot.command(42, '/credits'))['text'].startswith(SAYS[lang]['credits'])
