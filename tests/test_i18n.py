@@ -107,3 +107,49 @@ async def test_the_demo_flow_speaks_the_users_language(sqlite_url, lang, marks):
         assert [d for _, d in tg.buttons(42, choose.result['message_id'])] == ['lang:en', 'lang:ru', 'lang:es']
         await bot.ask(lambda: tg.callback(42, f'lang:{lang}', choose.result['message_id']))
         assert (await bot.command(42, '/credits'))['text'].startswith(SAYS[lang]['credits'])
+
+
+# --- no words outside the renderer ---------------------------------------------------------------------------------
+import ast  # noqa: E402
+
+NOT_PRODUCTION = {'render.py', '_modidx.py', 'testing.py', 'fake_llm.py', 'fake_telegram.py', 'loopback.py', 'demo.py'}
+TEXT_ARGS = {  # callee name -> (positional index of the user-facing text, keywords holding user-facing text)
+    'Reply': (0, {'text'}), 'Button': (0, {'text'}), 'Document': (2, {'caption'}), 'InlineKeyboardButton': (0, {'text'}),
+    'send_message': (1, {'text'}), 'edit_message_text': (0, {'text'}), '_say': (2, {'text'}), 'send_text': (2, {'text'}),
+    'send_file': (None, {'caption'}), 'send_document': (None, {'caption'}), 'send_invoice': (None, {'title', 'description'}),
+    'ForceReply': (None, {'input_field_placeholder'}), 'answer': (None, {'error_message', 'text'}),
+}
+
+
+def _is_literal(node) -> bool:
+    "A string literal, an f-string, or one built from them with + or %."
+    if isinstance(node, ast.Constant): return isinstance(node.value, str) and node.value.strip() != ''
+    if isinstance(node, ast.JoinedStr): return True
+    if isinstance(node, ast.BinOp): return _is_literal(node.left) or _is_literal(node.right)
+    return False
+
+
+def literal_texts(source: str, filename: str = '<src>') -> list[str]:
+    "`file:line callee` for each string literal passed directly as user-facing text."
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call): continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, 'id', None)
+        if name not in TEXT_ARGS: continue
+        pos, kws = TEXT_ARGS[name]
+        args = ([node.args[pos]] if pos is not None and len(node.args) > pos else []) + [k.value for k in node.keywords if k.arg in kws]
+        out += [(a.lineno, name) for a in args if _is_literal(a)]
+    return [f"{filename}:{line} {name}" for line, name in sorted(out)]
+
+
+def test_the_scan_finds_literals():
+    src = '''Reply(f"Hi {x}")\nButton('Cancel', 'c')\nawait bot.send_message(1, "hello")\nForceReply(input_field_placeholder='?!')
+await _say(u, c, 'a' + b)\nReply(Msg('hi'))\nButton(Msg('btn_cancel'), 'cancel:1')\nawait q.answer(ok=True, error_message=render(m, l))'''
+    assert [x.split(' ')[1] for x in literal_texts(src)] == ['Reply', 'Button', 'send_message', 'ForceReply', '_say']
+
+
+def test_no_user_facing_literal_outside_the_renderer():
+    found = []
+    for path in sorted((ROOT / 'aidevbot').glob('*.py')):
+        if path.name not in NOT_PRODUCTION: found += literal_texts(path.read_text(encoding='utf-8'), path.name)
+    assert found == []
