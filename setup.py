@@ -30,8 +30,10 @@ setuptools.setup(
     # the hand-reviewed Alembic migrations ship inside the package as aidevbot.migrations
     packages=setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}.migrations', f'{lib}.migrations.versions'],
     package_dir={f'{lib}.migrations': 'migrations', f'{lib}.migrations.versions': 'migrations/versions'},
-    # the bench specs: their .py files ship as (never imported) subpackages; request.md and spec.json as data
-    package_data={f'{lib}.migrations': ['*.mako', '*.ini'], f'{lib}.bench.specs': ['*/request.md', '*/spec.json']},
+    # message catalogs (gettext .po, read at run time by aidevbot.render), Alembic's templates, and the bench specs
+    # (their .py files ship as never-imported subpackages; request.md and spec.json as data)
+    package_data={lib: ['locales/*.pot', 'locales/*/LC_MESSAGES/*.po'], f'{lib}.migrations': ['*.mako', '*.ini'],
+                  f'{lib}.bench.specs': ['*/request.md', '*/spec.json']},
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements},

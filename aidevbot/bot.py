@@ -12,6 +12,8 @@ import time
 import traceback
 from decimal import Decimal, InvalidOperation
 
+from babel import Locale
+
 from sqlalchemy import func, select
 from telegram import BotCommand, ForceReply, Update
 from telegram.error import BadRequest
@@ -23,80 +25,53 @@ from .config import Settings, pack_by_id, require_bot_token
 from .db import ACTIVE_STATES, Database, LedgerKind, Payment, PaymentStatus, Project, ProjectState, User
 from .metrics import HANDLER_SECONDS, PAYMENTS, UPDATES
 from .payments import CURRENCY, HeldPack, check_order, parse_payload, send_pack_invoice
-from .progress import (TelegramNotifier, keyboard, make_bot, pack_buttons, protect_logs, redact, send_file,  # make_bot: re-exported
-                               send_text)
+from .progress import TelegramNotifier, keyboard, make_bot, protect_logs, redact, send_file, send_text  # make_bot: re-exported
+from .render import LANGUAGES, Msg, Usd, pack_buttons, pick_language, render, state_label
+from .render import credits as _credits  # `credits` is the /credits handler
 
 # %% auto #0
-__all__ = ['TEXTS', 'TERMINAL', 'COMMANDS', 'start', 'help_command', 'credits', 'buy', 'precheckout', 'successful_payment', 'new',
+__all__ = ['TERMINAL', 'COMMANDS', 'start', 'help_command', 'credits', 'buy', 'precheckout', 'successful_payment', 'new',
            'text_message', 'project_button', 'unknown_button', 'projects', 'status', 'cancel', 'resume', 'usage',
            'paysupport', 'unknown_command', 'admin_only', 'stats', 'grant', 'refund', 'unsupported', 'on_error',
-           'add_handlers', 'build_application']
+           'language', 'add_handlers', 'build_application']
 
 # %% ../nbs/10_bot.ipynb #dc19c649
-TEXTS = {
-    'welcome': ("Hi{name}! I'm aidevbot, an AI development assistant.\n\n"
-                "Describe a small program in a message (or /new <description>). I plan it into tasks and show you the "
-                "plan with a credit estimate. After you approve, I write it file by file, run its tests, write a README "
-                "and send you the project as a ZIP.\n\n"
-                "What it costs: every model call is paid in credits (1 credit ≈ ${credit_usd}); a small project takes "
-                "a few credits, and the plan always shows the estimate before anything is spent. Credits are bought with "
-                "Telegram Stars: {packs}.\n\n{gift}Your balance: {balance} credits. /help lists the commands."),
-    'gift': "You got {welcome} free credits to try it. ",
-    'help': ("Commands:\n/new <description> — start a project (or just send the description)\n"
-             "/projects — your projects, downloads and status\n/status — the active project\n"
-             "/cancel — cancel the active project\n/resume — continue a paused project\n"
-             "/credits — balance and credit packs\n/usage — recent charges and spend per project\n"
-             "/paysupport — help with payments\n/help — this list"),
-    'planning': "Got it — planning project #{pid}. I'll send the plan with a credit estimate in a moment.",
-    'change': "Got it — re-planning project #{pid} with your changes.",
-    'empty': "Please describe the program you want, e.g. /new a CLI that converts CSV to JSON.",
-    'too_long': "That description is {n} characters; the limit is {limit}. Please shorten it.",
-    'no_credits': "You have no credits left. Buy a pack below, then send your description again.",
-    'insufficient': "Not enough credits: {msg}\nBuy a pack below; a paused project continues after the purchase.",
-    'credits': "Your balance: {balance} credits.\nBuy more with Telegram Stars:",
-    'pack_gone': "That credit pack is no longer offered. Current packs:",
-    'paid': "Thank you! {credits} credits added. Your balance: {balance} credits.",
-    'paid_unmatched': ("We received your payment but it does not match its invoice, so no credits were added "
-                       "automatically. The operator has been told and will add them or refund the Stars. If you write "
-                       "to /paysupport, give this id: {charge}"),
-    'paid_alert': ("⚠️ Payment {charge} from Telegram user {payer} was NOT credited: {reason}\nPaid: {amount} {currency}; "
-                   "payload: {payload}\n/refund {charge} returns the Stars; /grant {payer} <credits> credits them by hand."),
-    'paysupport': ("Payments: credits are bought with Telegram Stars and added right after payment. If credits did not "
-                   "arrive or you want a refund for credits you have not used, reply here with the charge id below and "
-                   "the operator will check it.\n\n{payments}"),
-    'no_payments': "You have not bought credits yet.",
-    'unknown_command': "I don't know that command. /help lists what I can do.",
-    'unsupported': "I can only read text. Describe the program you want in a message, or see /help.",
-    'stale_button': "This button is no longer valid.",
-    'not_yours': "That project isn't available.",
-    'finished': "Project #{pid} is already {state}.",
-    'not_paused': "Project #{pid} is {state}; there is nothing to resume.",
-    'not_awaiting': "Project #{pid} is {state}; there is no plan to approve.",
-    'change_ask': "What should change in project #{pid}? Send it in one message (or /new for a different project).",
-    'change_later': "Project #{pid} can be changed once it is completed.",
-    'no_project': "You have no active project. Send a description to start one.",
-    'no_paused': "You have no paused project.",
-    'error': "Sorry, something went wrong on our side. Please try again in a moment.",
-}
+def _pack_rows(context) -> list:
+    "The credit-pack buttons."
+    return pack_buttons(_s(context, 'settings').credit_packs)
+
+def _change_asked() -> re.Pattern:
+    "The bot's own 'what should change in project #N?' prompt, in any language (a reply to it names the project)."
+    forms = [re.escape(render(Msg('change_ask', pid='\x00'), lang)).replace('\x00', r'(\d{1,12})') for lang in LANGUAGES]
+    return re.compile('|'.join(forms))
 
 # %% ../nbs/10_bot.ipynb #1506b6e1
 def _s(context: ContextTypes.DEFAULT_TYPE, name: str):
     return context.application.bot_data[name]
 
 async def _user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[User, bool]:
-    "The sender as a `User` (created on first contact) and whether it was just created."
+    "The sender as a `User` (created on first contact) and whether it was just created; remembers their language."
     tg = update.effective_user
-    return await _s(context, 'users').ensure_user(tg.id, username=tg.username, first_name=tg.first_name,
-                                                   language_code=tg.language_code)
+    user, created = await _s(context, 'users').ensure_user(tg.id, username=tg.username, first_name=tg.first_name,
+                                                            language_code=tg.language_code)
+    if context.user_data is not None: context.user_data['lang'] = pick_language(user.language, user.language_code)
+    return user, created
 
+async def _lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    "The language to answer this update in."
+    if context.user_data is not None and (lang := context.user_data.get('lang')): return lang
+    if update.effective_user is None: return 'en'
+    return pick_language((await _user(update, context))[0].language, update.effective_user.language_code)
+
+# %% ../nbs/10_bot.ipynb #a127ceb3
 def _chat_id(update: Update) -> int:
     return update.effective_chat.id if update.effective_chat else update.effective_user.id
 
-async def _say(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, markup=None) -> None:
-    "Reply in the update's chat (any length)."
-    await send_text(context.bot, _chat_id(update), text, markup)
-
-def _credits(x) -> str: return f"{Decimal(x):.2f}".rstrip('0').rstrip('.') if x is not None else '0'
+async def _say(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, rows=None, *, placeholder: Msg|None = None) -> None:
+    "Reply in the update's chat (any length), in the user's language, with button `rows` or a reply prompt."
+    lang = await _lang(update, context)
+    markup = ForceReply(input_field_placeholder=render(placeholder, lang)) if placeholder else keyboard(rows, lang)
+    await send_text(context.bot, _chat_id(update), text, markup, lang=lang)
 
 def _timed(fn):
     "Count the update and time the handler (Prometheus)."
@@ -115,23 +90,24 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     settings = _s(context, 'settings')
     user, created = await _user(update, context)
     balance = await _s(context, 'users').balance(user.id)
-    packs = ', '.join(f"{p.credits} credits for {p.stars} ⭐" for p in settings.credit_packs)
-    name = f", {update.effective_user.first_name}" if update.effective_user.first_name else ''
-    gift = TEXTS['gift'].format(welcome=_credits(settings.welcome_credits)) if created and settings.welcome_credits > 0 else ''
-    await _say(update, context, TEXTS['welcome'].format(name=name, credit_usd=settings.credit_value_usd, packs=packs,
-                                                        gift=gift, balance=_credits(balance)))
+    packs = Msg.join(', ', [Msg('pack_offer', credits=_credits(p.credits), stars=p.stars) for p in settings.credit_packs])
+    first = update.effective_user.first_name
+    hi = Msg('hi_name', name=first) if first else Msg('hi')
+    parts = [Msg('welcome', hi=hi, credit_usd=Usd(settings.credit_value_usd), packs=packs)]
+    if created and settings.welcome_credits > 0: parts.append(Msg('gift', n=settings.welcome_credits))
+    await _say(update, context, Msg.join('\n\n', [*parts, Msg('welcome_balance', balance=_credits(balance))]))
 
 @_timed
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "List the commands."
-    await _say(update, context, TEXTS['help'])
+    await _say(update, context, Msg('help'))
 
 @_timed
 async def credits(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Balance and the credit-pack buttons."
     user, _ = await _user(update, context)
     balance = await _s(context, 'users').balance(user.id)
-    await _say(update, context, TEXTS['credits'].format(balance=_credits(balance)), keyboard(pack_buttons(_s(context, 'settings'))))
+    await _say(update, context, Msg('credits', balance=_credits(balance)), _pack_rows(context))
 
 # %% ../nbs/10_bot.ipynb #84f2b1f6
 @_timed
@@ -141,8 +117,8 @@ async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await q.answer()
     settings = _s(context, 'settings')
     pack = pack_by_id(settings, (q.data or '').removeprefix('buy:'))
-    if pack is None: return await _say(update, context, TEXTS['pack_gone'], keyboard(pack_buttons(settings)))
-    await send_pack_invoice(context.bot, _chat_id(update), pack, q.from_user.id)
+    if pack is None: return await _say(update, context, Msg('pack_gone'), _pack_rows(context))
+    await send_pack_invoice(context.bot, _chat_id(update), pack, q.from_user.id, await _lang(update, context))
 
 @_timed
 async def precheckout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -151,7 +127,8 @@ async def precheckout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     reason = check_order(_s(context, 'settings'), q.invoice_payload, q.currency, q.total_amount, q.from_user.id)
     PAYMENTS.labels('precheckout_ok' if reason is None else 'precheckout_refused').inc()
     if reason: logging.getLogger(__name__).warning("pre-checkout refused for user %s: %s", q.from_user.id, reason)
-    await q.answer(ok=reason is None, error_message=reason)
+    lang = pick_language((context.user_data or {}).get('lang'), q.from_user.language_code)  # no database work here
+    await q.answer(ok=reason is None, error_message=render(reason, lang))
 
 # %% ../nbs/10_bot.ipynb #1f9ec000
 @_timed
@@ -169,7 +146,7 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     PAYMENTS.labels('credited' if created else 'duplicate').inc()
     if not created: return log.info("payment %s was already credited", sp.telegram_payment_charge_id)
     balance = await _s(context, 'users').balance(user.id)
-    await _say(update, context, TEXTS['paid'].format(credits=pack.credits, balance=_credits(balance)))
+    await _say(update, context, Msg('paid', credits=_credits(pack.credits), balance=_credits(balance)))
     await _resume_paused(update, context, user)
 
 # %% ../nbs/10_bot.ipynb #3b2911d2
@@ -186,27 +163,30 @@ async def _hold_payment(update: Update, context: ContextTypes.DEFAULT_TYPE, reas
     if not created: return
     log.warning("payment %s by %s NOT credited: %s (payload %r, %s %s)", sp.telegram_payment_charge_id, payer, reason,
                 sp.invoice_payload, sp.total_amount, sp.currency)
-    alert = TEXTS['paid_alert'].format(charge=sp.telegram_payment_charge_id, payer=payer, reason=reason, amount=sp.total_amount,
-                                       currency=sp.currency, payload=sp.invoice_payload)
-    for admin in settings.admin_user_ids:
-        try: await context.bot.send_message(admin, alert)
+    alert = Msg('paid_alert', charge=sp.telegram_payment_charge_id, payer=payer, reason=reason, amount=sp.total_amount,
+                currency=sp.currency, payload=sp.invoice_payload)
+    for admin in settings.admin_user_ids:  # in the admin's own language when they have talked to the bot
+        try: await send_text(context.bot, admin, alert, lang=await _s(context, 'users').language(telegram_user_id=admin))
         except Exception as e: log.warning("cannot alert admin %s: %s", admin, type(e).__name__)
-    await _say(update, context, TEXTS['paid_unmatched'].format(charge=sp.telegram_payment_charge_id))
+    await _say(update, context, Msg('paid_unmatched', charge=sp.telegram_payment_charge_id))
 
 # %% ../nbs/10_bot.ipynb #2350d68b
 TERMINAL = frozenset({ProjectState.completed, ProjectState.failed, ProjectState.cancelled})
 
 async def _insufficient(update: Update, context: ContextTypes.DEFAULT_TYPE, e: Exception) -> None:
-    await _say(update, context, TEXTS['insufficient'].format(msg=e), keyboard(pack_buttons(_s(context, 'settings'))))
+    await _say(update, context, Msg('insufficient', needed=_credits(e.needed), available=_credits(e.available)), _pack_rows(context))
 
 async def _send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, reply) -> None:
     "Send an orchestrator `Reply` (text, buttons, maybe a document) or a bare `Document` to the update's chat."
     if reply is None: return
-    if hasattr(reply, 'filename'): return await send_file(context.bot, _chat_id(update), reply.data, reply.filename, caption=reply.caption)
-    doc, markup = getattr(reply, 'document', None), keyboard(reply.buttons)
+    lang = await _lang(update, context)
+    if hasattr(reply, 'filename'):
+        return await send_file(context.bot, _chat_id(update), reply.data, reply.filename, caption=reply.caption, lang=lang)
+    doc = getattr(reply, 'document', None)
     if doc is not None:
-        await send_file(context.bot, _chat_id(update), doc.data, doc.filename, caption=doc.caption or reply.text or None, reply_markup=markup)
-    elif reply.text: await _say(update, context, reply.text, markup)
+        await send_file(context.bot, _chat_id(update), doc.data, doc.filename, caption=doc.caption or reply.text or None,
+                        reply_markup=keyboard(reply.buttons, lang), lang=lang)
+    elif reply.text: await _say(update, context, reply.text, reply.buttons)
 
 async def _latest(context, user_id: int, *states) -> Project|None:
     "The user's newest project in one of `states` (any state when none given)."
@@ -227,12 +207,12 @@ _COMMAND_ARG = re.compile(r'^/\S+\s*(.*)$', re.S)
 async def _start_project(update: Update, context: ContextTypes.DEFAULT_TYPE, description: str, *, change_for: int|None = None) -> None:
     settings = _s(context, 'settings')
     description = description.strip()
-    if not description: return await _say(update, context, TEXTS['empty'])
+    if not description: return await _say(update, context, Msg('empty'))
     if len(description) > settings.max_description_chars:
-        return await _say(update, context, TEXTS['too_long'].format(n=len(description), limit=settings.max_description_chars))
+        return await _say(update, context, Msg('too_long', n=len(description), limit=settings.max_description_chars))
     user, _ = await _user(update, context)
     if await _s(context, 'users').balance(user.id) <= 0:
-        return await _say(update, context, TEXTS['no_credits'], keyboard(pack_buttons(settings)))
+        return await _say(update, context, Msg('no_credits'), _pack_rows(context))
     orch = _s(context, 'orchestrator')
     if change_for is not None and (project := await _owned(context, user, change_for)) is not None:
         reply = await orch.request_change(project.id, user_id=user.id, text=description)
@@ -240,7 +220,7 @@ async def _start_project(update: Update, context: ContextTypes.DEFAULT_TYPE, des
         return await _send_reply(update, context, reply)
     pid = await orch.create_project(user_id=user.id, chat_id=_chat_id(update), description=description)
     await _s(context, 'runner').enqueue(pid)
-    await _say(update, context, TEXTS['planning'].format(pid=pid))
+    await _say(update, context, Msg('planning', pid=pid))
 
 async def _enqueue_if_runnable(context, project_id: int) -> bool:
     "Hand the project to the job runner if the orchestrator left it in a state a job advances."
@@ -257,14 +237,14 @@ async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     m = _COMMAND_ARG.match(update.effective_message.text or '')
     await _start_project(update, context, m[1] if m else '')
 
-_CHANGE_ASKED = re.compile(r'What should change in project #(\d{1,12})\?')
+_CHANGE_ASKED = _change_asked()
 
 def _change_target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int|None:
     "The project a plain message asks to change: remembered here, or named by the bot's prompt it replies to (any replica)."
     pid = context.user_data.pop('change_for', None)
     asked = update.effective_message.reply_to_message
     if pid is None and asked is not None and asked.from_user and asked.from_user.id == context.bot.id:
-        if m := _CHANGE_ASKED.search(asked.text or ''): pid = int(m[1])
+        if m := _CHANGE_ASKED.search(asked.text or ''): pid = int(next(g for g in m.groups() if g))
     return pid
 
 @_timed
@@ -281,15 +261,15 @@ async def _project_action(update, context, user: User, action: str, project: Pro
     if action == 'dl':  # a Document, or a Reply saying there is none
         return await _send_reply(update, context, await orch.artifact(pid, user_id=user.id, version=version))
     if action == 'change':
-        if state != ProjectState.completed: return await _say(update, context, TEXTS['change_later'].format(pid=pid))
+        if state != ProjectState.completed: return await _say(update, context, Msg('change_later', pid=pid))
         context.user_data['change_for'] = pid  # the prompt is a ForceReply too, so a reply reaching another replica still finds it
-        return await _say(update, context, TEXTS['change_ask'].format(pid=pid), ForceReply(input_field_placeholder='What should change?'))
-    if state in TERMINAL: return await _say(update, context, TEXTS['finished'].format(pid=pid, state=state))
+        return await _say(update, context, Msg('change_ask', pid=pid), placeholder=Msg('change_placeholder'))
+    if state in TERMINAL: return await _say(update, context, Msg('finished', pid=pid, state=state_label(state)))
     if action == 'cancel': return await _send_reply(update, context, await orch.cancel(pid, user_id=user.id))
     if action == 'approve' and state != ProjectState.awaiting_approval:
-        return await _say(update, context, TEXTS['not_awaiting'].format(pid=pid, state=state.replace('_', ' ')))
+        return await _say(update, context, Msg('not_awaiting', pid=pid, state=state_label(state)))
     if action == 'resume' and state != ProjectState.paused:
-        return await _say(update, context, TEXTS['not_paused'].format(pid=pid, state=state.replace('_', ' ')))
+        return await _say(update, context, Msg('not_paused', pid=pid, state=state_label(state)))
     try: reply = await (orch.approve if action == 'approve' else orch.resume)(pid, user_id=user.id)
     except InsufficientCredits as e: return await _insufficient(update, context, e)
     await _enqueue_if_runnable(context, pid)
@@ -301,11 +281,11 @@ async def project_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     q = update.callback_query
     await q.answer()
     m = _PROJECT_BUTTON.fullmatch(q.data or '')
-    if not m: return await _say(update, context, TEXTS['stale_button'])
+    if not m: return await _say(update, context, Msg('stale_button'))
     action, pid, version = m[1] or 'dl', int(m[2] or m[3]), int(m[4]) if m[4] else None
     user, _ = await _user(update, context)
     project = await _owned(context, user, pid)
-    if project is None: return await _say(update, context, TEXTS['not_yours'])
+    if project is None: return await _say(update, context, Msg('not_yours'))
     if action in ('approve', 'cancel') and q.message is not None:
         try: await q.edit_message_reply_markup(None)  # the plan's buttons are used up
         except BadRequest: pass
@@ -315,19 +295,19 @@ async def project_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Any other callback data: answered, and told the button is no longer valid."
     await update.callback_query.answer()
-    await _say(update, context, TEXTS['stale_button'])
+    await _say(update, context, Msg('stale_button'))
 
 # %% ../nbs/10_bot.ipynb #89165ff2
-def _project_line(p: Project) -> str:
+def _project_line(p: Project) -> Msg:
     title = p.title or (p.description.splitlines() or [''])[0][:48]
-    return f"#{p.id} {title} — {p.state.replace('_', ' ')}, v{p.version}, {_credits(p.credits_spent)} credits"
+    return Msg('project_line', pid=p.id, title=title, state=state_label(p.state), version=p.version, credits=_credits(p.credits_spent or 0))
 
-def _project_buttons(p: Project) -> list[tuple[str, str]]:
-    row = [(f"#{p.id} status", f"status:{p.id}")]
+def _project_buttons(p: Project) -> list[tuple[Msg, str]]:
+    row = [(Msg('btn_project_status', pid=p.id), f"status:{p.id}")]
     if versions := sorted(int(v) for v in ((p.result or {}).get('versions') or {})):  # finished versions
-        row.insert(0, (f"#{p.id} download v{versions[-1]}", f"dl:{p.id}:{versions[-1]}"))
-    if p.state == ProjectState.completed: row.append((f"#{p.id} change", f"change:{p.id}"))
-    if p.state == ProjectState.paused: row.append((f"#{p.id} continue", f"resume:{p.id}"))
+        row.insert(0, (Msg('btn_project_download', pid=p.id, version=versions[-1]), f"dl:{p.id}:{versions[-1]}"))
+    if p.state == ProjectState.completed: row.append((Msg('btn_project_change', pid=p.id), f"change:{p.id}"))
+    if p.state == ProjectState.paused: row.append((Msg('btn_project_resume', pid=p.id), f"resume:{p.id}"))
     return row
 
 @_timed
@@ -336,13 +316,13 @@ async def projects(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user, _ = await _user(update, context)
     async with _s(context, 'db').sessions() as s:
         ps = (await s.scalars(select(Project).where(Project.user_id == user.id).order_by(Project.id.desc()).limit(10))).all()
-    if not ps: return await _say(update, context, TEXTS['no_project'])
-    await _say(update, context, "Your projects:\n" + '\n'.join(map(_project_line, ps)), keyboard([_project_buttons(p) for p in ps]))
+    if not ps: return await _say(update, context, Msg('no_project'))
+    await _say(update, context, Msg.join('\n', [Msg('your_projects'), *map(_project_line, ps)]), [_project_buttons(p) for p in ps])
 
 async def _on_latest(update, context, action: str, states, empty: str) -> None:
     user, _ = await _user(update, context)
     project = await _latest(context, user.id, *states)
-    if project is None: return await _say(update, context, TEXTS[empty])
+    if project is None: return await _say(update, context, Msg(empty))
     await _project_action(update, context, user, action, project)
 
 @_timed
@@ -350,7 +330,7 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Status of the newest unfinished project (else the newest)."
     user, _ = await _user(update, context)
     project = await _latest(context, user.id, *(set(ProjectState) - TERMINAL)) or await _latest(context, user.id)
-    if project is None: return await _say(update, context, TEXTS['no_project'])
+    if project is None: return await _say(update, context, Msg('no_project'))
     await _project_action(update, context, user, 'status', project)
 
 @_timed
@@ -376,11 +356,12 @@ async def usage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     users = _s(context, 'users')
     user, _ = await _user(update, context)
     balance, lines, spend = await users.balance(user.id), await users.recent_ledger(user.id, 15), await users.spend_by_project(user.id)
-    out = [f"Balance: {_credits(balance)} credits", "", "Recent:"]
-    out += [f"{t.created_at:%Y-%m-%d %H:%M} {t.kind:<11} {'+' if t.amount > 0 else ''}{_credits(t.amount)}"
-            + (f" (#{t.project_id})" if t.project_id else '') for t in lines] or ["nothing yet"]
-    out += ["", "Spend per project:"] + ([f"#{x.project_id} {x.title or ''}: {_credits(x.credits)} credits" for x in spend] or ["none yet"])
-    await _say(update, context, '\n'.join(out))
+    out = [Msg('usage_balance', balance=_credits(balance)), '', Msg('usage_recent')]
+    out += [Msg('usage_line_project' if t.project_id else 'usage_line', when=t.created_at, kind=Msg(f"kind_{t.kind}"),
+                sign='+' if t.amount > 0 else '', amount=Decimal(t.amount), pid=t.project_id) for t in lines] or [Msg('nothing_yet')]
+    out += ['', Msg('usage_spend')]
+    out += [Msg('spend_line', pid=x.project_id, title=x.title or '', credits=_credits(x.credits)) for x in spend] or [Msg('none_yet')]
+    await _say(update, context, Msg.join('\n', out))
 
 @_timed
 async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -388,14 +369,15 @@ async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     user, _ = await _user(update, context)
     async with _s(context, 'db').sessions() as s:
         pays = (await s.scalars(select(Payment).where(Payment.user_id == user.id).order_by(Payment.id.desc()).limit(10))).all()
-    listing = '\n'.join(f"{p.created_at:%Y-%m-%d} {p.pack} {p.stars} ⭐ {p.status} — {p.telegram_payment_charge_id}" for p in pays)
-    await _say(update, context, TEXTS['paysupport'].format(payments=listing or TEXTS['no_payments']))
+    listing = [Msg('payment_line', date=p.created_at.date(), pack=p.pack, stars=p.stars, status=Msg(f"kind_{p.status}"),
+                   charge=p.telegram_payment_charge_id) for p in pays]
+    await _say(update, context, Msg('paysupport', payments=Msg.join('\n', listing) if listing else Msg('no_payments')))
 
 # %% ../nbs/10_bot.ipynb #26db1fd9
 @_timed
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "A command the bot does not have."
-    await _say(update, context, TEXTS['unknown_command'])
+    await _say(update, context, Msg('unknown_command'))
 
 def admin_only(fn):
     "Run `fn` for admins; everyone else sees the unknown-command reply."
@@ -413,10 +395,10 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         n_users, balance = (await s.execute(select(func.count(User.id), func.coalesce(func.sum(User.credit_balance), 0)))).one()
         by_state = (await s.execute(select(Project.state, func.count()).group_by(Project.state))).all()
         pays = (await s.execute(select(Payment.status, func.count(), func.coalesce(func.sum(Payment.stars), 0)).group_by(Payment.status))).all()
-    out = [f"Users: {n_users}, credits held: {_credits(balance)}",
-           "Projects: " + (', '.join(f"{st} {n}" for st, n in sorted(by_state)) or 'none'),
-           "Payments: " + (', '.join(f"{st} {n} ({stars} ⭐)" for st, n, stars in sorted(pays)) or 'none')]
-    await _say(update, context, '\n'.join(out))
+    projects = [Msg('stats_item', name=state_label(st), n=n) for st, n in sorted(by_state)]
+    payments = [Msg('stats_payment', name=Msg(f"kind_{st}"), n=n, stars=stars) for st, n, stars in sorted(pays)]
+    await _say(update, context, Msg('stats', users=n_users, balance=Decimal(balance), projects=Msg.join(', ', projects) if projects else Msg('none'),
+                                    payments=Msg.join(', ', payments) if payments else Msg('none')))
 
 # %% ../nbs/10_bot.ipynb #6053257c
 @admin_only
@@ -426,45 +408,44 @@ async def grant(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         tg_id, amount = int(context.args[0]), Decimal(context.args[1]).quantize(Decimal('0.01'))
         if not (0 < amount <= 1_000_000) or len(context.args) != 2: raise ValueError
     except (IndexError, ValueError, InvalidOperation):
-        return await _say(update, context, "Usage: /grant <telegram_id> <credits>, e.g. /grant 123456 50")
+        return await _say(update, context, Msg('grant_usage'))
     async with _s(context, 'db').sessions() as s:
         target = await _s(context, 'users').get_user_by_telegram_id(s, tg_id)
-    if target is None: return await _say(update, context, f"No user with Telegram id {tg_id} (they must /start first).")
+    if target is None: return await _say(update, context, Msg('grant_no_user', tg_id=tg_id))
     await _s(context, 'ledger').credit(target.id, amount, kind=LedgerKind.admin, key=f"admin-grant:{update.update_id}",
                                        note=f"granted by admin {update.effective_user.id}")
     balance = await _s(context, 'users').balance(target.id)
-    await _say(update, context, f"Granted {_credits(amount)} credits to {tg_id}; their balance: {_credits(balance)}.")
+    await _say(update, context, Msg('granted', credits=_credits(amount), tg_id=tg_id, balance=_credits(balance)))
 
 @admin_only
 async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "`/refund <charge_id> [force]`: refund the Stars and take the credits back, once."
     args = context.args or []
     if not 1 <= len(args) <= 2 or args[1:] not in ([], ['force']):
-        return await _say(update, context, "Usage: /refund <telegram_payment_charge_id> [force]")
+        return await _say(update, context, Msg('refund_usage'))
     charge, force = args[0], args[1:] == ['force']
     async with _s(context, 'db').sessions() as s:
         row = (await s.execute(select(Payment, User.telegram_user_id, User.credit_balance).join(User, User.id == Payment.user_id)
                                .where(Payment.telegram_payment_charge_id == charge))).first()
-    if row is None: return await _say(update, context, f"No payment with charge id {charge}.")
+    if row is None: return await _say(update, context, Msg('refund_none', charge=charge))
     payment, tg_id, balance = row
-    if payment.status == PaymentStatus.refunded: return await _say(update, context, f"Payment {charge} is already refunded.")
+    if payment.status == PaymentStatus.refunded: return await _say(update, context, Msg('refund_already', charge=charge))
     if balance < payment.credits and not force:
-        return await _say(update, context, f"The user has spent part of these credits (balance {_credits(balance)} < "
-                          f"{_credits(payment.credits)}). Send /refund {charge} force to refund anyway and take back what is left.")
+        return await _say(update, context, Msg('refund_spent', balance=Decimal(balance), credits=Decimal(payment.credits), charge=charge))
     try: await context.bot.refund_star_payment(tg_id, charge)
     except BadRequest as e:
-        if 'CHARGE_ALREADY_REFUNDED' not in e.message.upper(): return await _say(update, context, f"Telegram refused the refund: {e.message}")
+        if 'CHARGE_ALREADY_REFUNDED' not in e.message.upper(): return await _say(update, context, Msg('refund_refused', error=e.message))
     _, reversed_ = await _s(context, 'ledger').refund_payment(charge, allow_partial=True)
     PAYMENTS.labels('refunded').inc()
-    await _say(update, context, f"Refunded {payment.stars} ⭐ ({payment.pack}) to {tg_id}; credits taken back."
-               if reversed_ else f"Payment {charge} is already refunded.")
+    await _say(update, context, Msg('refunded', stars=payment.stars, pack=payment.pack, tg_id=tg_id) if reversed_
+               else Msg('refund_already', charge=charge))
 
 # %% ../nbs/10_bot.ipynb #4e29fbca
 @_timed
 async def unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Media, empty messages and anything else that is not text."
     msg = update.effective_message
-    await _say(update, context, TEXTS['empty'] if msg is not None and msg.text is not None else TEXTS['unsupported'])
+    await _say(update, context, Msg('empty') if msg is not None and msg.text is not None else Msg('unsupported'))
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Log the failure (token masked) and tell the user, without details."
@@ -473,17 +454,35 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     uid = update.update_id if isinstance(update, Update) else None
     logging.getLogger(__name__).error("update %s failed: %s", uid, redact(detail, context.bot.token))
     if isinstance(update, Update) and (update.effective_chat or update.effective_user) and not update.pre_checkout_query:
-        try: await context.bot.send_message(_chat_id(update), TEXTS['error'])
+        lang = pick_language((context.user_data or {}).get('lang'), getattr(update.effective_user, 'language_code', None))
+        try: await context.bot.send_message(_chat_id(update), render(Msg('error'), lang))
         except Exception as e: logging.getLogger(__name__).warning("could not tell the user about the error: %s", type(e).__name__)
 
+# %% ../nbs/10_bot.ipynb #7b0f48f6
+@_timed
+async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    "`/language [en|ru|es]` or a `lang:<code>` button: choose the language the bot speaks."
+    q = update.callback_query
+    if q is not None: await q.answer()
+    arg = q.data.removeprefix('lang:') if q is not None else ((context.args or [''])[0]).lower()
+    if arg not in LANGUAGES:
+        names = [(Locale.parse(lang).display_name.capitalize(), f"lang:{lang}") for lang in LANGUAGES]  # each in its own language
+        return await _say(update, context, Msg('language_choose'), [names])
+    user, _ = await _user(update, context)
+    await _s(context, 'users').set_language(update.effective_user.id, arg)
+    context.user_data['lang'] = arg
+    if (notifier := context.application.bot_data.get('notifier')) is not None: notifier.forget(user.id)
+    await _say(update, context, Msg('language_set', name=Locale.parse(arg).display_name.capitalize()))
+
 # %% ../nbs/10_bot.ipynb #e8d52d7e
-COMMANDS = [('new', 'start a project'), ('projects', 'your projects'), ('status', 'the active project'),
-            ('cancel', 'cancel the active project'), ('resume', 'continue a paused project'),
-            ('credits', 'balance and credit packs'), ('usage', 'recent charges'), ('paysupport', 'help with payments'),
-            ('help', 'what I can do')]
+COMMANDS = ['new', 'projects', 'status', 'cancel', 'resume', 'credits', 'usage', 'paysupport', 'language', 'help']
 
 async def _post_init(app: Application) -> None:
-    try: await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+    "The command menu, in each language (Telegram shows the one matching the client's language)."
+    try:
+        for lang in LANGUAGES:
+            cmds = [BotCommand(c, render(Msg(f"cmd_{c}"), lang)) for c in COMMANDS]
+            await app.bot.set_my_commands(cmds, language_code=None if lang == 'en' else lang)
     except Exception as e: logging.getLogger(__name__).warning("set_my_commands failed: %s", type(e).__name__)
 
 def add_handlers(app: Application) -> None:
@@ -491,9 +490,10 @@ def add_handlers(app: Application) -> None:
     only_new = filters.UpdateType.MESSAGE  # an edited message never starts anything twice
     for name, fn in [('start', start), ('help', help_command), ('new', new), ('projects', projects), ('status', status),
                      ('cancel', cancel), ('resume', resume), ('credits', credits), ('buy', credits), ('usage', usage),
-                     ('paysupport', paysupport), ('stats', stats), ('grant', grant), ('refund', refund)]:
+                     ('paysupport', paysupport), ('language', language), ('stats', stats), ('grant', grant), ('refund', refund)]:
         app.add_handler(CommandHandler(name, fn, filters=only_new))
     app.add_handler(CallbackQueryHandler(buy, pattern=r'^buy:'))
+    app.add_handler(CallbackQueryHandler(language, pattern=r'^lang:'))
     app.add_handler(CallbackQueryHandler(project_button, pattern=r'^(approve|cancel|status|resume|change|dl):'))
     app.add_handler(CallbackQueryHandler(unknown_button))
     app.add_handler(PreCheckoutQueryHandler(precheckout))

@@ -78,7 +78,8 @@ class User(Base):
     telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     username: Mapped[str|None] = mapped_column(String(64))
     first_name: Mapped[str|None] = mapped_column(String(128))
-    language_code: Mapped[str|None] = mapped_column(String(16))
+    language_code: Mapped[str|None] = mapped_column(String(16))  # Telegram's, updated on every contact
+    language: Mapped[str|None] = mapped_column(String(8))  # chosen with /language; None follows language_code
     credit_balance: Mapped[Decimal] = mapped_column(Credits, default=Decimal(0), server_default='0')
     is_blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text('false'))
     created_at: Mapped[datetime] = _created()

@@ -25,26 +25,27 @@ from .config import Settings
 from .db import (ACTIVE_STATES, ApiKeyUsage, CreditReservation, Database, Project, ProjectFile, ProjectState, ProjectTask,
                          ReservationStatus, TaskState, utcnow)
 from .llm import LLMError, LLMOutputError, LLMRequestError, LLMUnavailable, ProviderOutOfCredit, Role
-from .packaging import (Limits, PackagingError, TooLarge, UnsafePath, autorun_files, autorun_note, build_zip, safe_path,
+from .packaging import (Limits, PackagingError, TooLarge, UnsafePath, autorun_files, build_zip, safe_path,
                                 slugify, validate_files, with_autorun_section)
 from .plans import (ProjectPlan, Readme, ReviewVerdict, architect_messages, continuation, demo_responder, estimate_calls,
                             implementer_messages, parse_file_blocks, import_check, import_problems, is_test_file, later_writes, readme_messages,
                             ready_tests, reviewer_messages)
 from .executor import run_tests
+from .render import Msg, caption, credits, pack_buttons, progress_bar, progress_text, state_label
 
 log = logging.getLogger(__name__)
 _all_ = ['demo_responder']  # re-exported from aidevbot.plans
 
 # %% auto #0
-__all__ = ['log', 'EVENT_KINDS', 'S', 'T', 'RUNNABLE', 'OPEN', 'NOT_FOUND', 'STATE_TEXT', 'MAX_CONTINUATIONS', 'Button',
-           'Document', 'Reply', 'Progress', 'Event', 'credits_text', 'approx', 'progress_bar', 'buy_buttons', 'Stopped',
-           'CapReached', 'ModelOrchestrator', 'call_key', 'clean_plan', 'merge_delta', 'Check', 'compile_errors',
-           'unfence', 'with_test_instructions', 'plain_readme', 'caption_for', 'demo_responder']
+__all__ = ['log', 'EVENT_KINDS', 'S', 'T', 'RUNNABLE', 'OPEN', 'NOT_FOUND', 'MAX_CONTINUATIONS', 'Button', 'Document', 'Reply',
+           'Progress', 'Event', 'approx', 'buy_buttons', 'Stopped', 'CapReached', 'ModelOrchestrator', 'call_key',
+           'clean_plan', 'merge_delta', 'Check', 'compile_errors', 'unfence', 'with_test_instructions', 'plain_readme',
+           'demo_responder']
 
 # %% ../nbs/08_orchestrator.ipynb #bee1f534
 @dataclass(frozen=True)
 class Button:
-    text: str
+    text: str  # a `Msg` (rendered in the user's language by the bot) or plain user content
     data: str  # callback data, ≤ 64 bytes
 
 @dataclass(frozen=True)
@@ -83,22 +84,13 @@ class Event:
     progress: Progress|None = None
 
 # %% ../nbs/08_orchestrator.ipynb #90122a40
-def credits_text(amount: Decimal|None) -> str:
-    "`12.50` → `12.5`, `3.00` → `3`."
-    if amount is None: return '?'
-    return f"{Decimal(amount).quantize(Decimal('0.01')).normalize():f}"
-
 def approx(amount: Decimal) -> int:
     "Whole credits shown on the Approve button (rounded up)."
     return max(1, math.ceil(amount))
 
-def progress_bar(done: int, total: int, width: int = 10) -> str:
-    filled = round(width * done / total) if total else 0
-    return '▓' * filled + '░' * (width - filled) + f" {round(100 * done / total) if total else 0}%"
-
 def buy_buttons(settings: Settings) -> list[list[Button]]:
-    "One row of buttons for the credit packs."
-    return [[Button(f"Buy {p.credits} credits ({p.stars} ⭐)", f"buy:{p.id}") for p in settings.credit_packs]]
+    "A row of buttons per credit pack."
+    return [[Button(text, data) for text, data in row] for row in pack_buttons(settings.credit_packs)]
 
 # %% ../nbs/08_orchestrator.ipynb #47ceaf6b
 class Stopped(Exception):
@@ -199,11 +191,8 @@ async def _progress(self: ModelOrchestrator, p: Project, state: str, idx: int, t
                     verification: str|None = None, *, done: int|None = None) -> None:
     "Emit a `progress` event: task `idx` (0-based) of `total`, what is happening and the last check."
     done = idx if done is None else done
-    lines = [f"🛠 {p.title or 'Project'} (v{p.version}) — task {min(idx + 1, total)} of {total}",
-             progress_bar(done, total), current]
-    if verification: lines.append(f"Last check: {verification}")
-    reply = Reply('\n'.join(lines), [[Button('Cancel', f"cancel:{p.id}")]])
-    await self._emit(p, 'progress', reply, Progress(str(state), p.version, min(idx + 1, total), total, current, verification, done))
+    progress = Progress(str(state), p.version, min(idx + 1, total), total, current, verification, done)
+    await self._emit(p, 'progress', Reply(progress_text(p.id, progress), [[Button(Msg('btn_cancel'), f"cancel:{p.id}")]]), progress)
 
 # %% ../nbs/08_orchestrator.ipynb #5bcd2885
 @patch
@@ -254,7 +243,7 @@ async def _call(self: ModelOrchestrator, p: Project, role: Role, messages: list[
                 max_tokens: int = 4096, funded: bool = True, allow_truncated: bool = False):
     "One metered model call for project `p`; raises `CapReached` at the project's credit cap."
     cap = await self._cap(p)
-    if await self._spent(p.id, p.version) >= cap: raise CapReached(f"it reached its limit of {credits_text(cap)} credits")
+    if await self._spent(p.id, p.version) >= cap: raise CapReached(Msg('reason_cap', credits=credits(cap)))
     r = await self.llm.complete(role, messages, user_id=p.user_id, project_id=p.id, call_key=key, max_tokens=max_tokens,
                                 schema=schema, funding_reservation_id=p.reservation_id if funded else None,
                                 allow_truncated=allow_truncated)
@@ -324,7 +313,7 @@ async def _plan(self: ModelOrchestrator, p: Project) -> None:
     r = await self._call(p, Role.architect, msgs, key=call_key(p.id, p.version, 'plan'), schema=ProjectPlan,
                         max_tokens=6000, funded=False)
     try: plan = clean_plan(r.parsed, self.limits)
-    except PackagingError as e: return await self._fail(p, f"the plan was not usable ({e})")
+    except PackagingError as e: return await self._fail(p, Msg('reason_bad_plan', error=str(e)))
     if current: plan = merge_delta(current, plan, p.version)
     low, high = await self.estimate(plan)
     async with self.db.sessions() as s, s.begin():
@@ -348,20 +337,15 @@ async def _plan_reply(self: ModelOrchestrator, p: Project) -> Reply:
     "The plan, the estimate and Approve / Cancel buttons."
     plan = ProjectPlan.model_validate(p.plan)
     n = approx(p.estimate_high)
-    tasks = '\n'.join(f"{i}. {t.title} — {', '.join(t.writes)}" for i, t in enumerate(plan.tasks, 1))
-    head = f"📋 {plan.title}" + (f" (version {p.version})" if p.version > 1 else '')
-    text = (f"{head}\n{plan.summary[:800]}\nStack: {plan.stack[:200]}\n\nTasks:\n{tasks}\n\n"
-            f"Estimate: ≈{n} credits ({credits_text(p.estimate_low)}–{credits_text(p.estimate_high)}). "
-            f"Your balance: {credits_text(await self.ledger.balance(p.user_id))} credits.\n"
-            "Nothing more is spent until you approve; unused credits come back at the end.")
-    return Reply(text, [[Button(f"Approve (≈{n} credits)", f"approve:{p.id}"), Button('Cancel', f"cancel:{p.id}")]])
+    head = Msg('plan_head_version', title=plan.title, version=p.version) if p.version > 1 else Msg('plan_head', title=plan.title)
+    tasks = [f"{i}. {t.title} — {', '.join(t.writes)}" for i, t in enumerate(plan.tasks, 1)]
+    estimate = Msg('plan_estimate', approx=credits(n), low=p.estimate_low, high=p.estimate_high,
+                   balance=credits(await self.ledger.balance(p.user_id)))
+    text = Msg.join('\n', [head, plan.summary[:800], Msg('plan_stack', stack=plan.stack[:200]), '', Msg('plan_tasks'), *tasks, '', estimate])
+    return Reply(text, [[Button(Msg('btn_approve', credits=credits(n)), f"approve:{p.id}"), Button(Msg('btn_cancel'), f"cancel:{p.id}")]])
 
 # %% ../nbs/08_orchestrator.ipynb #8dea1fb5
-NOT_FOUND = "I can't find that project."
-STATE_TEXT = {S.draft: 'waiting to be planned', S.planning: 'being planned', S.awaiting_approval: 'waiting for your approval',
-              S.queued: 'queued', S.implementing: 'being written', S.verifying: 'being verified',
-              S.documenting: 'getting its README', S.packaging: 'being packaged', S.completed: 'completed',
-              S.paused: 'paused', S.failed: 'failed', S.cancelled: 'cancelled'}
+NOT_FOUND = Msg('not_found')
 
 @patch
 async def _owned(self: ModelOrchestrator, pid: int, user_id: int) -> Project|Reply:
@@ -374,25 +358,22 @@ async def approve(self: ModelOrchestrator, project_id: int, *, user_id: int) -> 
     "Reserve the estimate's upper bound as the project's hold and queue it (the caller enqueues)."
     p = await self._owned(project_id, user_id)
     if isinstance(p, Reply): return p
-    if p.state in RUNNABLE - {S.draft, S.planning}: return Reply(f"Already approved: {p.title} is {STATE_TEXT[S(p.state)]}.")
-    if p.state != S.awaiting_approval: return Reply(f"{p.title} is {STATE_TEXT[S(p.state)]}; there is nothing to approve.")
+    if p.state in RUNNABLE - {S.draft, S.planning}: return Reply(Msg('already_approved', title=p.title, state=state_label(p.state)))
+    if p.state != S.awaiting_approval: return Reply(Msg('nothing_to_approve', title=p.title, state=state_label(p.state)))
     cap = Decimal(self.settings.project_credit_cap)
     if p.estimate_high > cap:
-        return Reply(f"This plan is estimated at up to {credits_text(p.estimate_high)} credits, over the limit of "
-                     f"{credits_text(cap)} credits per project. Cancel it and ask for something smaller.", [[Button('Cancel', f"cancel:{p.id}")]])
+        return Reply(Msg('over_cap', estimate=credits(p.estimate_high), cap=credits(cap)), [[Button(Msg('btn_cancel'), f"cancel:{p.id}")]])
     try:
         rid = await self.ledger.reserve(user_id, p.estimate_high, key=f"hold:p{p.id}:v{p.version}", project_id=p.id, purpose='project')
     except InsufficientCredits as e:
-        return Reply(f"This plan needs up to {credits_text(p.estimate_high)} credits and you have {credits_text(e.available)}. "
-                     f"Top up, then press Approve again.", [[Button(f"Approve (≈{approx(p.estimate_high)} credits)",
-                     f"approve:{p.id}")], *buy_buttons(self.settings)])
+        return Reply(Msg('approve_short', estimate=credits(p.estimate_high), available=credits(e.available)),
+                     [[Button(Msg('btn_approve', credits=credits(approx(p.estimate_high))), f"approve:{p.id}")], *buy_buttons(self.settings)])
     if not await self._update(p.id, expect={S.awaiting_approval}, state=str(S.queued), reservation_id=rid,
                               credit_cap=cap, paused_reason=None, error=None):
         q = await self._project(p.id)
         if q.reservation_id != rid: await self.ledger.release(rid)  # cancelled meanwhile: give the hold back
-        return Reply(f"{q.title} is {STATE_TEXT[S(q.state)]}.")
-    return Reply(f"✅ Approved. Building {p.title}: {credits_text(p.estimate_high)} credits are on hold; "
-                 "what is not used comes back at the end.", [[Button('Cancel', f"cancel:{p.id}")]])
+        return Reply(Msg('project_state', title=q.title, state=state_label(q.state)))
+    return Reply(Msg('approved', title=p.title, credits=credits(p.estimate_high)), [[Button(Msg('btn_cancel'), f"cancel:{p.id}")]])
 
 # %% ../nbs/08_orchestrator.ipynb #3389a2e0
 @patch
@@ -402,9 +383,9 @@ async def cancel(self: ModelOrchestrator, project_id: int, *, user_id: int) -> R
     if isinstance(p, Reply): return p
     if p.state not in OPEN or not await self._update(p.id, expect=OPEN, state=str(S.cancelled), completed_at=utcnow()):
         q = await self._project(p.id)
-        return Reply(f"{q.title} is already {STATE_TEXT[S(q.state)]}.")
+        return Reply(Msg('already_state', title=q.title, state=state_label(q.state)))
     await self._release_hold(p)
-    reply = Reply(f"🚫 Cancelled {p.title}. Files written so far are kept; unused credits are back on your balance.")
+    reply = Reply(Msg('cancelled', title=p.title))
     await self._emit(p, 'cancelled', reply)
     return reply
 
@@ -420,14 +401,13 @@ async def resume(self: ModelOrchestrator, project_id: int, *, user_id: int) -> R
     "Continue a paused project (the caller enqueues it)."
     p = await self._owned(project_id, user_id)
     if isinstance(p, Reply): return p
-    if p.state != S.paused: return Reply(f"{p.title} is {STATE_TEXT[S(p.state)]}; there is nothing to resume.")
+    if p.state != S.paused: return Reply(Msg('nothing_to_resume', title=p.title, state=state_label(p.state)))
     balance = await self.ledger.balance(user_id)
-    if balance <= 0: return Reply("Your balance is 0 credits: top up first, then press Resume.",
-                                  [[Button('Resume', f"resume:{p.id}")], *buy_buttons(self.settings)])
+    if balance <= 0: return Reply(Msg('resume_no_balance'), [[Button(Msg('btn_resume'), f"resume:{p.id}")], *buy_buttons(self.settings)])
     target = S.queued if await self._tasks(p.id, p.version) and p.plan else S.planning
     if not await self._update(p.id, expect={S.paused}, state=str(target), paused_reason=None):
-        return Reply(f"{p.title} is no longer paused.")
-    return Reply(f"▶️ Resuming {p.title}. Work already done is kept.", [[Button('Cancel', f"cancel:{p.id}")]])
+        return Reply(Msg('no_longer_paused', title=p.title))
+    return Reply(Msg('resuming', title=p.title), [[Button(Msg('btn_cancel'), f"cancel:{p.id}")]])
 
 # %% ../nbs/08_orchestrator.ipynb #5e472521
 @patch
@@ -436,18 +416,18 @@ async def request_change(self: ModelOrchestrator, project_id: int, *, user_id: i
     p = await self._owned(project_id, user_id)
     if isinstance(p, Reply): return p
     text = (text or '').strip()[:self.settings.max_description_chars]
-    if not text: return Reply("Say what should change.")
-    if p.state != S.completed: return Reply(f"{p.title} is {STATE_TEXT[S(p.state)]}; changes can be requested once it is completed.")
+    if not text: return Reply(Msg('change_empty'))
+    if p.state != S.completed: return Reply(Msg('change_not_completed', title=p.title, state=state_label(p.state)))
     v = p.version + 1
     async with self.db.sessions() as s, s.begin():
         ok = (await s.execute(update(Project).where(Project.id == p.id, Project.state == str(S.completed)).values(
             state=str(S.planning), version=v, change_request=text, estimate_low=None, estimate_high=None, reservation_id=None,
             current_task=0, error=None, paused_reason=None, completed_at=None, updated_at=utcnow()))).rowcount == 1
-        if not ok: return Reply(f"{p.title} is no longer completed.")
+        if not ok: return Reply(Msg('no_longer_completed', title=p.title))
         await s.execute(delete(ProjectFile).where(ProjectFile.project_id == p.id, ProjectFile.version == v))
         for f in (await s.scalars(select(ProjectFile).where(ProjectFile.project_id == p.id, ProjectFile.version == p.version))).all():
             s.add(ProjectFile(project_id=p.id, version=v, path=f.path, content=f.content, sha256=f.sha256, size=f.size))
-    return Reply(f"✏️ Planning version {v} of {p.title}. You'll see the plan and its price before anything is built.")
+    return Reply(Msg('change_planning', version=v, title=p.title))
 
 # %% ../nbs/08_orchestrator.ipynb #c9e40f30
 @dataclass
@@ -574,14 +554,15 @@ async def _run_task(self: ModelOrchestrator, p: Project, plan: ProjectPlan, t: P
     while True:
         await self._update_task(t.id, state=str(T.running), attempts=attempt)
         await self._move(p.id, S.implementing, current_task=t.idx)
-        await self._progress(p, S.implementing, t.idx, total, f"Writing {', '.join(t.writes)}" + (f" (repair {attempt - 1})" if attempt > 1 else ''), last)
+        writing = Msg('now_repairing', files=', '.join(t.writes), n=attempt - 1) if attempt > 1 else Msg('now_writing', files=', '.join(t.writes))
+        await self._progress(p, S.implementing, t.idx, total, writing, last)
         files = await self._files(p.id, p.version)
         msgs = implementer_messages(plan, files, t.idx, budget=self.context_tokens, failure=failure, done=done,
                                     context=self._context_paths(plan, t, files))
         check, written = await self._attempt(p, t, msgs, files, attempt)
         if check is None:
             await self._move(p.id, S.verifying)
-            await self._progress(p, S.verifying, t.idx, total, f"Verifying {', '.join(written)}", last)
+            await self._progress(p, S.verifying, t.idx, total, Msg('now_verifying', files=', '.join(written)), last)
             files = await self._files(p.id, p.version)
             check = await self._verify(plan, t.idx, files)
             if check.ok: check = await self._review(p, plan, t, files, written, check, attempt)
@@ -610,8 +591,7 @@ async def _implement(self: ModelOrchestrator, p: Project) -> None:
         ok, check = await self._run_task(p, plan, t, len(tasks), done)
         if not ok:
             n = self.settings.max_fix_attempts + 1
-            return await self._fail(p, f"task {t.idx + 1} of {len(tasks)} ({t.title}) did not pass verification after "
-                                       f"{n} attempt{'s' * (n > 1)}: {check.summary}")
+            return await self._fail(p, Msg('reason_task_failed', i=t.idx + 1, total=len(tasks), title=t.title, n=n, check=check.summary))
         done.add(t.idx)
     await self._move(p.id, S.documenting)
 
@@ -634,7 +614,7 @@ async def _document(self: ModelOrchestrator, p: Project) -> None:
     files = {k: v for k, v in (await self._files(p.id, p.version)).items() if k != 'README.md'}
     tasks = await self._tasks(p.id, p.version)
     tests = next(((t.result or {}).get('check') for t in reversed(tasks) if (t.result or {}).get('check')), 'no tests')
-    await self._progress(p, S.documenting, len(tasks) - 1, len(tasks), "Writing the README", tests, done=len(tasks))
+    await self._progress(p, S.documenting, len(tasks) - 1, len(tasks), Msg('now_readme'), tests, done=len(tasks))
     try:
         r = await self._call(p, Role.implementer, readme_messages(plan, files, tests, budget=self.context_tokens),
                              key=call_key(p.id, p.version, 'readme'), schema=Readme, max_tokens=3000)
@@ -644,21 +624,14 @@ async def _document(self: ModelOrchestrator, p: Project) -> None:
     await self._move(p.id, S.packaging, expect={S.documenting})
 
 # %% ../nbs/08_orchestrator.ipynb #1b146d2c
-def caption_for(r: dict) -> str:
-    "`7 files · tests 7/7 passed · 1.2 credits`"
-    tests = (f"tests {r['tests_passed']}/{r['tests_run']} passed" if r.get('tests_verified') else
-             r.get('note') or 'no tests')
-    warn = autorun_note(r.get('autorun') or [])
-    return f"{r['files']} files · {tests} · {credits_text(Decimal(r['credits_spent']))} credits" + (f" · {warn}" if warn else '')
-
 @patch
 async def _package(self: ModelOrchestrator, p: Project) -> None:
     files = await self._files(p.id, p.version)
     n = len(await self._tasks(p.id, p.version))
-    await self._progress(p, S.packaging, n - 1, n, "Running the full test suite and packaging", None, done=n)
+    await self._progress(p, S.packaging, n - 1, n, Msg('now_packaging'), None, done=n)
     has_tests = any(is_test_file(x) for x in files)
     final = await self._run_tests(files) if has_tests else Check(True, 'no tests')
-    if not final.ok: return await self._fail(p, f"the final test run failed: {final.summary}")
+    if not final.ok: return await self._fail(p, Msg('reason_final_tests', check=final.summary))
     root = slugify(p.title or 'project')
     try: data = build_zip(files, root=root)
     except PackagingError as e: return await self._fail(p, str(e))
@@ -670,11 +643,9 @@ async def _package(self: ModelOrchestrator, p: Project) -> None:
     await self._release_hold(p)
     await self._move(p.id, S.completed, expect={S.packaging}, result=result, completed_at=utcnow(), reservation_id=None,
                      credits_spent=await self._spent(p.id))
-    caption = caption_for(summary)
-    await self._emit(p, 'completed', Reply(f"🎉 {p.title} (v{p.version}) is ready: {caption}.\n"
-                                           "You can request changes to get a new version.",
-                                           [[Button('Download again', f"dl:{p.id}:{p.version}")]],
-                                           Document(summary['filename'], data, caption)))
+    text = Msg('completed', title=p.title, version=p.version, caption=caption(summary))
+    await self._emit(p, 'completed', Reply(text, [[Button(Msg('btn_download_again'), f"dl:{p.id}:{p.version}")]],
+                                           Document(summary['filename'], data, caption(summary))))
 
 def _plain(d: dict) -> dict:
     "JSON-safe copy (isolation details may hold non-JSON values)."
@@ -683,16 +654,17 @@ def _plain(d: dict) -> dict:
 # %% ../nbs/08_orchestrator.ipynb #33c6929f
 @patch
 async def _fail(self: ModelOrchestrator, p: Project, reason: str) -> None:
-    if not await self._update(p.id, expect=RUNNABLE, state=str(S.failed), error=reason[:4000], completed_at=utcnow()): return
+    "Stop the project for `reason` (a `Msg`, stored in English) and tell the user."
+    if not await self._update(p.id, expect=RUNNABLE, state=str(S.failed), error=str(reason)[:4000], completed_at=utcnow()): return
     await self._release_hold(p)
-    await self._emit(p, 'failed', Reply(f"❌ {p.title} stopped: {reason[:1500]}\nEverything written so far is kept; "
-                                        "unused credits are back on your balance.", [[Button('Status', f"status:{p.id}")]]))
+    reason = reason if isinstance(reason, Msg) else reason[:1500]
+    await self._emit(p, 'failed', Reply(Msg('failed', title=p.title, reason=reason), [[Button(Msg('btn_status'), f"status:{p.id}")]]))
 
 @patch
 async def _pause(self: ModelOrchestrator, p: Project, reason: str) -> None:
-    if not await self._update(p.id, expect=RUNNABLE, state=str(S.paused), paused_reason=reason[:500]): return
-    await self._emit(p, 'paused', Reply(f"⏸ {p.title} is paused: {reason}\nNothing is lost. Top up your credits, then press Resume.",
-                                        [[Button('Resume', f"resume:{p.id}"), Button('Cancel', f"cancel:{p.id}")]]))
+    if not await self._update(p.id, expect=RUNNABLE, state=str(S.paused), paused_reason=str(reason)[:500]): return
+    await self._emit(p, 'paused', Reply(Msg('paused', title=p.title, reason=reason),
+                                        [[Button(Msg('btn_resume'), f"resume:{p.id}"), Button(Msg('btn_cancel'), f"cancel:{p.id}")]]))
 
 # %% ../nbs/08_orchestrator.ipynb #8c80e3ee
 @patch
@@ -728,28 +700,30 @@ async def _drive(self: ModelOrchestrator, pid: int, lost: asyncio.Event) -> None
             elif p.state == S.packaging: await self._package(p)
             else: return
         except Stopped: return
-        except InsufficientCredits as e: return await self._pause(p, str(e))
+        except InsufficientCredits as e:
+            return await self._pause(p, Msg('reason_insufficient', needed=credits(e.needed), available=credits(e.available)))
         except MissingPrice as e:
             log.error("project %s: %s", pid, e)
-            return await self._pause(p, "a model's price is not configured yet; the operator has to set it first.")
+            return await self._pause(p, Msg('reason_no_price'))
         except (LLMUnavailable, ProviderOutOfCredit) as e:
             log.warning("project %s: provider unavailable: %s", pid, e)
-            return await self._pause(p, "the model provider is not answering right now. Press Resume in a while.")
-        except CapReached as e: return await self._fail(p, str(e))
-        except LLMError as e: return await self._fail(p, f"a model call failed ({type(e).__name__}: {str(e)[:300]})")
+            return await self._pause(p, Msg('reason_provider'))
+        except CapReached as e: return await self._fail(p, e.args[0])
+        except LLMError as e: return await self._fail(p, Msg('reason_llm_error', error=f"{type(e).__name__}: {str(e)[:300]}"))
         except Exception:
             log.exception("project %s failed", pid)
-            return await self._fail(p, "an internal error stopped it; the operator can see the details in the logs.")
+            return await self._fail(p, Msg('reason_internal'))
 
 # %% ../nbs/08_orchestrator.ipynb #9264042b
 @patch
 def _buttons(self: ModelOrchestrator, p: Project) -> list[list[Button]]:
+    cancel = Button(Msg('btn_cancel'), f"cancel:{p.id}")
     if p.state == S.awaiting_approval:
-        return [[Button(f"Approve (≈{approx(p.estimate_high)} credits)", f"approve:{p.id}"), Button('Cancel', f"cancel:{p.id}")]]
-    if p.state == S.paused: return [[Button('Resume', f"resume:{p.id}"), Button('Cancel', f"cancel:{p.id}")]]
-    if p.state in RUNNABLE: return [[Button('Refresh', f"status:{p.id}"), Button('Cancel', f"cancel:{p.id}")]]
+        return [[Button(Msg('btn_approve', credits=credits(approx(p.estimate_high))), f"approve:{p.id}"), cancel]]
+    if p.state == S.paused: return [[Button(Msg('btn_resume'), f"resume:{p.id}"), cancel]]
+    if p.state in RUNNABLE: return [[Button(Msg('btn_refresh'), f"status:{p.id}"), cancel]]
     versions = sorted(int(v) for v in ((p.result or {}).get('versions') or {}))
-    return [[Button(f"Download v{v}", f"dl:{p.id}:{v}") for v in versions[-3:]]] if versions else []
+    return [[Button(Msg('btn_download', version=v), f"dl:{p.id}:{v}") for v in versions[-3:]]] if versions else []
 
 @patch
 async def status(self: ModelOrchestrator, project_id: int, *, user_id: int) -> Reply:
@@ -758,18 +732,19 @@ async def status(self: ModelOrchestrator, project_id: int, *, user_id: int) -> R
     if isinstance(p, Reply): return p
     tasks = await self._tasks(p.id, p.version)
     done = sum(t.state == T.done for t in tasks)
-    lines = [f"{p.title} — {STATE_TEXT[S(p.state)]} (version {p.version})"]
-    if tasks: lines.append(f"Tasks: {done} of {len(tasks)} done {progress_bar(done, len(tasks))}")
+    lines = [Msg('status_head', title=p.title, state=state_label(p.state), version=p.version)]
+    if tasks: lines.append(Msg('status_tasks', done=done, total=len(tasks), bar=progress_bar(done, len(tasks))))
     if cur := next((t for t in tasks if t.state in (T.running, T.failed)), None):
-        lines.append(f"Task {cur.idx + 1}: {cur.title} (attempt {cur.attempts})")
+        lines.append(Msg('status_task', i=cur.idx + 1, title=cur.title, attempt=cur.attempts))
     if last := next(((t.result or {}).get('check') or (t.result or {}).get('last_check') for t in reversed(tasks)
                      if (t.result or {}).get('check') or (t.result or {}).get('last_check')), None):
-        lines.append(f"Last check: {last}")
-    if p.estimate_high is not None: lines.append(f"Estimate ≈{approx(p.estimate_high)} credits · spent {credits_text(await self._spent(p.id, p.version))}")
-    if p.state == S.paused and p.paused_reason: lines.append(f"Paused: {p.paused_reason}")
-    if p.state == S.failed and p.error: lines.append(f"Stopped: {p.error[:1000]}")
-    if p.state == S.completed and p.result: lines.append(f"Result: {caption_for(p.result)}")
-    return Reply('\n'.join(lines), self._buttons(p))
+        lines.append(Msg('last_check', check=last))
+    if p.estimate_high is not None:
+        lines.append(Msg('status_estimate', approx=credits(approx(p.estimate_high)), spent=credits(await self._spent(p.id, p.version))))
+    if p.state == S.paused and p.paused_reason: lines.append(Msg('status_paused', reason=p.paused_reason))
+    if p.state == S.failed and p.error: lines.append(Msg('status_stopped', error=p.error[:1000]))
+    if p.state == S.completed and p.result: lines.append(Msg('status_result', caption=caption(p.result)))
+    return Reply(Msg.join('\n', lines), self._buttons(p))
 
 # %% ../nbs/08_orchestrator.ipynb #9d64a31c
 @patch
@@ -777,16 +752,16 @@ async def list_projects(self: ModelOrchestrator, *, user_id: int, limit: int = 1
     "The user's recent projects with their state, version and buttons (status, download, resume)."
     async with self.db.sessions() as s:
         ps = (await s.scalars(select(Project).where(Project.user_id == user_id).order_by(Project.id.desc()).limit(limit))).all()
-    if not ps: return Reply("You have no projects yet. Describe one to start.")
-    lines, buttons = ["Your projects:"], []
+    if not ps: return Reply(Msg('no_projects_yet'))
+    lines, buttons = [Msg('your_projects')], []
     for p in ps:
-        lines.append(f"#{p.id} {p.title} — {STATE_TEXT[S(p.state)]}, v{p.version}")
-        row = [Button(f"#{p.id} status", f"status:{p.id}")]
+        lines.append(Msg('project_line_short', pid=p.id, title=p.title, state=state_label(p.state), version=p.version))
+        row = [Button(Msg('btn_project_status', pid=p.id), f"status:{p.id}")]
         versions = sorted(int(v) for v in ((p.result or {}).get('versions') or {}))
-        if versions: row.append(Button(f"#{p.id} download v{versions[-1]}", f"dl:{p.id}:{versions[-1]}"))
-        if p.state == S.paused: row.append(Button(f"#{p.id} resume", f"resume:{p.id}"))
+        if versions: row.append(Button(Msg('btn_project_download', pid=p.id, version=versions[-1]), f"dl:{p.id}:{versions[-1]}"))
+        if p.state == S.paused: row.append(Button(Msg('btn_project_resume', pid=p.id), f"resume:{p.id}"))
         buttons.append(row)
-    return Reply('\n'.join(lines), buttons)
+    return Reply(Msg.join('\n', lines), buttons)
 
 @patch
 async def artifact(self: ModelOrchestrator, project_id: int, *, user_id: int, version: int|None = None) -> Document|Reply:
@@ -795,9 +770,9 @@ async def artifact(self: ModelOrchestrator, project_id: int, *, user_id: int, ve
     if isinstance(p, Reply): return p
     versions = (p.result or {}).get('versions') or {}
     v = version if version is not None else max(map(int, versions), default=None)
-    if v is None or str(v) not in versions: return Reply(f"Version {v or p.version} of {p.title} has no finished ZIP to download.")
+    if v is None or str(v) not in versions: return Reply(Msg('no_zip', version=v or p.version, title=p.title))
     r = versions[str(v)]
-    return Document(r['filename'], build_zip(await self._files(p.id, v), root=r['root']), caption_for(r))
+    return Document(r['filename'], build_zip(await self._files(p.id, v), root=r['root']), caption(r))
 
 @patch
 async def resumable(self: ModelOrchestrator) -> list[int]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from telegram import Bot, LabeledPrice, Message
 
 from .config import CreditPack, Settings, pack_by_id
+from .render import Msg, credits, render
 
 # %% auto #0
 __all__ = ['CURRENCY', 'InvoicePayload', 'make_payload', 'parse_payload', 'invoice_args', 'send_pack_invoice', 'check_order',
@@ -39,26 +40,27 @@ def parse_payload(text: str|None) -> InvoicePayload|None:
     return InvoicePayload(m['pack'], int(m['user']), m['nonce']) if m else None
 
 # %% ../nbs/10a_payments.ipynb #3477cc29
-def invoice_args(pack: CreditPack, telegram_user_id: int) -> dict:
-    "The `send_invoice` arguments for `pack` (without `chat_id`)."
-    return dict(title=f"aidevbot: {pack.title}", payload=str(make_payload(pack, telegram_user_id)),
-                description=f"{pack.credits} credits for planning, writing and testing code with aidevbot.",
-                currency=CURRENCY, prices=[LabeledPrice(pack.title, pack.stars)], provider_token='')
+def invoice_args(pack: CreditPack, telegram_user_id: int, lang: str = 'en') -> dict:
+    "The `send_invoice` arguments for `pack` (without `chat_id`), worded in `lang`."
+    amount = credits(pack.credits)
+    return dict(title=render(Msg('invoice_title', credits=amount), lang), payload=str(make_payload(pack, telegram_user_id)),
+                description=render(Msg('invoice_description', credits=amount), lang),
+                currency=CURRENCY, prices=[LabeledPrice(render(amount, lang), pack.stars)], provider_token='')
 
-async def send_pack_invoice(bot: Bot, chat_id: int, pack: CreditPack, telegram_user_id: int) -> Message:
+async def send_pack_invoice(bot: Bot, chat_id: int, pack: CreditPack, telegram_user_id: int, lang: str = 'en') -> Message:
     "Send a Telegram Stars invoice for `pack`."
-    return await bot.send_invoice(chat_id, **invoice_args(pack, telegram_user_id))
+    return await bot.send_invoice(chat_id, **invoice_args(pack, telegram_user_id, lang))
 
 # %% ../nbs/10a_payments.ipynb #b220ca4b
-def check_order(settings: Settings, payload: str|None, currency: str, total_amount: int, telegram_user_id: int) -> str|None:
+def check_order(settings: Settings, payload: str|None, currency: str, total_amount: int, telegram_user_id: int) -> Msg|None:
     "None if the order matches one of our packs for this buyer, else the reason to refuse it."
     pl = parse_payload(payload)
-    if pl is None: return "This invoice is not valid. Please open /credits and choose a pack again."
+    if pl is None: return Msg('order_invalid')
     pack = pack_by_id(settings, pl.pack_id)
-    if pack is None: return "This credit pack is no longer offered. Please open /credits and choose a pack again."
-    if currency != CURRENCY: return "This invoice must be paid in Telegram Stars."
-    if total_amount != pack.stars: return f"The price of {pack.title} is {pack.stars} Stars; this invoice does not match. Please open /credits again."
-    if pl.telegram_user_id != telegram_user_id: return "This invoice was made for another account. Please open /credits and buy from your own chat."
+    if pack is None: return Msg('order_gone')
+    if currency != CURRENCY: return Msg('order_currency')
+    if total_amount != pack.stars: return Msg('order_price', credits=credits(pack.credits), stars=pack.stars)
+    if pl.telegram_user_id != telegram_user_id: return Msg('order_account')
     return None
 
 # %% ../nbs/10a_payments.ipynb #5c76efb2

@@ -20,11 +20,13 @@ from telegram.ext import AIORateLimiter, ExtBot
 
 from .config import Settings, require_bot_token
 from .db import Database, Project
+from .render import Msg, pack_buttons, progress_text, render
+from .users import UserService
 
 # %% auto #0
 __all__ = ['MAX_TEXT', 'MAX_CAPTION', 'MAX_CHUNKS', 'FINAL_KINDS', 'NO_PROGRESS', 'TOKEN_LOGGERS', 'split_text', 'keyboard',
-           'progress_bar', 'render_progress', 'redact', 'RedactSecrets', 'protect_logs', 'make_bot', 'call_telegram',
-           'send_text', 'send_file', 'TelegramNotifier', 'flush', 'pack_buttons']
+           'redact', 'RedactSecrets', 'protect_logs', 'make_bot', 'call_telegram', 'send_text', 'send_file',
+           'TelegramNotifier', 'flush']
 
 # %% ../nbs/10b_progress.ipynb #bc40aabe
 MAX_TEXT = 4096  # Telegram's limit for a message
@@ -44,41 +46,18 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return [c.rstrip('\n') for c in chunks if c.strip()] or ['…']
 
 # %% ../nbs/10b_progress.ipynb #06eaefce
-def keyboard(rows) -> InlineKeyboardMarkup|None:
-    "An inline keyboard from rows of objects with `.text` and `.data` (or `(text, data)` pairs); None when empty."
+def keyboard(rows, lang: str = 'en') -> InlineKeyboardMarkup|None:
+    "An inline keyboard from rows of objects with `.text` and `.data` (or `(text, data)` pairs), labels in `lang`; None when empty."
     seen, out = set(), []
     for row in rows or []:
         pairs = [b if isinstance(b, tuple) else (b.text, b.data) for b in row]
-        if r := [InlineKeyboardButton(t, callback_data=d) for t, d in pairs if d not in seen]: out.append(r)
+        if r := [InlineKeyboardButton(render(t, lang), callback_data=d) for t, d in pairs if d not in seen]: out.append(r)
         seen.update(d for _, d in pairs)  # a button offered twice (e.g. the packs) shows once
     return InlineKeyboardMarkup(out) if out else None
 
-def progress_bar(done: float, total: float, width: int = 10) -> str:
-    "A text progress bar with a percentage."
-    frac = 0.0 if total <= 0 else max(0.0, min(1.0, done / total))
-    n = round(frac * width)
-    return f"[{'█' * n}{'░' * (width - n)}] {math.floor(frac * 100)}%"
-
 # %% ../nbs/10b_progress.ipynb #83d0f275
-_STATE_LABEL = {'planning': '🧭 Planning', 'queued': '⏳ Queued', 'implementing': '🛠 Writing code',
-                'verifying': '🧪 Verifying', 'documenting': '📝 Writing the README', 'packaging': '📦 Packaging',
-                'completed': '✅ Done', 'paused': '⏸ Paused', 'failed': '❌ Failed', 'cancelled': '🚫 Cancelled',
-                'plan_ready': '📋 Plan ready'}
 FINAL_KINDS = frozenset({'completed', 'paused', 'failed', 'cancelled', 'plan_ready'})  # events that end a run
 NO_PROGRESS = SimpleNamespace(state='', version=None, task_index=0, task_total=0, current=None, verification=None)  # nothing known
-
-def render_progress(project_id: int, p, *, final: str|None = None) -> str:
-    "The text of a project's progress message for a `Progress` (`final`: the event kind that ended the run)."
-    state = final or str(p.state)
-    total, idx = int(p.task_total or 0), int(p.task_index or 0)  # idx: 1-based task being worked on, 0 before the first
-    done = total if state in ('completed', 'documenting', 'packaging') else max(idx - 1, 0)
-    lines = [f"Project #{project_id}" + (f" (v{p.version})" if p.version else '') + f" — {_STATE_LABEL.get(state, state)}"]
-    if state == 'plan_ready': return lines[0]
-    if total: lines.append(progress_bar(done, total))
-    if total: lines.append(f"{total} of {total} tasks done" if state == 'completed' else f"Task {max(idx, 1)} of {total}")
-    if p.current and not final: lines.append(f"Now: {p.current}")
-    if p.verification: lines.append(f"Last check: {p.verification}")
-    return '\n'.join(lines)
 
 # %% ../nbs/10b_progress.ipynb #eebf881a
 def redact(text: str, *secrets: str|None) -> str:
@@ -126,8 +105,10 @@ async def call_telegram(fn: Callable[..., Awaitable], *args, attempts: int = 4, 
             await asyncio.sleep(0.5 * 2 ** attempt)
 
 # %% ../nbs/10b_progress.ipynb #88d46cbe
-async def send_text(bot: Bot, chat_id: int, text: str, reply_markup=None, *, filename: str = 'message.md') -> Message:
-    "Send `text` split at line boundaries (or as a file when very long); returns the last message."
+async def send_text(bot: Bot, chat_id: int, text: str, reply_markup=None, *, lang: str = 'en',
+                    filename: str = 'message.md') -> Message:
+    "Send `text` (a `Msg` rendered in `lang`) split at line boundaries (or as a file when very long); returns the last message."
+    text = render(text, lang)
     chunks = split_text(text)
     if len(chunks) > MAX_CHUNKS:
         head = split_text(text.split('\n', 1)[0], MAX_CAPTION)[0]
@@ -136,8 +117,10 @@ async def send_text(bot: Bot, chat_id: int, text: str, reply_markup=None, *, fil
         msg = await call_telegram(bot.send_message, chat_id, chunk, reply_markup=reply_markup if i == len(chunks) - 1 else None)
     return msg
 
-async def send_file(bot: Bot, chat_id: int, data: bytes, filename: str, *, caption: str|None = None, reply_markup=None) -> Message:
-    "Send bytes as a document named `filename`."
+async def send_file(bot: Bot, chat_id: int, data: bytes, filename: str, *, caption: str|None = None, reply_markup=None,
+                    lang: str = 'en') -> Message:
+    "Send bytes as a document named `filename`, with `caption` rendered in `lang`."
+    caption = render(caption, lang)
     caption = caption if caption is None or len(caption) <= MAX_CAPTION else caption[:MAX_CAPTION - 1] + '…'
     return await call_telegram(bot.send_document, chat_id, InputFile(data, filename=filename), caption=caption,
                                filename=filename, reply_markup=reply_markup)
@@ -159,10 +142,21 @@ class TelegramNotifier:
         self._seq = 0
         self._shown: dict[int, int] = {}  # project_id -> seq of the state on screen
         self._last_progress: dict[int, Any] = {}  # project_id -> last Progress seen
+        self._users, self._langs = UserService(db, settings), {}  # user_id -> (language, monotonic time read)
         self.log = logging.getLogger(__name__)
 
     def _chat(self, chat_id: int) -> _Chat: return self._chats.setdefault(chat_id, _Chat())
     def _next(self) -> int: self._seq += 1; return self._seq
+
+    async def language(self, user_id: int, max_age: float = 60.0) -> str:
+        "The user's language, read at most every `max_age` seconds (`forget` drops it at once)."
+        lang, at = self._langs.get(user_id, (None, -math.inf))
+        if time.monotonic() - at > max_age:
+            lang = await self._users.language(user_id=user_id)
+            self._langs[user_id] = (lang, time.monotonic())
+        return lang
+
+    def forget(self, user_id: int) -> None: self._langs.pop(user_id, None)
 
     async def __call__(self, event) -> None:
         "Render one orchestrator event."
@@ -191,7 +185,7 @@ async def _drain(self, chat_id: int) -> None:
         pid = next(iter(chat.pending)); seq, event = chat.pending.pop(pid)
         async with chat.lock:
             if seq <= self._shown.get(pid, 0): continue  # a newer state is already on screen
-            try: await self._show(event.project_id, chat_id, event.progress, seq=seq)
+            try: await self._show(event.project_id, chat_id, event.progress, seq=seq, lang=await self.language(event.user_id))
             except Exception: self.log.exception("progress edit failed for project %s", pid)
             chat.last = time.monotonic()
 
@@ -211,10 +205,10 @@ async def _store_message_id(self, project_id: int, message_id: int|None) -> None
     async with self.db.sessions.begin() as s:
         if p := await s.get(Project, project_id): p.progress_message_id = message_id
 
-async def _show(self, project_id: int, chat_id: int, progress, *, seq: int, final: str|None = None) -> None:
+async def _show(self, project_id: int, chat_id: int, progress, *, seq: int, final: str|None = None, lang: str = 'en') -> None:
     self._shown[project_id] = seq
-    text = render_progress(project_id, progress, final=final)
-    markup = None if final else keyboard([[('Cancel', f'cancel:{project_id}')]])
+    text = render(progress_text(project_id, progress, final=final), lang)
+    markup = None if final else keyboard([[(Msg('btn_cancel'), f'cancel:{project_id}')]], lang)
     if mid := await self._message_id(project_id):
         try: return await call_telegram(self.bot.edit_message_text, text, chat_id=chat_id, message_id=mid, reply_markup=markup)
         except BadRequest as e:
@@ -235,7 +229,7 @@ async def _finish(self, event) -> None:
         progress = NO_PROGRESS
     async with chat.lock:
         await self._wait_slot(chat)
-        try: await self._show(pid, event.chat_id, progress, seq=self._next(), final=str(event.kind))
+        try: await self._show(pid, event.chat_id, progress, seq=self._next(), final=str(event.kind), lang=await self.language(event.user_id))
         except Exception: self.log.exception("final progress edit failed for project %s", pid)
         chat.last = time.monotonic()
     await self._store_message_id(pid, None)
@@ -244,21 +238,18 @@ async def _finish(self, event) -> None:
 TelegramNotifier._finish = _finish
 
 # %% ../nbs/10b_progress.ipynb #1f113fff
-def pack_buttons(settings: Settings) -> list[list[tuple[str, str]]]:
-    "One `buy:<pack_id>` button per credit pack."
-    return [[(f"Buy {p.credits} credits — {p.stars} ⭐", f"buy:{p.id}")] for p in settings.credit_packs]
-
 async def _deliver(self, event) -> None:
     reply, chat_id = event.reply, event.chat_id
     if reply is None: return
+    lang = await self.language(event.user_id)
     rows = list(reply.buttons or [])
-    if str(event.kind) == 'paused': rows += pack_buttons(self.settings)
-    if str(event.kind) == 'completed': rows.append([('✏️ Request changes', f'change:{event.project_id}')])
-    doc = getattr(reply, 'document', None)
+    if str(event.kind) == 'paused': rows += pack_buttons(self.settings.credit_packs)
+    if str(event.kind) == 'completed': rows.append([(Msg('btn_request_changes'), f'change:{event.project_id}')])
+    doc, markup = getattr(reply, 'document', None), keyboard(rows, lang)
     if doc is not None:
         caption = doc.caption or reply.text
-        await send_file(self.bot, chat_id, doc.data, doc.filename, caption=caption, reply_markup=keyboard(rows) if caption == reply.text else None)
-        if reply.text and reply.text != caption: await send_text(self.bot, chat_id, reply.text, keyboard(rows))
-    elif reply.text: await send_text(self.bot, chat_id, reply.text, keyboard(rows))
+        await send_file(self.bot, chat_id, doc.data, doc.filename, caption=caption, reply_markup=markup if caption == reply.text else None, lang=lang)
+        if reply.text and reply.text != caption: await send_text(self.bot, chat_id, reply.text, markup, lang=lang)
+    elif reply.text: await send_text(self.bot, chat_id, reply.text, markup, lang=lang)
 
 TelegramNotifier._deliver = _deliver

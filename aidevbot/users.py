@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from fastcore.basics import patch
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .render import pick_language
 from .billing import Ledger, _apply
 from .config import Settings
 from .db import ApiKeyUsage, CreditTransaction, Database, LedgerKind, Project, User
@@ -102,3 +103,18 @@ async def spend_by_project(self: UserService, user_id: int) -> list[ProjectSpend
         titles = dict((await s.execute(select(Project.id, Project.title).where(Project.id.in_(list(totals))))).all())
     out = [ProjectSpend(pid, titles.get(pid), v.quantize(Decimal('0.01'))) for pid, v in totals.items()]
     return sorted(out, key=lambda x: (-x.credits, x.project_id))
+
+# %% ../nbs/03_users.ipynb #df390973
+@patch
+async def language(self: UserService, *, user_id: int|None = None, telegram_user_id: int|None = None) -> str:
+    "The language to talk to a user in (by `users.id` or Telegram id): `en`, `ru` or `es`."
+    col = User.id if user_id is not None else User.telegram_user_id
+    async with self.db.sessions() as s:
+        row = (await s.execute(select(User.language, User.language_code).where(col == (user_id if user_id is not None else telegram_user_id)))).first()
+    return pick_language(*(row or ()))
+
+@patch
+async def set_language(self: UserService, telegram_user_id: int, lang: str|None) -> None:
+    "Store the user's choice (None: follow Telegram's language again)."
+    async with self.db.sessions() as s, s.begin():
+        await s.execute(update(User).where(User.telegram_user_id == telegram_user_id).values(language=lang))
