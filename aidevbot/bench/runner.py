@@ -33,7 +33,8 @@ from ..cli import CliError, _tiny_call, listed_prices, provider_models
 from ..config import Settings, load_settings, require_llm_key
 from ..db import ApiKeyUsage, Database, Project, ProjectTask, open_database
 from ..llm import LLMClient
-from ..orchestrator import ModelOrchestrator, progress_bar
+from ..orchestrator import ModelOrchestrator
+from ..render import progress_bar
 from ..packaging import safe_path
 from ..plans import ProjectPlan, _last_user, _route, _user_text, demo_responder, estimate_calls, render_file_blocks
 from ..sandbox import run_pytest
@@ -315,7 +316,7 @@ async def run_bench(b: Bench, specs: list[Spec], sets: list[ModelSet], *, repeat
 def progress_line(done: int, total: int, r: ProjectResult) -> str:
     "One line of the progress bar: the bar, then the project that just finished."
     hidden = f", hidden {r.hidden.passed}/{r.hidden.total}" if r.hidden else ''
-    return f"[{progress_bar(done, total, 20)}] {done}/{total} {r.spec} · {r.set} #{r.repeat}: {r.state}{hidden} · ${r.usd:.4f}"
+    return f"{progress_bar(done, total, 20)} {done}/{total} {r.spec} · {r.set} #{r.repeat}: {r.state}{hidden} · ${r.usd:.4f}"
 
 # %% ../../nbs/13_bench.ipynb #5b27b761
 def _rate(n: int, d: int) -> float|None: return round(n / d, 4) if d else None
