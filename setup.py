@@ -30,7 +30,8 @@ setuptools.setup(
     # the hand-reviewed Alembic migrations ship inside the package as aidevbot.migrations
     packages=setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}.migrations', f'{lib}.migrations.versions'],
     package_dir={f'{lib}.migrations': 'migrations', f'{lib}.migrations.versions': 'migrations/versions'},
-    package_data={f'{lib}.migrations': ['*.mako', '*.ini']},
+    # prompts are text files read with importlib.resources: aidevbot/prompts/*.md ship in the wheel
+    package_data={f'{lib}.migrations': ['*.mako', '*.ini'], lib: ['prompts/*.md']},
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
