@@ -57,19 +57,16 @@ def load_prompt(name: str) -> Prompt:
 def _n(x: float) -> str: return f"{x:g}"
 
 def _install_fact(s: Settings) -> str:
-    if not s.sandbox_allow_install:
-        return ("Nothing is installed: use only the standard library and pytest. A package in requirements.txt "
-                "would be missing when the tests run.")
-    allowed = f" Allowed packages: {', '.join(s.sandbox_allowed_packages)}; no others." if s.sandbox_allowed_packages else ''
-    return ("Packages in requirements.txt are installed before the tests, from wheels only (nothing is built from "
-            "source), with no network beyond the package index." + allowed)
+    if not s.sandbox_allow_install: return "Nothing else gets installed: a package in requirements.txt would be missing."
+    only = f" and may name only: {', '.join(s.sandbox_allowed_packages)}" if s.sandbox_allowed_packages else ''
+    return f"requirements.txt is installed before the tests, from wheels only (no source builds){only}."
 
 # %% ../nbs/04a_prompting.ipynb #67e0aa17
 def sandbox_facts(s: Settings) -> str:
     "The sandbox facts every prompt states, filled from `s` and this runtime."
     has_async = importlib.util.find_spec('pytest_asyncio') is not None
-    asyncio = ("pytest-asyncio is installed: async tests may use `@pytest.mark.asyncio`." if has_async else
-               "pytest-asyncio is not installed: test async code from plain test functions with `asyncio.run(...)`.")
+    asyncio = ("Async tests may use `@pytest.mark.asyncio` (pytest-asyncio is installed)." if has_async else
+               "pytest-asyncio is not installed: test async code with `asyncio.run(...)` in plain test functions.")
     return load_prompt('sandbox').fill(
         'facts', python=f"{sys.version_info.major}.{sys.version_info.minor}", asyncio=asyncio, install=_install_fact(s),
         installed='pytest' + (', pytest-asyncio' if has_async else ''), timeout=_n(s.sandbox_timeout_seconds),
