@@ -30,9 +30,9 @@ setuptools.setup(
     # the hand-reviewed Alembic migrations ship inside the package as aidevbot.migrations
     packages=setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}.migrations', f'{lib}.migrations.versions'],
     package_dir={f'{lib}.migrations': 'migrations', f'{lib}.migrations.versions': 'migrations/versions'},
-    # message catalogs (gettext .po, read at run time by aidevbot.render), Alembic's templates, and the bench specs
-    # (their .py files ship as never-imported subpackages; request.md and spec.json as data)
-    package_data={lib: ['locales/*.pot', 'locales/*/LC_MESSAGES/*.po'], f'{lib}.migrations': ['*.mako', '*.ini'],
+    # data read with importlib.resources: prompts (aidevbot/prompts/*.md), message catalogs (gettext .po, read by
+    # aidevbot.render), Alembic's templates, the bench specs (their .py files ship as never-imported subpackages)
+    package_data={lib: ['prompts/*.md', 'locales/*.pot', 'locales/*/LC_MESSAGES/*.po'], f'{lib}.migrations': ['*.mako', '*.ini'],
                   f'{lib}.bench.specs': ['*/request.md', '*/spec.json']},
     include_package_data=True,
     install_requires=requirements,

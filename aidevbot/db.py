@@ -169,6 +169,7 @@ class ApiKeyUsage(Base):
     error: Mapped[str|None] = mapped_column(String(500))
     latency_ms: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
     response: Mapped[str|None] = mapped_column(Text)  # the reply text of a successful attempt
+    prompt_version: Mapped[str|None] = mapped_column(String(16))  # hash of the prompt files used (aidevbot.prompting)
     created_at: Mapped[datetime] = _created()
 
 # %% ../nbs/02_db.ipynb #a46f33d3

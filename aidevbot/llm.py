@@ -30,11 +30,12 @@ from . import metrics
 from .billing import InsufficientCredits, Ledger, MissingPrice, Pricing, cost_usd
 from .config import Settings, require_llm_key
 from .db import ApiKeyUsage, Database
+from .prompting import load_prompt
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MODES', 'RETRY_STATUSES', 'PROMPTS', 'Role', 'LLMResult', 'LLMError', 'ProviderOutOfCredit', 'LLMRequestError',
+__all__ = ['log', 'MODES', 'RETRY_STATUSES', 'Role', 'LLMResult', 'LLMError', 'ProviderOutOfCredit', 'LLMRequestError',
            'LLMUnavailable', 'LLMOutputError', 'snake', 'response_format', 'structured_request', 'schema_prompt',
            'with_schema', 'extract_json', 'parse_structured', 'retryable', 'parse_retry_after', 'backoff', 'LLMClient',
            'estimate_prompt_tokens']
@@ -164,13 +165,6 @@ def backoff(retry: int, rng: Callable[[], float] = random.random, base: float = 
     return d / 2 + rng() * d / 2
 
 # %% ../nbs/05_llm.ipynb #f086c653
-PROMPTS = {
-    'invalid': ("Your previous reply is not valid JSON for the required schema:\n{error}\n\nThe JSON Schema it must "
-                "match:\n{schema}\n\nReply again with only the corrected JSON object."),
-    'truncated': ("Your previous reply was cut off at the length limit. Reply again, complete and "
-                  "more concise, so that it fits."),
-}
-
 class LLMClient:
     "Metered chat completions with retries, fallbacks and structured output."
     def __init__(self, settings: Settings, db: Database, *, ledger: Ledger|None = None, pricing: Pricing|None = None,
@@ -319,6 +313,7 @@ class _Call:
     max_tokens: int
     schema: type[BaseModel]|None
     rf: dict|None
+    prompt_version: str|None = None  # hash of the prompt files the caller used (aidevbot.prompting)
     attempt: int = 0
     attempts: list = field(default_factory=list)  # (model, _Attempt, cost_usd, credits)
 
@@ -333,7 +328,8 @@ async def _record(self: LLMClient, c: _Call, model: str, a: _Attempt, rid: int, 
                                          call_key=c.call_key, attempt=c.attempt, prompt_tokens=a.prompt_tokens,
                                          completion_tokens=a.completion_tokens, cost_usd=cost, credits=credits,
                                          outcome=a.outcome, http_status=a.status, error=self._redact(a.error),
-                                         latency_ms=a.latency_ms, response=a.text if a.outcome == 'ok' else None))
+                                         latency_ms=a.latency_ms, response=a.text if a.outcome == 'ok' else None,
+                                         prompt_version=c.prompt_version))
                 await s.flush()
                 row.credits = charged = await self.ledger.settle(rid, credits, llm_call_id=row.id, session=s)
             break
@@ -417,10 +413,10 @@ def _models(self: LLMClient, role: Role, primary: str) -> list[str]:
 # %% ../nbs/05_llm.ipynb #166fc46f
 def _repair(messages: list[dict], a: _Attempt, schema: type[BaseModel]|None) -> list[dict]:
     "The conversation for the one repair attempt after an invalid or truncated reply."
-    if a.outcome == 'truncated': return messages + [{'role': 'user', 'content': PROMPTS['truncated']}]
+    if a.outcome == 'truncated': return messages + [{'role': 'user', 'content': load_prompt('repair').parts['truncated']}]
     shape = json.dumps(response_format(schema)['json_schema']['schema']) if schema else '(any JSON object)'
     return messages + [{'role': 'assistant', 'content': a.text or ''},
-                       {'role': 'user', 'content': PROMPTS['invalid'].format(error=a.error, schema=shape)}]
+                       {'role': 'user', 'content': load_prompt('repair').fill('invalid', error=a.error, schema=shape)}]
 
 def _result(c: _Call, model: str, a: _Attempt, truncated: bool = False) -> LLMResult:
     "The result of a call that ended with successful attempt `a`, costs summed over all attempts."
@@ -447,7 +443,8 @@ def _adapt(self: LLMClient, c: _Call, model: str, a: _Attempt) -> bool:
 @patch
 async def complete(self: LLMClient, role: Role|str, messages: list[dict], *, user_id: int, project_id: int|None = None,
                    call_key: str|None = None, max_tokens: int = 4096, schema: type[BaseModel]|None = None,
-                   funding_reservation_id: int|None = None, allow_truncated: bool = False) -> LLMResult:
+                   funding_reservation_id: int|None = None, allow_truncated: bool = False,
+                   prompt_version: str|None = None) -> LLMResult:  # recorded with every attempt
     "Ask the model for `role`; metered, retried, validated against `schema` when given."
     role = Role(role)
     if call_key and (done := await self._stored(call_key, schema)) is not None: return done
@@ -455,7 +452,7 @@ async def complete(self: LLMClient, role: Role|str, messages: list[dict], *, use
     await self.pricing.price(primary)  # MissingPrice before anything is sent
     self.client  # ConfigError (no LLM_API_KEY) before anything is reserved
     c = _Call(role, user_id, project_id, call_key or f"call:{uuid.uuid4().hex}", funding_reservation_id, max_tokens,
-              schema, response_format(schema) if schema else None)
+              schema, response_format(schema) if schema else None, prompt_version)
     c.attempt = await self._last_attempt(c.call_key)
     msgs, repaired, roomier, waited, last = with_schema(messages, schema) if schema else list(messages), False, False, 0.0, None
     for model in self._models(role, primary):

@@ -23,13 +23,14 @@ from sqlalchemy import delete, func, or_, select, update
 from .billing import InsufficientCredits, Ledger, MissingPrice, Pricing, stale_after
 from .config import Settings
 from .db import (ACTIVE_STATES, ApiKeyUsage, CreditReservation, Database, Project, ProjectFile, ProjectState, ProjectTask,
-                         ReservationStatus, TaskState, utcnow)
+                         ReservationStatus, TaskState, User, utcnow)
 from .llm import LLMError, LLMOutputError, LLMRequestError, LLMUnavailable, ProviderOutOfCredit, Role
 from .packaging import (Limits, PackagingError, TooLarge, UnsafePath, autorun_files, build_zip, safe_path,
                                 slugify, validate_files, with_autorun_section)
-from .plans import (ProjectPlan, Readme, ReviewVerdict, architect_messages, continuation, demo_responder, estimate_calls,
+from .plans import (MAX_TASK_WRITES, MAX_TASKS, ProjectPlan, Readme, ReviewVerdict, architect_messages, continuation, demo_responder, estimate_calls,
                             implementer_messages, parse_file_blocks, import_check, import_problems, is_test_file, later_writes, readme_messages,
-                            ready_tests, reviewer_messages)
+                            implementer_limit, ready_tests, reviewer_messages)
+from .prompting import load_prompt, user_language
 from .executor import run_tests
 from .render import Msg, caption, credits, pack_buttons, progress_bar, progress_text, state_label
 
@@ -240,13 +241,13 @@ async def _cap(self: ModelOrchestrator, p: Project) -> Decimal:
 
 @patch
 async def _call(self: ModelOrchestrator, p: Project, role: Role, messages: list[dict], *, key: str, schema,
-                max_tokens: int = 4096, funded: bool = True, allow_truncated: bool = False):
+                max_tokens: int = 4096, funded: bool = True, allow_truncated: bool = False, prompt: str|None = None):
     "One metered model call for project `p`; raises `CapReached` at the project's credit cap."
     cap = await self._cap(p)
     if await self._spent(p.id, p.version) >= cap: raise CapReached(Msg('reason_cap', credits=credits(cap)))
     r = await self.llm.complete(role, messages, user_id=p.user_id, project_id=p.id, call_key=key, max_tokens=max_tokens,
                                 schema=schema, funding_reservation_id=p.reservation_id if funded else None,
-                                allow_truncated=allow_truncated)
+                                allow_truncated=allow_truncated, prompt_version=load_prompt(prompt).version if prompt else None)
     await self._update(p.id, credits_spent=await self._spent(p.id))
     return r
 
@@ -262,7 +263,7 @@ async def create_project(self: ModelOrchestrator, *, user_id: int, chat_id: int|
         await s.flush()
         return p.id
 
-def clean_plan(plan: ProjectPlan, limits: Limits = Limits(), max_tasks: int = 30) -> ProjectPlan:
+def clean_plan(plan: ProjectPlan, limits: Limits = Limits(), max_tasks: int = MAX_TASKS) -> ProjectPlan:
     "The plan with every path made safe; raises `UnsafePath`/`TooLarge` when it cannot be used."
     def safe(paths, strict):
         out = []
@@ -272,6 +273,8 @@ def clean_plan(plan: ProjectPlan, limits: Limits = Limits(), max_tasks: int = 30
                 if strict: raise
         return list(dict.fromkeys(out))
     if len(plan.tasks) > max_tasks: raise TooLarge(f"The plan has {len(plan.tasks)} tasks; the limit is {max_tasks}.")
+    if big := next((i for i, t in enumerate(plan.tasks, 1) if len(set(t.writes)) > MAX_TASK_WRITES), None):
+        raise TooLarge(f"Task {big} writes {len(set(plan.tasks[big - 1].writes))} files; the limit is {MAX_TASK_WRITES} (they must fit one answer).")
     tasks = [t.model_copy(update=dict(writes=safe(t.writes, True), reads=safe(t.reads, False))) for t in plan.tasks]
     files = [f.model_copy(update=dict(path=safe_path(f.path))) for f in plan.files if _is_safe(f.path)]
     if len(files) > limits.max_files: raise TooLarge(f"The plan has {len(files)} files; the limit is {limits.max_files}.")
@@ -309,9 +312,10 @@ async def _plan(self: ModelOrchestrator, p: Project) -> None:
     files = await self._files(p.id, p.version)
     current = ProjectPlan.model_validate(p.plan) if p.plan and p.version > 1 else None
     msgs = architect_messages(p.description, change=p.change_request if p.version > 1 else None, current=current,
-                              files=files, version=p.version, max_files=self.limits.max_files)
+                              files=files, version=p.version, max_files=self.limits.max_files, settings=self.settings,
+                              language=await self._language(p))
     r = await self._call(p, Role.architect, msgs, key=call_key(p.id, p.version, 'plan'), schema=ProjectPlan,
-                        max_tokens=6000, funded=False)
+                        max_tokens=6000, funded=False, prompt='architect')
     try: plan = clean_plan(r.parsed, self.limits)
     except PackagingError as e: return await self._fail(p, Msg('reason_bad_plan', error=str(e)))
     if current: plan = merge_delta(current, plan, p.version)
@@ -330,6 +334,13 @@ async def _plan(self: ModelOrchestrator, p: Project) -> None:
         if not ok: raise Stopped(p.id)  # rolled back: cancelled while planning
     p = await self._project(p.id)
     await self._emit(p, 'plan_ready', await self._plan_reply(p))
+
+# %% ../nbs/08_orchestrator.ipynb #8aa3e3a6
+@patch
+async def _language(self: ModelOrchestrator, p: Project) -> str:
+    "The language the user reads the plan and README in: the request's, else their Telegram `language_code`."
+    async with self.db.sessions() as s: u = await s.get(User, p.user_id) if p.user_id else None
+    return user_language(p.description, u.language_code if u else None)
 
 # %% ../nbs/08_orchestrator.ipynb #95c36f77
 @patch
@@ -493,14 +504,15 @@ MAX_CONTINUATIONS = 2  # follow-up calls for the files a cut-off implementer ans
 @patch
 async def _implementer_files(self: ModelOrchestrator, p: Project, t: ProjectTask, msgs: list[dict], key: str):
     "The files of the implementer's answer (as text blocks), continued while it was cut off with files still due."
-    limit = min(16384, 2048 + 2048 * len(t.writes))
-    r = await self._call(p, Role.implementer, msgs, key=key, schema=None, max_tokens=limit, allow_truncated=True)
+    limit = implementer_limit(len(t.writes))  # a file's budget each (the architect is told it)
+    r = await self._call(p, Role.implementer, msgs, key=key, schema=None, max_tokens=limit, allow_truncated=True, prompt='implementer')
     got = parse_file_blocks(r.text, t.writes)
     for n in range(1, MAX_CONTINUATIONS + 1):
         todo = [w for w in t.writes if w not in got.files]
         if not (r.truncated and todo): break
         msgs = continuation(msgs, r.text, list(got.files), todo)
-        r = await self._call(p, Role.implementer, msgs, key=f"{key}:more{n}", schema=None, max_tokens=limit, allow_truncated=True)
+        r = await self._call(p, Role.implementer, msgs, key=f"{key}:more{n}", schema=None, max_tokens=limit, allow_truncated=True,
+                             prompt='implementer')
         got.files.update(parse_file_blocks(r.text, todo).files)
     return got.files
 
@@ -530,9 +542,10 @@ def _context_paths(self: ModelOrchestrator, plan: ProjectPlan, t: ProjectTask, f
 @patch
 async def _review(self: ModelOrchestrator, p: Project, plan: ProjectPlan, t: ProjectTask, files: dict[str, str],
                   written: list[str], check: Check, attempt: int) -> Check:
-    msgs = reviewer_messages(plan, t.idx, {w: files[w] for w in written if w in files}, check.summary, budget=self.context_tokens)
+    msgs = reviewer_messages(plan, t.idx, {w: files[w] for w in written if w in files}, check.summary, budget=self.context_tokens,
+                             settings=self.settings)
     try: v = (await self._call(p, Role.reviewer, msgs, key=call_key(p.id, p.version, f"t{t.idx}", 'review', attempt),
-                               schema=ReviewVerdict, max_tokens=4000)).parsed  # room for a reasoning model's thinking
+                               schema=ReviewVerdict, max_tokens=4000, prompt='reviewer')).parsed  # room for a reasoning model's thinking
     except (LLMOutputError, LLMRequestError):
         check.summary += "; review unavailable"
         return check
@@ -558,7 +571,7 @@ async def _run_task(self: ModelOrchestrator, p: Project, plan: ProjectPlan, t: P
         await self._progress(p, S.implementing, t.idx, total, writing, last)
         files = await self._files(p.id, p.version)
         msgs = implementer_messages(plan, files, t.idx, budget=self.context_tokens, failure=failure, done=done,
-                                    context=self._context_paths(plan, t, files))
+                                    context=self._context_paths(plan, t, files), settings=self.settings)
         check, written = await self._attempt(p, t, msgs, files, attempt)
         if check is None:
             await self._move(p.id, S.verifying)
@@ -616,8 +629,9 @@ async def _document(self: ModelOrchestrator, p: Project) -> None:
     tests = next(((t.result or {}).get('check') for t in reversed(tasks) if (t.result or {}).get('check')), 'no tests')
     await self._progress(p, S.documenting, len(tasks) - 1, len(tasks), Msg('now_readme'), tests, done=len(tasks))
     try:
-        r = await self._call(p, Role.implementer, readme_messages(plan, files, tests, budget=self.context_tokens),
-                             key=call_key(p.id, p.version, 'readme'), schema=Readme, max_tokens=3000)
+        msgs = readme_messages(plan, files, tests, budget=self.context_tokens, settings=self.settings, language=await self._language(p))
+        r = await self._call(p, Role.implementer, msgs, key=call_key(p.id, p.version, 'readme'), schema=Readme, max_tokens=3000,
+                             prompt='readme')
         content = r.parsed.content.strip() or plain_readme(plan, files)
     except (LLMOutputError, LLMRequestError): content = plain_readme(plan, files)
     await self._store_files(p.id, p.version, {'README.md': with_autorun_section(with_test_instructions(content, files), files).encode()}, None)

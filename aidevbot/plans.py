@@ -15,13 +15,18 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from .config import Settings
+from .prompting import load_prompt, sandbox_facts
+
 # %% auto #0
-__all__ = ['PROMPTS', 'REQUIREMENT_ALIASES', 'ALWAYS_AVAILABLE', 'TOKENS_PER_FILE', 'SYSTEM_TOKENS', 'PlanFile', 'PlanTask',
-           'ProjectPlan', 'FileOut', 'TaskFiles', 'ReviewVerdict', 'Readme', 'schema_name', 'FileBlocks',
-           'parse_file_blocks', 'render_file_blocks', 'count_tokens', 'is_test_file', 'plan_outline', 'file_tree',
-           'context_files', 'planned_paths', 'architect_messages', 'implementer_messages', 'reviewer_messages',
-           'readme_messages', 'continuation', 'imported_modules', 'ImportCheck', 'import_problems', 'pending_imports',
-           'requirement_names', 'import_check', 'later_writes', 'ready_tests', 'estimate_calls', 'demo_responder']
+__all__ = ['MAX_TASKS', 'FILE_TOKENS', 'FILE_LINES', 'IMPLEMENTER_MAX_TOKENS', 'MAX_TASK_WRITES', 'REQUIREMENT_ALIASES',
+           'ALWAYS_AVAILABLE', 'TOKENS_PER_FILE', 'SYSTEM_TOKENS', 'PlanFile', 'PlanTask', 'ProjectPlan', 'FileOut',
+           'TaskFiles', 'ReviewVerdict', 'Readme', 'schema_name', 'FileBlocks', 'parse_file_blocks',
+           'render_file_blocks', 'implementer_limit', 'count_tokens', 'is_test_file', 'imported_modules', 'ImportCheck',
+           'import_problems', 'pending_imports', 'requirement_names', 'import_check', 'plan_outline', 'file_tree',
+           'context_files', 'file_outline', 'repo_map', 'related_paths', 'traceback_paths', 'planned_paths',
+           'architect_messages', 'implementer_messages', 'reviewer_messages', 'readme_messages', 'continuation',
+           'later_writes', 'ready_tests', 'estimate_calls', 'demo_responder']
 
 # %% ../nbs/07a_plans.ipynb #d0731fb6
 class PlanFile(BaseModel):
@@ -137,50 +142,19 @@ def render_file_blocks(files: dict[str, str]) -> str:
     return '\n'.join(out)
 
 # %% ../nbs/07a_plans.ipynb #ce365314
-PROMPTS = {
-    'architect_system': (
-        "You are the architect of aidevbot, an AI development assistant. Turn the user's request into a small, "
-        "working project plan. Prefer Python 3.11 with the standard library. Every Python project includes pytest "
-        "tests (in tests/, with a pytest.ini containing `pythonpath = .`) so each task can be verified by running "
-        "them; third-party requirements go into requirements.txt. Order tasks so each one can be checked when it "
-        "is done: a task writes a module together with its tests. For every task list the files it writes and the "
-        "existing files it needs to read (keep reads minimal). Paths are relative POSIX paths. "
-        "At most {max_tasks} tasks and {max_files} files."),
-    'architect_user': "Request:\n{description}",
-    'architect_change': (
-        "This is a change request for an existing project (version {version}). Plan only the delta: tasks that "
-        "rewrite or add the files the change needs (a task rewrites a file in full), and list paths to delete in "
-        "`remove`.\n\nCurrent plan summary: {summary}\n\nCurrent files:\n{tree}\n\nChange request:\n{change}"),
-    'implementer_system': (
-        "You are the implementer of aidevbot. Write the files of one task of a plan, completely and correctly: "
-        "return every file the task writes, in full (no placeholders, no diffs). Only use modules that exist in the "
-        "project, the standard library or requirements.txt. Code must pass the project's tests when run with "
-        "`python -m pytest` from the project root.\n\n"
-        "Answer format: task_files\nFor each file: its path alone on one line, then the whole file in a fenced block "
-        "opened and closed by four backticks, for example:\n\nsrc/app.py\n````python\n<the complete file>\n````\n\n"
-        "No JSON. Anything outside the blocks is ignored."),
-    'implementer_user': (
-        "Project: {title}\n{summary}\nStack: {stack}\n\nPlan:\n{plan}\n\nFile tree (+ written, - planned):\n{tree}\n\n"
-        "Your task ({number} of {total}): {task_title}\n{description}\nVerification: {verify}\n\n"
-        "Files to write: {writes}\n\n{context}"),
-    'continue': (
-        "Your answer was cut off at the length limit. Kept, complete: {done}.\nFiles still to send: {todo}\n"
-        "Send only these files, each in full, in the same format."),
-    'repair': (
-        "The previous attempt failed verification. Fix the problem and return the complete corrected files.\n"
-        "Verification output:\n{failure}"),
-    'reviewer_system': (
-        "You are the reviewer of aidevbot. Check that the files written for one task do what the task asks, "
-        "fit the plan and have no obvious bugs. The files already compile and their tests passed; report only real "
-        "problems. Approve when the task is done."),
-    'reviewer_user': (
-        "Project: {title}\nTask ({number} of {total}): {task_title}\n{description}\n\nVerification result: "
-        "{verification}\n\nFiles written:\n{files}"),
-    'readme_system': (
-        "You are the technical writer of aidevbot. Write the README.md of a finished project in Markdown: what it "
-        "is, how to install it, how to run it, and how to run its tests (exact commands)."),
-    'readme_user': "Project: {title}\n{summary}\nStack: {stack}\nTests: {tests}\n\nFiles:\n{tree}\n\n{context}",
-}
+MAX_TASKS = 12  # tasks in one plan: the architect is told, clean_plan enforces
+FILE_TOKENS = 2048  # size budget of one generated file
+FILE_LINES = FILE_TOKENS * 4 // 40  # the same budget in lines (~4 characters a token, ~40 a line)
+IMPLEMENTER_MAX_TOKENS = 16384  # the implementer's answer limit for one task
+MAX_TASK_WRITES = IMPLEMENTER_MAX_TOKENS // FILE_TOKENS - 1  # files one task may write: all fit one answer
+
+def implementer_limit(writes: int) -> int:
+    "`max_tokens` of an implementer call writing `writes` files: a file's budget each, plus one for prose and slack."
+    return min(IMPLEMENTER_MAX_TOKENS, FILE_TOKENS * (writes + 1))
+
+def _facts(settings: Settings|None) -> str:
+    "The sandbox facts for `settings` (defaults, no environment read, when None)."
+    return sandbox_facts(settings if settings is not None else Settings.model_construct())
 
 # %% ../nbs/07a_plans.ipynb #f9e0f846
 def count_tokens(text: str) -> int:
@@ -191,80 +165,6 @@ def is_test_file(path: str) -> bool:
     "A pytest test module (`test_*.py` or `*_test.py`)."
     name = posixpath.basename(path)
     return name.endswith('.py') and (name.startswith('test_') or name.endswith('_test.py'))
-
-# %% ../nbs/07a_plans.ipynb #73d81fa7
-def plan_outline(plan: ProjectPlan, current: int|None = None, done: set[int] = frozenset()) -> str:
-    "The ordered task list, marking done tasks and the current one."
-    mark = lambda i: '[current]' if i == current else '[done]' if i in done else '[todo]'
-    return '\n'.join(f"{i+1}. {mark(i)} {t.title} — writes: {', '.join(t.writes) or '-'}" for i, t in enumerate(plan.tasks))
-
-def file_tree(files: dict[str, str], planned: list[str] = ()) -> str:
-    "Sorted paths: `+` written (with size), `-` planned but not written yet."
-    lines = [f"+ {p} ({len(c)} chars)" for p, c in sorted(files.items())]
-    lines += [f"- {p}" for p in sorted(set(planned) - set(files))]
-    return '\n'.join(lines) or '(empty)'
-
-def context_files(paths: list[str], files: dict[str, str], budget: int) -> str:
-    "Contents of `paths` that exist in `files`, in order, cut to fit `budget` tokens."
-    parts, left = [], budget
-    for p in dict.fromkeys(paths):
-        if p not in files: continue
-        body, room = files[p], max(left, 0) * 4
-        if len(body) > room: body = body[:room] + f"\n[... {len(files[p]) - room} more characters not shown]"
-        parts.append(f"--- {p} ---\n{body}\n--- end of {p} ---")
-        left -= count_tokens(body)
-    return ("Current contents of the files you need:\n" + '\n'.join(parts)) if parts else "No existing files are needed."
-
-# %% ../nbs/07a_plans.ipynb #6c45ba9e
-def _msgs(system: str, user: str) -> list[dict]: return [{'role': 'system', 'content': system}, {'role': 'user', 'content': user}]
-
-def planned_paths(plan: ProjectPlan) -> list[str]:
-    "Every path the plan mentions (files and task writes)."
-    return list(dict.fromkeys([f.path for f in plan.files] + [p for t in plan.tasks for p in t.writes]))
-
-def architect_messages(description: str, *, max_tasks: int = 12, max_files: int = 40, change: str|None = None,
-                       current: ProjectPlan|None = None, files: dict[str, str]|None = None, version: int = 1) -> list[dict]:
-    "Messages asking the architect for a plan (or, with `change`, a delta plan against `files`)."
-    system = PROMPTS['architect_system'].format(max_tasks=max_tasks, max_files=max_files)
-    user = PROMPTS['architect_user'].format(description=description)
-    if change is not None:
-        user += '\n\n' + PROMPTS['architect_change'].format(version=version, summary=current.summary if current else '',
-                                                           tree=file_tree(files or {}), change=change)
-    return _msgs(system, user)
-
-def implementer_messages(plan: ProjectPlan, files: dict[str, str], idx: int, *, budget: int = 12000,
-                         failure: str|None = None, done: set[int] = frozenset(), context: list[str]|None = None) -> list[dict]:
-    "Messages for task `idx`: plan, tree and only the files it writes or reads (or `context` paths), within `budget` tokens."
-    t = plan.tasks[idx]
-    paths = context if context is not None else t.writes + t.reads
-    user = PROMPTS['implementer_user'].format(
-        title=plan.title, summary=plan.summary, stack=plan.stack, plan=plan_outline(plan, idx, done),
-        tree=file_tree(files, planned_paths(plan)), number=idx + 1, total=len(plan.tasks), task_title=t.title,
-        description=t.description, verify=t.verify, writes=', '.join(t.writes), context=context_files(paths, files, budget))
-    if failure: user += '\n\n' + PROMPTS['repair'].format(failure=failure[-6000:])
-    return _msgs(PROMPTS['implementer_system'], user)
-
-# %% ../nbs/07a_plans.ipynb #8b21a9a3
-def reviewer_messages(plan: ProjectPlan, idx: int, written: dict[str, str], verification: str, *, budget: int = 12000) -> list[dict]:
-    "Messages asking the reviewer for a verdict on the files task `idx` wrote."
-    t = plan.tasks[idx]
-    user = PROMPTS['reviewer_user'].format(title=plan.title, number=idx + 1, total=len(plan.tasks), task_title=t.title,
-                                           description=t.description, verification=verification,
-                                           files=context_files(list(written), written, budget))
-    return _msgs(PROMPTS['reviewer_system'], user)
-
-def readme_messages(plan: ProjectPlan, files: dict[str, str], tests: str, *, budget: int = 12000) -> list[dict]:
-    "Messages asking for the README of the final `files`."
-    order = sorted(files, key=lambda p: (is_test_file(p), p.count('/'), p))  # modules first, tests last
-    user = PROMPTS['readme_user'].format(title=plan.title, summary=plan.summary, stack=plan.stack, tests=tests,
-                                         tree=file_tree(files), context=context_files(order, files, budget))
-    return _msgs(PROMPTS['readme_system'], user)
-
-# %% ../nbs/07a_plans.ipynb #667a6a53
-def continuation(messages: list[dict], answer: str, done: list[str], todo: list[str]) -> list[dict]:
-    "The conversation asking for the files `todo` after `answer` was cut off with `done` complete."
-    ask = PROMPTS['continue'].format(done=', '.join(done) or 'none', todo=', '.join(todo))
-    return messages + [{'role': 'assistant', 'content': answer}, {'role': 'user', 'content': ask}]
 
 # %% ../nbs/07a_plans.ipynb #b4d5fc8f
 REQUIREMENT_ALIASES = {'beautifulsoup4': 'bs4', 'pyyaml': 'yaml', 'pillow': 'PIL', 'scikit-learn': 'sklearn',
@@ -374,6 +274,147 @@ def import_check(files: dict[str, str], later: set[str] = frozenset()) -> Import
     "An `ImportCheck` for the project's current `files` (requirements read from requirements.txt)."
     req = files.get('requirements.txt')
     return ImportCheck(files, set(later), requirement_names(req or ''), requirements_present=req is not None)
+
+# %% ../nbs/07a_plans.ipynb #73d81fa7
+def plan_outline(plan: ProjectPlan, current: int|None = None, done: set[int] = frozenset()) -> str:
+    "The ordered task list, marking done tasks and the current one."
+    mark = lambda i: '[current]' if i == current else '[done]' if i in done else '[todo]'
+    return '\n'.join(f"{i+1}. {mark(i)} {t.title} — writes: {', '.join(t.writes) or '-'}" for i, t in enumerate(plan.tasks))
+
+def file_tree(files: dict[str, str], planned: list[str] = ()) -> str:
+    "Sorted paths: `+` written (with size), `-` planned but not written yet."
+    lines = [f"+ {p} ({len(c)} chars)" for p, c in sorted(files.items())]
+    lines += [f"- {p}" for p in sorted(set(planned) - set(files))]
+    return '\n'.join(lines) or '(empty)'
+
+def context_files(paths: list[str], files: dict[str, str], budget: int) -> str:
+    "Contents of `paths` that exist in `files`, in order, cut to fit `budget` tokens."
+    parts, left = [], budget
+    for p in dict.fromkeys(paths):
+        if p not in files: continue
+        body, room = files[p], max(left, 0) * 4
+        if len(body) > room: body = body[:room] + f"\n[... {len(files[p]) - room} more characters not shown]"
+        parts.append(f"--- {p} ---\n{body}\n--- end of {p} ---")
+        left -= count_tokens(body)
+    return ("Current contents of the files you need:\n" + '\n'.join(parts)) if parts else "No existing files are needed."
+
+# %% ../nbs/07a_plans.ipynb #31334083
+def _signature(n: ast.AST) -> str:
+    "`name(args) -> ret` (`async name(...)`) or `class Name(bases)` of a top-level definition."
+    if isinstance(n, ast.ClassDef):
+        return f"class {n.name}" + (f"({', '.join(ast.unparse(b) for b in n.bases)})" if n.bases else '')
+    ret = f" -> {ast.unparse(n.returns)}" if n.returns else ''
+    return f"{'async ' * isinstance(n, ast.AsyncFunctionDef)}{n.name}({ast.unparse(n.args)}){ret}"
+
+def file_outline(path: str, content: str) -> tuple[str, list[str]]:
+    "(the map's line for a file: path and first docstring line or size, its top-level signatures)."
+    if not path.endswith('.py'): return f"+ {path} ({len(content.encode())} bytes)", []
+    try: tree = ast.parse(content, path)
+    except (SyntaxError, ValueError): return f"+ {path} ({len(content)} chars; does not parse)", []
+    doc = (ast.get_docstring(tree) or '').strip().split('\n')[0]
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return f"+ {path}" + (f" — {doc}" if doc else ''), [_signature(n) for n in tree.body if isinstance(n, defs)]
+
+# %% ../nbs/07a_plans.ipynb #16b6c140
+def _name(sig: str) -> str: return re.match(r'(?:async |class )?(\w+)', sig).group(1)
+
+def repo_map(files: dict[str, str], planned: list[str] = (), budget: int = 3000, shown: list[str] = (),
+             related: set[str]|None = None) -> str:
+    "Every file: path, first docstring line, signatures (names only outside `related`; just the path if `shown`); `-` planned."
+    outlines = {p: file_outline(p, c) for p, c in sorted(files.items())}
+    def render(sigs: bool) -> list[str]:
+        out = []
+        for p, (head, defs) in outlines.items():
+            out.append(f"+ {p} (shown below)" if p in shown else head)
+            if sigs and defs and p not in shown:
+                out.append('  ' + '; '.join(defs if related is None or p in related else map(_name, defs)))
+        return out + [f"- {p}" for p in sorted(set(planned) - set(files))]
+    lines = render(True)
+    if count_tokens('\n'.join(lines)) > budget: lines = render(False)
+    while lines and count_tokens('\n'.join(lines)) > budget: lines = lines[:len(lines) * 3 // 4]
+    left = len(render(False)) - len(lines) if count_tokens('\n'.join(render(False))) > budget else 0
+    return '\n'.join(lines + [f"[... {left} more files not listed]"] * bool(left)) or '(empty)'
+
+# %% ../nbs/07a_plans.ipynb #dcd74d19
+def related_paths(files: dict[str, str], paths: list[str]) -> set[str]:
+    "Project files that `paths` import, and project files that import one of `paths` (one step each way)."
+    chk, wanted = import_check(files), set(paths)
+    def deps(p: str) -> set[str]:
+        return {t for m, lv in imported_modules(p, files[p]) for s, t in [chk.resolve(p, m, lv)] if s == 'ok' and t}
+    out = set().union(*(deps(p) for p in wanted if p in files))
+    return out | {q for q in files if q.endswith('.py') and deps(q) & wanted}
+
+# %% ../nbs/07a_plans.ipynb #f9b507b5
+_TB_PATH = re.compile(r'File "([^"]+)", line \d+|^([^\s:"]+\.py):\d+:', re.M)
+
+def traceback_paths(output: str, files: dict[str, str], limit: int = 5) -> list[str]:
+    "Project files named in the tracebacks of `output`, in order of appearance, at most `limit`."
+    out = []
+    for m in _TB_PATH.finditer(output or ''):
+        raw = (m.group(1) or m.group(2)).replace('\\', '/')
+        hit = raw.removeprefix('./') if raw.removeprefix('./') in files else next(
+            (p for p in sorted(files, key=len, reverse=True) if raw.endswith('/' + p)), None)
+        if hit and hit not in out: out.append(hit)
+    return out[:limit]
+
+# %% ../nbs/07a_plans.ipynb #6c45ba9e
+def _msgs(system: str, user: str) -> list[dict]: return [{'role': 'system', 'content': system}, {'role': 'user', 'content': user}]
+
+def planned_paths(plan: ProjectPlan) -> list[str]:
+    "Every path the plan mentions (files and task writes)."
+    return list(dict.fromkeys([f.path for f in plan.files] + [p for t in plan.tasks for p in t.writes]))
+
+def architect_messages(description: str, *, max_tasks: int = MAX_TASKS, max_files: int = 40, change: str|None = None,
+                       current: ProjectPlan|None = None, files: dict[str, str]|None = None, version: int = 1,
+                       settings: Settings|None = None, language: str = 'English (en)') -> list[dict]:
+    "Messages asking the architect for a plan (or, with `change`, a delta plan against `files`)."
+    pr = load_prompt('architect')
+    system = pr.fill('system', max_tasks=max_tasks, max_files=max_files, max_writes=MAX_TASK_WRITES, file_lines=FILE_LINES,
+                     file_tokens=FILE_TOKENS, language=language, sandbox=_facts(settings))
+    user = pr.fill('user', description=description)
+    if change is not None:
+        user += '\n\n' + pr.fill('change', version=version, summary=current.summary if current else '',
+                                  tree=file_tree(files or {}), change=change)
+    return _msgs(system, user)
+
+# %% ../nbs/07a_plans.ipynb #59a28e2b
+def implementer_messages(plan: ProjectPlan, files: dict[str, str], idx: int, *, budget: int = 12000,
+                         failure: str|None = None, done: set[int] = frozenset(), context: list[str]|None = None,
+                         settings: Settings|None = None) -> list[dict]:
+    "Task `idx`: plan, repository map and the files it writes or reads (or `context`), within `budget` tokens."
+    t, pr = plan.tasks[idx], load_prompt('implementer')
+    paths = list(context if context is not None else t.writes + t.reads) + (traceback_paths(failure, files) if failure else [])
+    shown = [p for p in dict.fromkeys(paths) if p in files]
+    rmap = repo_map(files, planned_paths(plan), budget // 4, shown, related_paths(files, shown + list(t.writes)))
+    user = pr.fill('user', title=plan.title, summary=plan.summary, stack=plan.stack, plan=plan_outline(plan, idx, done),
+                   repo_map=rmap, number=idx + 1, total=len(plan.tasks), task_title=t.title, description=t.description,
+                   verify=t.verify, writes=', '.join(t.writes), context=context_files(paths, files, budget - count_tokens(rmap)))
+    if failure: user += '\n\n' + pr.fill('repair', failure=failure[-6000:])
+    return _msgs(pr.fill('system', sandbox=_facts(settings), file_lines=FILE_LINES), user)
+
+# %% ../nbs/07a_plans.ipynb #8b21a9a3
+def reviewer_messages(plan: ProjectPlan, idx: int, written: dict[str, str], verification: str, *, budget: int = 12000,
+                      settings: Settings|None = None) -> list[dict]:
+    "Messages asking the reviewer for a verdict on the files task `idx` wrote."
+    t, pr = plan.tasks[idx], load_prompt('reviewer')
+    user = pr.fill('user', title=plan.title, number=idx + 1, total=len(plan.tasks), task_title=t.title,
+                   description=t.description, verification=verification, files=context_files(list(written), written, budget))
+    return _msgs(pr.fill('system', sandbox=_facts(settings)), user)
+
+def readme_messages(plan: ProjectPlan, files: dict[str, str], tests: str, *, budget: int = 12000,
+                    settings: Settings|None = None, language: str = 'English (en)') -> list[dict]:
+    "Messages asking for the README of the final `files`, in `language`."
+    order = sorted(files, key=lambda p: (is_test_file(p), p.count('/'), p))  # modules first, tests last
+    pr = load_prompt('readme')
+    user = pr.fill('user', title=plan.title, summary=plan.summary, stack=plan.stack, tests=tests, tree=file_tree(files),
+                   context=context_files(order, files, budget))
+    return _msgs(pr.fill('system', sandbox=_facts(settings), language=language), user)
+
+# %% ../nbs/07a_plans.ipynb #667a6a53
+def continuation(messages: list[dict], answer: str, done: list[str], todo: list[str]) -> list[dict]:
+    "The conversation asking for the files `todo` after `answer` was cut off with `done` complete."
+    ask = load_prompt('implementer').fill('continue', done=', '.join(done) or 'none', todo=', '.join(todo))
+    return messages + [{'role': 'assistant', 'content': answer}, {'role': 'user', 'content': ask}]
 
 # %% ../nbs/07a_plans.ipynb #19c135f8
 def later_writes(plan: ProjectPlan, idx: int) -> set[str]:
@@ -590,7 +631,7 @@ def demo_responder(*, fault: str|None = None, fix: bool = True, variant: str = '
     assert not fault or variant == 'small', 'faults are scripted in cli.py, task 2 of the small project'
     plan, good = _large_project() if variant == 'large' else _small_project()
     change_plan, change = _change_plan()
-    repair_mark = PROMPTS['repair'].split('.')[0]
+    repair_mark = load_prompt('implementer').parts['repair'].split('.')[0]
     def respond(body: dict):
         kind, user = _route(body), _user_text(body)
         if kind == 'project_plan': return change_plan if 'Change request:' in user else plan

@@ -1,6 +1,6 @@
 """Orchestrator benchmark on the 20-file scripted project (10 tasks, each writing a module and its test).
 
-1. Prompt tokens per implementer call: the orchestrator's task-scoped context (plan, file tree, only the files the task
+1. Prompt tokens per implementer call: the orchestrator's task-scoped context (plan, repository map, only the files the task
    writes and reads) beside a baseline that sends every file on every call. The ratio is the figure.
 2. Orchestration overhead: wall time of the whole run with a zero-latency FakeLLM, split into model calls (HTTP to the
    fake + metering), sandbox test runs, and everything else (database, prompts, bookkeeping).
