@@ -338,9 +338,9 @@ async def _plan(self: ModelOrchestrator, p: Project) -> None:
 # %% ../nbs/08_orchestrator.ipynb #8aa3e3a6
 @patch
 async def _language(self: ModelOrchestrator, p: Project) -> str:
-    "The language the user reads the plan and README in: the request's, else their Telegram `language_code`."
+    "The language the user reads the plan and README in: the request's, else their /language choice, else Telegram's."
     async with self.db.sessions() as s: u = await s.get(User, p.user_id) if p.user_id else None
-    return user_language(p.description, u.language_code if u else None)
+    return user_language(p.description, (u.language or u.language_code) if u else None)
 
 # %% ../nbs/08_orchestrator.ipynb #95c36f77
 @patch
