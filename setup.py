@@ -27,10 +27,14 @@ setuptools.setup(
         'Natural Language :: ' + cfg['language'].title(),
         'Programming Language :: Python :: 3.11',
     ],
-    # the hand-reviewed Alembic migrations ship inside the package as aidevbot.migrations
-    packages=setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}.migrations', f'{lib}.migrations.versions'],
-    package_dir={f'{lib}.migrations': 'migrations', f'{lib}.migrations.versions': 'migrations/versions'},
-    package_data={f'{lib}.migrations': ['*.mako', '*.ini']},
+    # the hand-reviewed Alembic migrations ship inside the package as aidevbot.migrations, and the demo project's files
+    # (real files, outside the nbdev-managed aidevbot/ so nbdev adds no __init__.py to them) as aidevbot.testing.demo_project
+    packages=setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}.migrations', f'{lib}.migrations.versions',
+                                                                    f'{lib}.testing.demo_project'],
+    package_dir={f'{lib}.migrations': 'migrations', f'{lib}.migrations.versions': 'migrations/versions',
+                 f'{lib}.testing.demo_project': 'demo_project'},
+    package_data={f'{lib}.migrations': ['*.mako', '*.ini'],
+                  f'{lib}.testing.demo_project': ['small/*', 'small/tests/*', 'change/*', 'change/tests/*']},
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements},

@@ -27,19 +27,18 @@ from .db import (ACTIVE_STATES, ApiKeyUsage, CreditReservation, Database, Projec
 from .llm import LLMError, LLMOutputError, LLMRequestError, LLMUnavailable, ProviderOutOfCredit, Role
 from .packaging import (Limits, PackagingError, TooLarge, UnsafePath, autorun_files, autorun_note, build_zip, safe_path,
                                 slugify, validate_files, with_autorun_section)
-from .plans import (ProjectPlan, Readme, ReviewVerdict, architect_messages, continuation, demo_responder, estimate_calls,
+from .plans import (ProjectPlan, Readme, ReviewVerdict, architect_messages, continuation, estimate_calls,
                             implementer_messages, parse_file_blocks, import_check, import_problems, is_test_file, later_writes, readme_messages,
                             ready_tests, reviewer_messages)
 from .executor import run_tests
 
 log = logging.getLogger(__name__)
-_all_ = ['demo_responder']  # re-exported from aidevbot.plans
 
 # %% auto #0
 __all__ = ['log', 'EVENT_KINDS', 'S', 'T', 'RUNNABLE', 'OPEN', 'NOT_FOUND', 'STATE_TEXT', 'MAX_CONTINUATIONS', 'Button',
            'Document', 'Reply', 'Progress', 'Event', 'credits_text', 'approx', 'progress_bar', 'buy_buttons', 'Stopped',
            'CapReached', 'ModelOrchestrator', 'call_key', 'clean_plan', 'merge_delta', 'Check', 'compile_errors',
-           'unfence', 'with_test_instructions', 'plain_readme', 'caption_for', 'demo_responder']
+           'unfence', 'with_test_instructions', 'plain_readme', 'caption_for']
 
 # %% ../nbs/08_orchestrator.ipynb #bee1f534
 @dataclass(frozen=True)

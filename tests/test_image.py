@@ -169,7 +169,7 @@ def container_alive(name: str):
 
 
 def test_serve_in_the_container_answers_probes_delivers_a_zip_and_stops_on_sigterm(image, docker_seccomp):
-    from aidevbot.orchestrator import demo_responder
+    from aidevbot.testing import demo_responder
     name = f'aidevbot-serve-{os.getpid()}'
     with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
         port = free_port()
@@ -259,7 +259,7 @@ class Stack:
 def compose_stack(image, tmp_path_factory):
     "deploy/docker-compose.yml up with podman-compose (host network), the fakes on the host; down -v afterwards."
     import yaml
-    from aidevbot.orchestrator import demo_responder
+    from aidevbot.testing import demo_responder
     pc = compose_cmd()
     project = f'aidevbot-it{os.getpid()}'
     sandbox = has_sandbox_server(image)
@@ -351,7 +351,7 @@ def playable_manifests(built: list[dict], *, image: str, tg, llm, db_url: str, p
 
 def test_kube_play_starts_bot_worker_and_executor_pods_and_their_probes_report_ready(image, tmp_path):
     import yaml
-    from aidevbot.orchestrator import demo_responder
+    from aidevbot.testing import demo_responder
     kubectl = shutil.which('kubectl')
     if not kubectl: pytest.skip('kubectl is not installed: it builds the kustomization that podman plays')
     built = [d for d in yaml.safe_load_all(subprocess.run([kubectl, 'kustomize', str(DEPLOY / 'kubernetes')], check=True,
