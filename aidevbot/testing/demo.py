@@ -130,11 +130,11 @@ async def run_demo(out: str|Path = 'demo-output', timeout: float = 120.0, stream
     from aidevbot.testing import FakeLLM, FakeTelegram, demo_responder
     stream, t0 = stream or sys.stdout, time.monotonic()
     say = lambda s: print(s, file=stream, flush=True)
-    tmp = Path(tempfile.mkdtemp(prefix='aidevbot-demo-'))
-    db_url = f"sqlite:///{tmp / 'demo.db'}"
-    say(f"aidevbot demo: the real bot, offline. Telegram and the model provider are local fakes; database {tmp / 'demo.db'}\n")
-    await asyncio.to_thread(migrate, db_url)
-    with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
+    with tempfile.TemporaryDirectory(prefix='aidevbot-demo-') as tmp, FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
+        db_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        say("aidevbot demo: the real bot, offline. Telegram and the model provider are local fakes; "
+            f"database {Path(tmp) / 'demo.db'} (removed at the end)\n")
+        await asyncio.to_thread(migrate, db_url)
         app = make_app(demo_settings(tg, llm, db_url))
         async with app.router.lifespan_context(app):
             try:
