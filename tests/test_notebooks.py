@@ -40,3 +40,18 @@ def test_a_notebook_that_makes_temporary_databases_or_folders_removes_them_in_it
             assert 'remove_temp_dirs()' in cells[-1], f"{nb.name}: its last cell should call remove_temp_dirs()"
     assert checked >= 10
 
+
+def render_readme(index: Path) -> str:
+    "What nbdev_readme would make of index.ipynb without outputs: markdown as is, code cells as Python blocks."
+    parts = []
+    for c in json.loads(index.read_text(encoding='utf-8'))['cells']:
+        text = ''.join(c['source']).strip('\n')
+        if c['cell_type'] == 'markdown': parts.append(text)
+        elif not text.startswith('#| hide'): parts.append(f"```python\n{text}\n```")
+    return '\n\n'.join(parts) + '\n'
+
+
+def test_readme_is_the_index_notebook_rendered():
+    # nbdev_readme needs Quarto, which this project does not install; README.md is kept in step by hand
+    readme = (NBS.parent / 'README.md').read_text(encoding='utf-8')
+    assert readme == render_readme(NBS / 'index.ipynb'), "edit nbs/index.ipynb and README.md together"
