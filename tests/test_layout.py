@@ -64,6 +64,8 @@ def _dockerfile_copies() -> list[str]:
 
 
 def test_the_wheel_ships_the_demo_project_and_reads_it_from_there(tmp_path):
+    allowed = (ROOT / 'deploy' / 'Dockerfile.dockerignore').read_text().splitlines()
+    assert all(f'!{n}' in allowed or f'!{n}/**' in allowed for n in _dockerfile_copies()), 'the build context filter drops a COPY'
     src = tmp_path / 'src'
     src.mkdir()
     for name in _dockerfile_copies():  # exactly what the image builds from
