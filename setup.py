@@ -27,13 +27,17 @@ setuptools.setup(
         'Natural Language :: ' + cfg['language'].title(),
         'Programming Language :: Python :: 3.11',
     ],
-    # the hand-reviewed Alembic migrations ship inside the package as aidevbot.migrations
-    packages=setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}.migrations', f'{lib}.migrations.versions'],
-    package_dir={f'{lib}.migrations': 'migrations', f'{lib}.migrations.versions': 'migrations/versions'},
+    # the hand-reviewed Alembic migrations ship inside the package as aidevbot.migrations, and the demo project's files
+    # (real files, outside the nbdev-managed aidevbot/ so nbdev adds no __init__.py to them) as aidevbot.testing.demo_project
+    packages=setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}.migrations', f'{lib}.migrations.versions',
+                                                                    f'{lib}.testing.demo_project'],
+    package_dir={f'{lib}.migrations': 'migrations', f'{lib}.migrations.versions': 'migrations/versions',
+                 f'{lib}.testing.demo_project': 'demo_project'},
     # data read with importlib.resources: prompts (aidevbot/prompts/*.md), message catalogs (gettext .po, read by
     # aidevbot.render), Alembic's templates, the bench specs (their .py files ship as never-imported subpackages)
     package_data={lib: ['prompts/*.md', 'locales/*.pot', 'locales/*/LC_MESSAGES/*.po'], f'{lib}.migrations': ['*.mako', '*.ini'],
-                  f'{lib}.bench.specs': ['*/request.md', '*/spec.json']},
+                  f'{lib}.bench.specs': ['*/request.md', '*/spec.json'],
+                  f'{lib}.testing.demo_project': ['small/*', 'small/tests/*', 'change/*', 'change/tests/*']},
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements},

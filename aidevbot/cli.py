@@ -408,8 +408,8 @@ def cmd_bench(args) -> int:
 
 # %% ../nbs/12_cli.ipynb #214776ef
 def cmd_demo(args) -> int:
-    "The whole product offline (see `aidevbot.demo`)."
-    from aidevbot.demo import run_demo
+    "The whole product offline (see `aidevbot.testing.demo`)."
+    from aidevbot.testing.demo import run_demo
     return asyncio.run(run_demo(out=args.out, timeout=args.timeout))
 
 COMMANDS = {'serve': cmd_serve, 'worker': cmd_worker, 'migrate': cmd_migrate, 'set-webhook': cmd_set_webhook,

@@ -27,7 +27,7 @@ from .db import (ACTIVE_STATES, ApiKeyUsage, CreditReservation, Database, Projec
 from .llm import LLMError, LLMOutputError, LLMRequestError, LLMUnavailable, ProviderOutOfCredit, Role
 from .packaging import (Limits, PackagingError, TooLarge, UnsafePath, autorun_files, build_zip, safe_path,
                                 slugify, validate_files, with_autorun_section)
-from .plans import (MAX_TASK_WRITES, MAX_TASKS, ProjectPlan, Readme, ReviewVerdict, architect_messages, continuation, demo_responder, estimate_calls,
+from .plans import (MAX_TASK_WRITES, MAX_TASKS, ProjectPlan, Readme, ReviewVerdict, architect_messages, continuation, estimate_calls,
                             implementer_messages, parse_file_blocks, import_check, import_problems, is_test_file, later_writes, readme_messages,
                             implementer_limit, ready_tests, reviewer_messages)
 from .prompting import load_prompt, user_language
@@ -35,13 +35,11 @@ from .executor import run_tests
 from .render import Msg, caption, credits, pack_buttons, progress_bar, progress_text, state_label
 
 log = logging.getLogger(__name__)
-_all_ = ['demo_responder']  # re-exported from aidevbot.plans
 
 # %% auto #0
 __all__ = ['log', 'EVENT_KINDS', 'S', 'T', 'RUNNABLE', 'OPEN', 'NOT_FOUND', 'MAX_CONTINUATIONS', 'Button', 'Document', 'Reply',
            'Progress', 'Event', 'approx', 'buy_buttons', 'Stopped', 'CapReached', 'ModelOrchestrator', 'call_key',
-           'clean_plan', 'merge_delta', 'Check', 'compile_errors', 'unfence', 'with_test_instructions', 'plain_readme',
-           'demo_responder']
+           'clean_plan', 'merge_delta', 'Check', 'compile_errors', 'unfence', 'with_test_instructions', 'plain_readme']
 
 # %% ../nbs/08_orchestrator.ipynb #bee1f534
 @dataclass(frozen=True)

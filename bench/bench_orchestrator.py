@@ -19,7 +19,8 @@ from sqlalchemy import select  # noqa: E402
 
 import aidevbot.orchestrator as orchestrator  # noqa: E402
 from aidevbot.db import ApiKeyUsage  # noqa: E402
-from aidevbot.orchestrator import ModelOrchestrator, demo_responder  # noqa: E402
+from aidevbot.orchestrator import ModelOrchestrator  # noqa: E402
+from aidevbot.testing import demo_responder
 from aidevbot.testing import FakeLLM, temp_sqlite_url  # noqa: E402
 from orchestrator_support import plan_and_approve, stack  # noqa: E402
 

@@ -88,7 +88,7 @@ def test_sigterm_mid_project_exits_in_grace_and_the_next_start_finishes_it(tmp_p
     from test_jobs_workers import CHAT0, charged_twice, deliveries, queue_projects, states
     from aidevbot.config import Settings
     from aidevbot.db import migrate
-    from aidevbot.orchestrator import demo_responder
+    from aidevbot.testing import demo_responder
     from aidevbot.testing import FakeLLM
     db_url = f"sqlite:///{tmp_path / 'bot.db'}"
     migrate(db_url)
@@ -122,7 +122,7 @@ def test_sigterm_mid_project_exits_in_grace_and_the_next_start_finishes_it(tmp_p
 
 def test_distributed_webhook_replica_and_worker_on_postgres(pg_url, tmp_path):
     "The Kubernetes shape: migrate, set-webhook, a webhook replica that only enqueues, a worker that runs the project."
-    from aidevbot.orchestrator import demo_responder
+    from aidevbot.testing import demo_responder
     from aidevbot.testing import FakeLLM
     with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
         port = free_port()

@@ -14,8 +14,8 @@ import pytest
 from aidevbot.bench.runner import FAKE_SPECS, fake_responder, leaks, load_spec, run_hidden, spec_names
 from aidevbot.cli import main
 from aidevbot.config import env
-from aidevbot.fake_llm import FakeLLM
-from aidevbot.loopback import free_port
+from aidevbot.testing.fake_llm import FakeLLM
+from aidevbot.testing.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLEAN = dict(LLM_BASE_URL=None, LLM_API_KEY=None, ARCHITECT_MODEL=None, IMPLEMENTER_MODEL=None, REVIEWER_MODEL=None)

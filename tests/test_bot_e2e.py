@@ -15,7 +15,8 @@ import pytest
 from aidevbot.billing import Ledger, Pricing
 from aidevbot.jobs import EmbeddedRunner
 from aidevbot.llm import LLMClient
-from aidevbot.orchestrator import ModelOrchestrator, demo_responder
+from aidevbot.orchestrator import ModelOrchestrator
+from aidevbot.testing import demo_responder
 from aidevbot.testing import FakeLLM, FakeTelegram, Slow, migrated_database
 from test_bot_harness import bot_settings, running_bot
 

@@ -12,8 +12,8 @@ import pytest
 
 from aidevbot.config import load_settings
 from aidevbot.executor import run_tests
-from aidevbot.loopback import free_port
-from aidevbot.orchestrator import demo_responder
+from aidevbot.testing.loopback import free_port
+from aidevbot.testing import demo_responder
 from aidevbot.testing import FakeLLM
 from orchestrator_support import stack, unzip_and_test
 

@@ -54,7 +54,7 @@ def test_catalogs_ship_as_package_data(tmp_path):
 
 
 # --- the whole demo flow in the user's language -------------------------------------------------------------------
-from aidevbot.orchestrator import demo_responder  # noqa: E402
+from aidevbot.testing import demo_responder  # noqa: E402
 from aidevbot.render import Msg, render  # noqa: E402
 from aidevbot.testing import FakeLLM, FakeTelegram, migrated_database  # noqa: E402
 from test_bot_e2e import button, product  # noqa: E402

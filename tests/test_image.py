@@ -272,7 +272,7 @@ def container_alive(name: str):
 
 
 def test_serve_in_the_container_answers_probes_delivers_a_zip_and_stops_on_sigterm(image, docker_seccomp):
-    from aidevbot.orchestrator import demo_responder
+    from aidevbot.testing import demo_responder
     name = f'aidevbot-serve-{os.getpid()}'
     with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
         port = free_port()
@@ -358,7 +358,7 @@ class Stack:
 def compose_stack(image, tmp_path_factory):
     "deploy/docker-compose.yml up with podman-compose (host network), the fakes on the host; down -v afterwards."
     import yaml
-    from aidevbot.orchestrator import demo_responder
+    from aidevbot.testing import demo_responder
     pc = compose_cmd()
     project = f'aidevbot-it{os.getpid()}'
     with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
@@ -510,7 +510,7 @@ def kube_probe(container: str, probe: dict, timeout: float = 90) -> None:
 def kube_pods(image, docker_seccomp, tmp_path_factory):
     "The kustomize output played with `podman kube play` (PostgreSQL and the migrate Job's command run beside it)."
     import yaml
-    from aidevbot.orchestrator import demo_responder
+    from aidevbot.testing import demo_responder
     kubectl = shutil.which('kubectl')
     if not kubectl:
         if os.environ.get('AIDEVBOT_REQUIRE_IMAGE'): pytest.fail('kubectl is not installed: it builds the kustomization')

@@ -9,7 +9,8 @@ from aidevbot.config import Settings
 from aidevbot.db import ApiKeyUsage, Project
 from aidevbot.jobs import EmbeddedRunner, make_runner
 from aidevbot.llm import LLMClient
-from aidevbot.orchestrator import ModelOrchestrator, demo_responder
+from aidevbot.orchestrator import ModelOrchestrator
+from aidevbot.testing import demo_responder
 from aidevbot.testing import FakeLLM, migrated_database
 from aidevbot.users import UserService
 

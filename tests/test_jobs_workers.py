@@ -17,7 +17,8 @@ from aidevbot.config import Settings
 from aidevbot.db import ApiKeyUsage, Project, migrate, open_database
 from aidevbot.jobs import ProcrastinateRunner
 from aidevbot.llm import LLMClient
-from aidevbot.orchestrator import ModelOrchestrator, demo_responder
+from aidevbot.orchestrator import ModelOrchestrator
+from aidevbot.testing import demo_responder
 from aidevbot.testing import FakeLLM, FakeTelegram
 from aidevbot.users import UserService
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from aidevbot.db import ApiKeyUsage, CreditReservation, Project, ProjectTask
-from aidevbot.fake_llm import RecordedRequest
-from aidevbot.orchestrator import demo_responder
+from aidevbot.testing.fake_llm import RecordedRequest
+from aidevbot.testing import demo_responder
 from aidevbot.testing import FakeLLM, Slow
 from orchestrator_support import plan_and_approve, stack, unzip_and_test
 

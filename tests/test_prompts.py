@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from aidevbot.db import ApiKeyUsage, User
-from aidevbot.fake_llm import RecordedRequest
-from aidevbot.orchestrator import demo_responder
+from aidevbot.testing.fake_llm import RecordedRequest
+from aidevbot.testing import demo_responder
 from aidevbot.prompting import load_prompt, prompt_text
 from aidevbot.testing import FakeLLM
 from orchestrator_support import plan_and_approve, stack, unzip_and_test
@@ -103,7 +103,7 @@ def test_the_prompt_files_ship_in_the_wheel(tmp_path):
     src = tmp_path / 'src'
     src.mkdir()
     for name in ('setup.py', 'settings.ini', 'README.md'): shutil.copy(ROOT / name, src / name)
-    for d in ('aidevbot', 'migrations'):
+    for d in ('aidevbot', 'migrations', 'demo_project'):
         shutil.copytree(ROOT / d, src / d, ignore=shutil.ignore_patterns('__pycache__'))
     out = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(tmp_path / 'dist'), str(src)],
                          capture_output=True, text=True, timeout=300)

@@ -7,7 +7,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from aidevbot.fake_llm import PROFILES, FakeLLM, Profile
+from aidevbot.testing.fake_llm import PROFILES, FakeLLM, Profile
 
 REQUIRE = {'provider': {'require_parameters': True}}
 
@@ -276,7 +276,7 @@ async def test_empty_answer_twice_moves_to_the_next_model_never_silently(db):
 from sqlalchemy import select  # noqa: E402
 
 from aidevbot.db import ApiKeyUsage, CreditReservation  # noqa: E402
-from aidevbot.orchestrator import demo_responder  # noqa: E402
+from aidevbot.testing import demo_responder  # noqa: E402
 from orchestrator_support import plan_and_approve, stack, unzip_and_test  # noqa: E402
 
 FALLBACK_PRICES = {'openai/gpt-5': (1.25, 10), 'google/gemini-2.5-flash': (0.3, 2.5)}

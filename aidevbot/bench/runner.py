@@ -36,15 +36,15 @@ from ..llm import LLMClient
 from ..orchestrator import ModelOrchestrator
 from ..render import progress_bar
 from ..packaging import safe_path
-from ..plans import ProjectPlan, _last_user, _route, _user_text, demo_responder, estimate_calls, render_file_blocks
+from ..plans import ProjectPlan, estimate_calls, render_file_blocks
 from ..sandbox import run_pytest
 from ..users import UserService
 
 # %% auto #0
-__all__ = ['HIDDEN_DIR', 'ROLES', 'FAKE_SPECS', 'COLORS', 'Spec', 'specs_root', 'load_spec', 'spec_names', 'HiddenResult',
-           'with_hidden', 'run_hidden', 'unpack_zip', 'ModelSet', 'parse_models', 'set_settings', 'fake_project',
-           'fake_responder', 'Bench', 'budget_credits', 'open_bench', 'ProjectResult', 'run_project', 'run_bench',
-           'progress_line', 'set_summary', 'prompt_versions', 'per_spec', 'money_check', 'build_report',
+__all__ = ['HIDDEN_DIR', 'ROLES', 'FAKE_SPECS', 'COLORS', 'TYPICAL_PLAN', 'Spec', 'specs_root', 'load_spec', 'spec_names',
+           'HiddenResult', 'with_hidden', 'run_hidden', 'unpack_zip', 'ModelSet', 'parse_models', 'set_settings',
+           'fake_project', 'fake_responder', 'Bench', 'budget_credits', 'open_bench', 'ProjectResult', 'run_project',
+           'run_bench', 'progress_line', 'set_summary', 'prompt_versions', 'per_spec', 'money_check', 'build_report',
            'render_markdown', 'chart_png', 'write_report', 'preflight', 'estimate_usd', 'hidden_snippets', 'leaks',
            'run_cli', 'bench_main']
 
@@ -174,6 +174,7 @@ def fake_project(name: str) -> tuple[dict, dict[str, str]]:
 # %% ../../nbs/13_bench.ipynb #bc111be1
 def fake_responder(names=FAKE_SPECS):
     "A FakeLLM responder playing every role for the fake specs (recognised by their request, then by their title)."
+    from aidevbot.testing.demo_model import _last_user, _route, _user_text  # only `--fake` runs the fakes
     projects = {n: fake_project(n) for n in names}
     requests = {n: load_spec(n).request.strip()[:300] for n in names}
     def which(text: str) -> str|None:
@@ -341,10 +342,11 @@ def set_summary(rs: list[ProjectResult]) -> dict:
 
 # %% ../../nbs/13_bench.ipynb #7ddca6a4
 def prompt_versions() -> dict[str, str]:
-    "A short sha256 of each prompt text the models are sent, and of all of them together."
-    from aidevbot import llm, plans
-    texts = {f'plans.{k}': v for k, v in plans.PROMPTS.items()} | {f'llm.{k}': v for k, v in llm.PROMPTS.items()}
-    out = {k: hashlib.sha256(v.encode()).hexdigest()[:12] for k, v in sorted(texts.items())}
+    "The version of each prompt file the models are sent (as `api_key_usage.prompt_version` has it), and of all together."
+    from importlib import resources
+    from aidevbot.prompting import load_prompt
+    names = sorted(f.name.removesuffix('.md') for f in resources.files('aidevbot.prompts').iterdir() if f.name.endswith('.md'))
+    out = {n: load_prompt(n).version for n in names}
     return {'all': hashlib.sha256(json.dumps(out, sort_keys=True).encode()).hexdigest()[:12], **out}
 
 def per_spec(results: list[ProjectResult], specs: list[Spec], sets: list[ModelSet]) -> dict:
@@ -519,9 +521,16 @@ async def preflight(s: Settings, sets: list[ModelSet]) -> dict[str, tuple[Decima
     if problem := await _key_problem(s, models[0]): raise CliError(problem)
     return {m: prices[m] for m in models}
 
+_TYPICAL_FILES = [('core.py', 'tests/test_core.py', 'pytest.ini'), ('cli.py', 'tests/test_cli.py'), ('report.py', 'tests/test_report.py')]
+TYPICAL_PLAN = dict(title='A typical project', summary='A small command-line tool with a core module, a CLI and a report.',
+                    stack='Python 3.11, standard library, pytest', remove=[],
+                    files=[dict(path=p, purpose=p) for ws in _TYPICAL_FILES for p in ws],
+                    tasks=[dict(title=t, description=f'{t} with its tests.', writes=list(ws), reads=[] if i == 0 else ['core.py'],
+                                verify=f'pytest {ws[1]}') for i, (t, ws) in enumerate(zip(('Core', 'Command line', 'Report'), _TYPICAL_FILES))])
+
 def estimate_usd(prices: dict[str, tuple[Decimal, Decimal]], ms: ModelSet, max_fix_attempts: int = 2) -> Decimal:
     "USD for one project with a typical three-task plan at `ms`'s prices (the estimate's upper end, plus the plan)."
-    plan = ProjectPlan.model_validate(demo_responder().plan)
+    plan = ProjectPlan.model_validate(TYPICAL_PLAN)
     calls = [('architect', 1500, 3000)] + estimate_calls(plan, max_fix_attempts=max_fix_attempts)['high']
     usd = sum(Decimal(p) * prices[ms.models[r]][0] + Decimal(c) * prices[ms.models[r]][1] for r, p, c in calls) / 1_000_000
     return usd.quantize(Decimal('0.0001'))
@@ -575,7 +584,7 @@ async def run_cli(args, *, stdin=None, stdout=None, stderr=None) -> int:
     if args.max_usd <= 0: raise CliError("--max-usd must be more than 0")
     specs = _specs(args)
     if args.fake:
-        from aidevbot.fake_llm import FakeLLM
+        from aidevbot.testing.fake_llm import FakeLLM  # only `--fake` runs the fakes
         fake = FakeLLM(fake_responder([sp.name for sp in specs if sp.name in FAKE_SPECS]), report_cost=True).start()
         s = s.model_copy(update=dict(llm_base_url=fake.base_url, llm_api_key=SecretStr('sk-bench-fake')))
     try: return await _run(args, s, specs, fake, stdin, stdout, stderr)
