@@ -20,6 +20,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, Awaitable, Callable
 
+import httpx
 import openai
 from fastcore.basics import patch
 from pydantic import BaseModel, ValidationError
@@ -229,9 +230,13 @@ class _Stream:
     finish: str|None = None
     usage: Any = None
     chunks: int = 0
+    id: str|None = None  # the generation's id (OpenRouter: `gen-…`)
+    routed: bool = False  # the chunks name a `provider`: an OpenRouter-style router that keeps generation stats
 
     def add(self, chunk) -> None:
         self.chunks += 1
+        self.id = self.id or getattr(chunk, 'id', None)
+        self.routed = self.routed or bool((getattr(chunk, 'model_extra', None) or {}).get('provider'))
         if chunk.usage is not None: self.usage = chunk.usage
         for ch in chunk.choices or []:
             if (d := ch.delta) is not None:
@@ -260,6 +265,26 @@ def _usage_into(a: _Attempt, got: _Stream, messages: list[dict], extra: dict) ->
     elif got.chunks:
         a.prompt_tokens = estimate_prompt_tokens(messages, extra.get('response_format') or extra.get('tools'))
         a.completion_tokens = math.ceil(len(''.join(got.content + got.arguments)) / 4)
+
+# %% ../nbs/05_llm.ipynb #05b1a002
+@patch
+async def _billed_usage(self: LLMClient, a: _Attempt, gen_id: str, tries: int = 4) -> bool:
+    "Tokens and cost of a cut generation as the provider recorded them (OpenRouter's `GET /generation`); False if it has none."
+    url, key = self.settings.llm_base_url.rstrip('/') + '/generation', require_llm_key(self.settings)
+    async with httpx.AsyncClient(timeout=5) as c:
+        for i in range(tries):
+            try: r = await c.get(url, params={'id': gen_id}, headers={'Authorization': f'Bearer {key}'})
+            except httpx.HTTPError: return False
+            if r.status_code == 200: break
+            if r.status_code != 404: return False
+            await asyncio.sleep(0.25 * (i + 1))  # stats appear a moment after the request ends
+        else: return False
+    d = (r.json() or {}).get('data') or {}
+    a.prompt_tokens = int(d.get('native_tokens_prompt') or d.get('tokens_prompt') or a.prompt_tokens)
+    a.completion_tokens = int(d.get('native_tokens_completion') or d.get('tokens_completion') or 0)
+    a.reasoning_tokens = int(d.get('native_tokens_reasoning') or 0)
+    if d.get('total_cost') is not None: a.reported_cost = Decimal(str(d['total_cost']))
+    return True
 
 # %% ../nbs/05_llm.ipynb #1d195ddb
 @patch
@@ -298,6 +323,7 @@ async def _send(self: LLMClient, model: str, messages: list[dict], max_tokens: i
         if got.finish is None: a = _Attempt('connection_error', text=got.text, error='the stream ended before the answer was complete')
         else: a = _Attempt('truncated' if got.finish == 'length' else 'ok', 200, text=got.text)
     _usage_into(a, got, messages, extra)
+    if a.outcome == 'timeout' and got.usage is None and got.routed and got.id: await self._billed_usage(a, got.id)
     a.latency_ms = int((loop.time() - t0) * 1000)
     return a
 

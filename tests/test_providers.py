@@ -6,6 +6,7 @@ import httpx
 import openai
 import pytest
 from openai import AsyncOpenAI
+from starlette.responses import JSONResponse
 
 from aidevbot.testing.fake_llm import PROFILES, FakeLLM, Profile
 
@@ -207,17 +208,37 @@ async def test_503_no_endpoints_moves_to_the_next_model_without_waiting(db):
     assert r.model == 'up/model' and fake.request_count == 2 and h.sleeps == []
 
 
-async def test_stalled_stream_is_cut_at_the_idle_timeout_retried_and_charged_for_what_arrived(db):
+async def test_stalled_stream_is_cut_at_the_idle_timeout_retried_and_charged_for_what_the_provider_reported(db):
     with FakeLLM(profile=Profile(stall_seconds=3, stalls=1), report_cost=True) as fake:
         h = Harness(db, fake.base_url, llm_idle_timeout_seconds=0.5, llm_max_retry_seconds=1)
         uid = await h.user()
         fake.script('w' * 800, 'w' * 800)
         r = await h.llm.complete(Role.implementer, ASK, user_id=uid, max_tokens=1000)
         await h.llm.aclose()
+        cut = next(g for g in fake.generations.values() if g['cancelled'])  # what the provider says it generated before the cut
     assert r.text == 'w' * 800 and r.attempts == 2
     rows = await h.assert_metered(uid, '100')
     assert [x.outcome for x in rows] == ['timeout', 'ok'] and 'no token for 0.5s' in rows[0].error
     assert 0 < rows[0].completion_tokens < rows[1].completion_tokens and rows[0].credits > 0  # the cut stream is paid for
+    assert (rows[0].prompt_tokens, rows[0].completion_tokens) == (cut['tokens_prompt'], cut['tokens_completion'])
+    assert rows[0].cost_usd == Decimal(str(cut['total_cost']))  # charged at the provider's figure, not an estimate
+
+
+async def test_a_cut_stream_without_generation_stats_is_charged_for_an_estimate(db):
+    "An endpoint that keeps no generation records (chunks name no provider): estimated from what was sent and received."
+    with FakeLLM(profile=Profile(stall_seconds=3, stalls=1)) as fake:
+        h = Harness(db, fake.base_url, llm_idle_timeout_seconds=0.5, llm_max_retry_seconds=1)
+        uid = await h.user()
+        fake.script('w' * 800, 'w' * 800)
+        fake.generations.clear()
+        real = fake._generation
+        async def none(request): return JSONResponse({'error': {'message': 'not found'}}, 404)
+        fake._generation = none
+        r = await h.llm.complete(Role.implementer, ASK, user_id=uid, max_tokens=1000)
+        fake._generation = real
+        await h.llm.aclose()
+    rows = await h.assert_metered(uid, '100')
+    assert r.attempts == 2 and rows[0].outcome == 'timeout' and 0 < rows[0].completion_tokens < rows[1].completion_tokens
 
 
 async def test_a_call_longer_than_the_retry_budget_is_still_retried(db):

@@ -166,8 +166,11 @@ class FakeLLM(LoopbackServer):
         self._requests: list[RecordedRequest] = []
         self._streams = 0  # streams started (the first `profile.stalls` stall)
         self.responder_errors: list[Exception] = []  # exceptions raised by `responder` (each answered with a 500)
+        self.generations: dict[str, dict] = {}  # OpenRouter's generation stats, by id (a cut stream: what was sent)
+        async def generation(request): return await self._generation(request)  # defined further down
         super().__init__(Starlette(routes=[Route('/v1/chat/completions', self._completions, methods=['POST']),
-                                           Route('/v1/models', self._models, methods=['GET'])]))
+                                           Route('/v1/models', self._models, methods=['GET']),
+                                           Route('/v1/generation', generation, methods=['GET'])]))
 
     @property
     def base_url(self) -> str: return f"{self.url}/v1"
@@ -237,7 +240,9 @@ async def _completions(self: FakeLLM, request: Request):
     completion = self._completion(body, reply)
     if body.get('stream'):
         with self._lock: self._streams += 1; stall = self._streams <= self.profile.stalls
-        return StreamingResponse(_sse_chunks(completion, stall=self.profile.stall_seconds if stall else 0.0),
+        gen = _generation_stats(completion, self.prices)
+        with self._lock: self.generations[completion['id']] = gen
+        return StreamingResponse(_sse_chunks(completion, stall=self.profile.stall_seconds if stall else 0.0, gen=gen, prices=self.prices),
                                  media_type='text/event-stream')
     if self.profile.usage_in_stream_only: completion['usage'] = None
     return JSONResponse(completion)
@@ -306,8 +311,8 @@ def _completion(self: FakeLLM, body: dict, reply: Any) -> dict:
 FakeLLM._completion = _completion
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #44121752
-async def _sse_chunks(completion: dict, size: int = 16, stall: float = 0.0):
-    "The `chat.completion.chunk` events of `completion`, as SSE lines (pausing `stall` seconds halfway)."
+async def _sse_chunks(completion: dict, size: int = 16, stall: float = 0.0, gen: dict|None = None, prices=(3.0, 15.0)):
+    "`completion` as SSE chunk events (pausing `stall` s halfway); a client hanging up is billed in `gen` for what it got."
     choice, base = completion['choices'][0], {k: completion[k] for k in ('id', 'created', 'model', 'provider')}
     msg = choice['message']
     if msg.get('tool_calls'):
@@ -321,7 +326,39 @@ async def _sse_chunks(completion: dict, size: int = 16, stall: float = 0.0):
     events = [{'choices': [{'index': 0, 'delta': d, 'finish_reason': None}]} for d in deltas]
     events += [{'choices': [{'index': 0, 'delta': {}, 'finish_reason': choice['finish_reason']}]},
                {'choices': [], 'usage': completion['usage']}]
-    for i, e in enumerate(events):
-        if stall and i == len(deltas) // 2: await asyncio.sleep(stall)
-        yield f"data: {json.dumps(base | {'object': 'chat.completion.chunk'} | e)}\n\n"
-    yield 'data: [DONE]\n\n'
+    sent, done = [], False
+    try:
+        for i, e in enumerate(events):
+            if stall and i == len(deltas) // 2: await asyncio.sleep(stall)
+            yield f"data: {json.dumps(base | {'object': 'chat.completion.chunk'} | e)}\n\n"
+            d = e['choices'][0]['delta'] if e['choices'] else {}
+            sent.append(d.get('content') or ''.join(t['function'].get('arguments', '') for t in d.get('tool_calls', [])))
+        yield 'data: [DONE]\n\n'
+        done = True
+    finally:
+        if gen is not None and not done: _cut_generation(gen, ''.join(sent), prices)
+
+# %% ../../nbs/91_testing_fake_llm.ipynb #9ae11a01
+def _generation_stats(completion: dict, prices: tuple[float, float]) -> dict:
+    "OpenRouter's `GET /generation` record of a completion (snake_case, as on the wire)."
+    u = completion['usage']
+    reasoning = (u.get('completion_tokens_details') or {}).get('reasoning_tokens', 0)
+    cost = round((u['prompt_tokens'] * prices[0] + u['completion_tokens'] * prices[1]) / 1e6, 10)
+    return {'id': completion['id'], 'model': completion['model'], 'streamed': True, 'cancelled': False, 'provider_name': 'FakeLLM',
+            'tokens_prompt': u['prompt_tokens'], 'tokens_completion': u['completion_tokens'], 'native_tokens_prompt': u['prompt_tokens'],
+            'native_tokens_completion': u['completion_tokens'], 'native_tokens_reasoning': reasoning, 'total_cost': cost,
+            'finish_reason': completion['choices'][0]['finish_reason']}
+
+def _cut_generation(gen: dict, sent: str, prices: tuple[float, float]) -> None:
+    "The client hung up: billed for the prompt and the tokens it had received (and any thinking)."
+    ct = (_tokens(sent) if sent else 0) + gen['native_tokens_reasoning']
+    gen.update(cancelled=True, finish_reason=None, tokens_completion=ct, native_tokens_completion=ct,
+               total_cost=round((gen['tokens_prompt'] * prices[0] + ct * prices[1]) / 1e6, 10))
+
+async def _generation(self: FakeLLM, request: Request):
+    "`GET /generation?id=`: the stats of one generation, or 404 (as OpenRouter answers before it has them)."
+    gen = self.generations.get(request.query_params.get('id', ''))
+    if gen is None: return _fault_response(Fault(404, message='Generation not found'))
+    return JSONResponse({'data': dict(gen)})
+
+FakeLLM._generation = _generation
