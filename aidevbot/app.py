@@ -27,7 +27,7 @@ from .db import Database, Project, ProjectState, TelegramUpdate, open_database, 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'WEBHOOK_PATH', 'ALLOWED_UPDATES', 'Runtime', 'EventRelay', 'build_runtime', 'store_update', 'mark_update',
+__all__ = ['log', 'WEBHOOK_PATH', 'ALLOWED_UPDATES', 'Runtime', 'build_runtime', 'store_update', 'mark_update',
            'claim_unprocessed', 'prune_updates', 'readiness', 'refresh_gauges', 'make_app']
 
 # %% ../nbs/11_app.ipynb #5ef3f920
@@ -43,33 +43,21 @@ class Runtime:
     runner: Any = None  # aidevbot.jobs.JobRunner
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)  # run last, in reverse order
 
-class EventRelay:
-    "An `on_event` callable for the orchestrator whose target (the bot's notifier) is set once the bot exists."
-    def __init__(self): self.target = None
-    async def __call__(self, event) -> None:
-        if self.target is not None: await self.target(event)
-
 # %% ../nbs/11_app.ipynb #b38c633c
 async def build_runtime(settings: Settings, *, db: Database|None = None) -> Runtime:
     "Database, LLM client, ledger, users, orchestrator (events to Telegram), job runner and bot."
-    from aidevbot.billing import Ledger, Pricing
     from aidevbot.bot import TelegramNotifier, build_application
     from aidevbot.jobs import make_runner
-    from aidevbot.llm import LLMClient
-    from aidevbot.orchestrator import ModelOrchestrator
     from aidevbot.users import UserService
-    own_db = db is None
-    db = db or await open_database(settings)
-    ledger = Ledger(db)
-    llm = LLMClient(settings, db, ledger=ledger, pricing=Pricing(db, settings))
+    from aidevbot.wiring import EventRelay, build_services
     relay = EventRelay()
-    orchestrator = ModelOrchestrator(settings, db, llm, ledger=ledger, on_event=relay)
-    runner = make_runner(settings, orchestrator)
-    application = build_application(settings, db=db, orchestrator=orchestrator, runner=runner,
-                                    users=UserService(db, settings, ledger), ledger=ledger)
-    relay.target = application.bot_data.get('notifier') or TelegramNotifier(application.bot, db, settings)  # one notifier: one throttle per chat
-    rt = Runtime(settings, db, application, runner, closers=[llm.aclose])
-    if own_db: rt.closers.insert(0, db.dispose)
+    svc = await build_services(settings, db=db, on_event=relay)
+    runner = make_runner(settings, svc.orchestrator)
+    application = build_application(settings, db=svc.db, orchestrator=svc.orchestrator, runner=runner,
+                                    users=UserService(svc.db, settings, svc.ledger), ledger=svc.ledger)
+    relay.target = application.bot_data.get('notifier') or TelegramNotifier(application.bot, svc.db, settings)  # one throttle per chat
+    rt = Runtime(settings, svc.db, application, runner, closers=[svc.llm.aclose])
+    if svc.owns_db: rt.closers.insert(0, svc.db.dispose)
     return rt
 
 # %% ../nbs/11_app.ipynb #f9a37113

@@ -210,22 +210,17 @@ def cmd_serve(args) -> int:
 # %% ../nbs/12_cli.ipynb #650a036a
 async def run_worker(s: Settings, *, lease_seconds: float = 60.0, **opts) -> None:
     "Build the orchestrator and run procrastinate jobs until stopped (SIGTERM/SIGINT)."
-    from aidevbot.billing import Ledger, Pricing
     from aidevbot.bot import TelegramNotifier, make_bot
-    from aidevbot.db import open_database
     from aidevbot.jobs import ProcrastinateRunner
-    from aidevbot.llm import LLMClient
-    from aidevbot.orchestrator import ModelOrchestrator
-    db = await open_database(s)
+    from aidevbot.wiring import EventRelay, build_services
     bot = make_bot(s)  # a bare bot (rate limited, token kept out of the logs) for the orchestrator's notifications
-    ledger = Ledger(db)
-    llm = LLMClient(s, db, ledger=ledger, pricing=Pricing(db, s))
-    try:
-        await bot.initialize()
-        orchestrator = ModelOrchestrator(s, db, llm, ledger=ledger, on_event=TelegramNotifier(bot, db, s), lease_seconds=lease_seconds)
-        await ProcrastinateRunner(s, orchestrator).run_worker(**opts)
-    finally:
-        await llm.aclose(); await bot.shutdown(); await db.dispose()
+    sink = EventRelay()
+    async with await build_services(s, on_event=sink, lease_seconds=lease_seconds) as svc:
+        try:
+            await bot.initialize()
+            sink.target = TelegramNotifier(bot, svc.db, s)
+            await ProcrastinateRunner(s, svc.orchestrator).run_worker(**opts)
+        finally: await bot.shutdown()
 
 def cmd_worker(args) -> int:
     "Run procrastinate jobs from PostgreSQL."

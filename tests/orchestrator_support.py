@@ -19,6 +19,7 @@ from aidevbot.db import Database, open_database
 from aidevbot.llm import LLMClient
 from aidevbot.orchestrator import Event, ModelOrchestrator
 from aidevbot.users import UserService
+from aidevbot.wiring import build_services
 
 PRICES = (Decimal('3'), Decimal('15'))  # USD per million input / output tokens
 
@@ -52,9 +53,13 @@ async def stack(db_url: str, llm_base_url: str, *, credits: Decimal|int = 1000, 
         have = await ledger.balance(user.id)
         if prepare and Decimal(credits) > have:
             await ledger.credit(user.id, Decimal(credits) - have, kind='admin', key=f'test-topup:{telegram_user_id}')
-        llm = LLMClient(settings, db, ledger=ledger, pricing=pricing)
         events: list[Event] = []
-        orch = orchestrator_cls(settings, db, llm, ledger=ledger, on_event=events.append, pricing=pricing, **(orchestrator_kw or {}))
+        if orchestrator_cls is ModelOrchestrator:  # the wiring serve and worker use
+            svc = await build_services(settings, db=db, ledger=ledger, pricing=pricing, on_event=events.append, **(orchestrator_kw or {}))
+            llm, orch = svc.llm, svc.orchestrator
+        else:
+            llm = LLMClient(settings, db, ledger=ledger, pricing=pricing)
+            orch = orchestrator_cls(settings, db, llm, ledger=ledger, on_event=events.append, pricing=pricing, **(orchestrator_kw or {}))
         try: yield Stack(settings, db, ledger, pricing, llm, orch, user.id, events)
         finally: await llm.aclose()
     finally: await db.dispose()

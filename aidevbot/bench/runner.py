@@ -35,6 +35,7 @@ from ..db import ApiKeyUsage, Database, Project, ProjectTask, open_database
 from ..llm import LLMClient
 from ..orchestrator import ModelOrchestrator
 from ..render import progress_bar
+from ..wiring import build_services
 from ..packaging import safe_path
 from ..plans import ProjectPlan, estimate_calls, render_file_blocks
 from ..sandbox import run_pytest
@@ -232,8 +233,8 @@ async def open_bench(s: Settings, sets: list[ModelSet], *, max_usd: Decimal, pri
     orchs, clients = {}, []
     for ms in sets:
         ss = set_settings(s, ms)
-        clients.append(llm := LLMClient(ss, db, ledger=ledger, pricing=pricing))
-        orchs[ms.name] = ModelOrchestrator(ss, db, llm, ledger=ledger, pricing=pricing)
+        svc = await build_services(ss, db=db, ledger=ledger, pricing=pricing)  # one database, ledger and price list for every set
+        clients.append(svc.llm); orchs[ms.name] = svc.orchestrator
     return Bench(s, db, ledger, pricing, user.id, granted, orchs, clients, workdir)
 
 # %% ../../nbs/13_bench.ipynb #332db1b6
