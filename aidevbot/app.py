@@ -22,7 +22,7 @@ from telegram import Update
 
 from . import metrics
 from .config import Settings, is_sqlite
-from .db import Database, Project, ProjectState, TelegramUpdate, open_database, schema_status, utcnow
+from .db import Database, Project, ProjectState, TelegramUpdate, schema_status, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .config import Settings, redact, secret_values
-from .sandbox import CheckLine, SandboxResult, TestReport, check_failures, run_pytest, sandbox_check
+from .sandbox import SandboxResult, TestReport, check_failures, run_pytest, sandbox_check
 
 # %% auto #0
 __all__ = ['log', 'SECRET_VARS', 'MAX_REQUEST_BYTES', 'report_to_json', 'report_from_json', 'secrets_in_env', 'make_executor_app',

@@ -16,7 +16,7 @@ from typing import Mapping
 # %% auto #0
 __all__ = ['MAX_PATH_CHARS', 'MAX_PART_BYTES', 'MAX_ZIP_BYTES', 'AUTORUN', 'PackagingError', 'UnsafePath', 'TooLarge',
            'clean_name', 'safe_path', 'Limits', 'validate_files', 'build_zip', 'slugify', 'autorun_files',
-           'with_autorun_section', 'autorun_note']
+           'with_autorun_section']
 
 # %% ../nbs/06_packaging.ipynb #e8907f7e
 class PackagingError(ValueError):
@@ -199,9 +199,3 @@ def with_autorun_section(readme: str, paths) -> str:
     items = '\n'.join(f"- `{p}` — {why}" for p, why in found.items())
     return (readme.rstrip() + "\n\n## Files that run code on their own\n\nOpening or using this folder can run code "
             f"from these files before you run the project yourself. Read them first:\n\n{items}\n")
-
-def autorun_note(found: list[str], *, show: int = 3) -> str:
-    "A one-line caption warning naming the first `show` of `found`; '' when empty."
-    if not found: return ''
-    more = f" and {len(found) - show} more" if len(found) > show else ''
-    return f"⚠️ runs code when opened: {', '.join(found[:show])}{more} (see README)"

@@ -13,7 +13,6 @@ from decimal import Decimal
 from functools import cache
 from importlib.resources import files
 
-from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
