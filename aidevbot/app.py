@@ -32,11 +32,18 @@ __all__ = ['log', 'WEBHOOK_PATH', 'ALLOWED_UPDATES', 'Runtime', 'build_runtime',
 
 # %% ../nbs/11_app.ipynb #5ef3f920
 WEBHOOK_PATH = '/telegram/webhook'
-ALLOWED_UPDATES = ['message', 'edited_message', 'callback_query', 'pre_checkout_query']  # what the bot handles (payments included)
+ALLOWED_UPDATES = [
+    'message',
+    'edited_message',
+    'callback_query',
+    'pre_checkout_query',
+]  # what the bot handles (payments included)
+
 
 @dataclass
 class Runtime:
     "The parts of a running aidevbot process."
+
     settings: Settings
     db: Database
     application: Any  # telegram.ext.Application
@@ -44,56 +51,87 @@ class Runtime:
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)  # run last, in reverse order
 
 # %% ../nbs/11_app.ipynb #b38c633c
-async def build_runtime(settings: Settings, *, db: Database|None = None) -> Runtime:
+async def build_runtime(settings: Settings, *, db: Database | None = None) -> Runtime:
     "Database, LLM client, ledger, users, orchestrator (events to Telegram), job runner and bot."
     from aidevbot.bot import TelegramNotifier, build_application
     from aidevbot.jobs import make_runner
     from aidevbot.users import UserService
     from aidevbot.wiring import EventRelay, build_services
+
     relay = EventRelay()
     svc = await build_services(settings, db=db, on_event=relay)
     runner = make_runner(settings, svc.orchestrator)
-    application = build_application(settings, db=svc.db, orchestrator=svc.orchestrator, runner=runner,
-                                    users=UserService(svc.db, settings, svc.ledger), ledger=svc.ledger)
-    relay.target = application.bot_data.get('notifier') or TelegramNotifier(application.bot, svc.db, settings)  # one throttle per chat
+    application = build_application(
+        settings,
+        db=svc.db,
+        orchestrator=svc.orchestrator,
+        runner=runner,
+        users=UserService(svc.db, settings, svc.ledger),
+        ledger=svc.ledger,
+    )
+    relay.target = application.bot_data.get('notifier') or TelegramNotifier(
+        application.bot, svc.db, settings
+    )  # one throttle per chat
     rt = Runtime(settings, svc.db, application, runner, closers=[svc.llm.aclose])
-    if svc.owns_db: rt.closers.insert(0, svc.db.dispose)
+    if svc.owns_db:
+        rt.closers.insert(0, svc.db.dispose)
     return rt
 
 # %% ../nbs/11_app.ipynb #f9a37113
 def _insert_ignore(db: Database):
-    if db.engine.dialect.name == 'postgresql': from sqlalchemy.dialects.postgresql import insert
-    else: from sqlalchemy.dialects.sqlite import insert
+    if db.engine.dialect.name == 'postgresql':
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     return insert(TelegramUpdate).on_conflict_do_nothing(index_elements=['update_id'])
+
 
 async def store_update(db: Database, update_id: int, payload: dict) -> bool:
     "Record an update; False when it was already recorded."
     async with db.sessions.begin() as s:
-        res = await s.execute(_insert_ignore(db).values(update_id=update_id, payload=payload, status='processing')
-                              .returning(TelegramUpdate.update_id))
+        res = await s.execute(
+            _insert_ignore(db)
+            .values(update_id=update_id, payload=payload, status='processing')
+            .returning(TelegramUpdate.update_id)
+        )
         return res.scalar() is not None
+
 
 async def mark_update(db: Database, update_id: int, status: str = 'processed') -> None:
     "Record that an update was handled."
     async with db.sessions.begin() as s:
-        await s.execute(update(TelegramUpdate).where(TelegramUpdate.update_id == update_id)
-                        .values(status=status, processed_at=utcnow()))
+        await s.execute(
+            update(TelegramUpdate)
+            .where(TelegramUpdate.update_id == update_id)
+            .values(status=status, processed_at=utcnow())
+        )
 
 # %% ../nbs/11_app.ipynb #ada34f44
 async def claim_unprocessed(db: Database, older_than: float = 0.0, limit: int = 100) -> list[dict]:
     "Payloads of stored updates never marked processed (received over `older_than` seconds ago), claimed for replay."
     cutoff = utcnow() - timedelta(seconds=older_than)
     async with db.sessions() as s:
-        rows = (await s.execute(select(TelegramUpdate.update_id, TelegramUpdate.payload)
-                                .where(TelegramUpdate.status.in_(['received', 'processing']), TelegramUpdate.received_at <= cutoff)
-                                .order_by(TelegramUpdate.update_id).limit(limit))).all()
+        rows = (
+            await s.execute(
+                select(TelegramUpdate.update_id, TelegramUpdate.payload)
+                .where(TelegramUpdate.status.in_(['received', 'processing']), TelegramUpdate.received_at <= cutoff)
+                .order_by(TelegramUpdate.update_id)
+                .limit(limit)
+            )
+        ).all()
     claimed = []
     for uid, payload in rows:
         async with db.sessions.begin() as s:
-            won = (await s.execute(update(TelegramUpdate).where(TelegramUpdate.update_id == uid,
-                   TelegramUpdate.status.in_(['received', 'processing'])).values(status='replayed')
-                   .returning(TelegramUpdate.update_id))).scalar() is not None
-        if won and payload: claimed.append(payload)
+            won = (
+                await s.execute(
+                    update(TelegramUpdate)
+                    .where(TelegramUpdate.update_id == uid, TelegramUpdate.status.in_(['received', 'processing']))
+                    .values(status='replayed')
+                    .returning(TelegramUpdate.update_id)
+                )
+            ).scalar() is not None
+        if won and payload:
+            claimed.append(payload)
     return claimed
 
 # %% ../nbs/11_app.ipynb #ed6d5777
@@ -101,41 +139,60 @@ async def prune_updates(db: Database, keep_days: float = 7.0) -> int:
     "Delete handled updates older than `keep_days`; how many."
     cutoff = utcnow() - timedelta(days=keep_days)
     async with db.sessions.begin() as s:
-        res = await s.execute(delete(TelegramUpdate).where(TelegramUpdate.processed_at.is_not(None), TelegramUpdate.processed_at < cutoff)
-                              .returning(TelegramUpdate.update_id))
+        res = await s.execute(
+            delete(TelegramUpdate)
+            .where(TelegramUpdate.processed_at.is_not(None), TelegramUpdate.processed_at < cutoff)
+            .returning(TelegramUpdate.update_id)
+        )
         return len(res.all())
 
 # %% ../nbs/11_app.ipynb #1ec7fda7
-async def readiness(rt: Runtime|None, timeout: float = 3.0) -> str|None:
+async def readiness(rt: Runtime | None, timeout: float = 3.0) -> str | None:
     "None when ready, else the reason."
-    if rt is None: return 'starting up'
+    if rt is None:
+        return 'starting up'
     try:
         current, head = await asyncio.wait_for(schema_status(rt.db.engine), timeout)
         async with asyncio.timeout(timeout):
-            async with rt.db.engine.connect() as conn: await conn.execute(text('SELECT 1'))
-    except Exception as e: return f'database unreachable: {type(e).__name__}'
-    if current != head: return f'database schema is at {current}, this version needs {head}: run `aidevbot migrate`'
-    if not getattr(rt.application, 'running', False): return 'bot not initialised'
+            async with rt.db.engine.connect() as conn:
+                await conn.execute(text('SELECT 1'))
+    except Exception as e:
+        return f'database unreachable: {type(e).__name__}'
+    if current != head:
+        return f'database schema is at {current}, this version needs {head}: run `aidevbot migrate`'
+    if not getattr(rt.application, 'running', False):
+        return 'bot not initialised'
     return None
+
 
 async def refresh_gauges(rt: Runtime) -> None:
     "Projects by state and the job queue, read at scrape time."
     try:
         async with rt.db.sessions() as s:
             counts = dict((await s.execute(select(Project.state, func.count()).group_by(Project.state))).all())
-        for st in ProjectState: metrics.PROJECTS.labels(state=st.value).set(counts.get(st.value, 0))
-    except Exception as e: log.warning("metrics: cannot count projects: %s", type(e).__name__)
+        for st in ProjectState:
+            metrics.PROJECTS.labels(state=st.value).set(counts.get(st.value, 0))
+    except Exception as e:
+        log.warning("metrics: cannot count projects: %s", type(e).__name__)
     if hasattr(rt.runner, 'queue_stats'):
         try:
             n, age = await rt.runner.queue_stats()
-            metrics.JOBS_QUEUED.set(n); metrics.JOB_OLDEST_AGE.set(age)
-        except Exception as e: log.warning("metrics: cannot read the job queue: %s", type(e).__name__)
+            metrics.JOBS_QUEUED.set(n)
+            metrics.JOB_OLDEST_AGE.set(age)
+        except Exception as e:
+            log.warning("metrics: cannot read the job queue: %s", type(e).__name__)
 
 # %% ../nbs/11_app.ipynb #0f1a3d7b
 class _State:
-    def __init__(self): self.rt, self.accepting, self.tasks = None, False, set()
+    def __init__(self):
+        self.rt, self.accepting, self.tasks = None, False, set()
+
     def spawn(self, coro) -> asyncio.Task:
-        t = asyncio.create_task(coro); self.tasks.add(t); t.add_done_callback(self.tasks.discard); return t
+        t = asyncio.create_task(coro)
+        self.tasks.add(t)
+        t.add_done_callback(self.tasks.discard)
+        return t
+
 
 async def _process(st: _State, payload: dict) -> None:
     "Handle one webhook update with the bot, then mark it processed."
@@ -145,99 +202,132 @@ async def _process(st: _State, payload: dict) -> None:
         await mark_update(rt.db, payload['update_id'])
     except Exception:
         log.exception("update %s failed", payload.get('update_id'))
-        try: await mark_update(rt.db, payload['update_id'], 'failed')
-        except Exception as e: log.warning("cannot mark update %s failed: %s", payload.get('update_id'), type(e).__name__)
+        try:
+            await mark_update(rt.db, payload['update_id'], 'failed')
+        except Exception as e:
+            log.warning("cannot mark update %s failed: %s", payload.get('update_id'), type(e).__name__)
+
 
 async def _replay_loop(st: _State, older_than: float, every: float) -> None:
     while True:
         try:
             for payload in await claim_unprocessed(st.rt.db, older_than):
-                log.info("replaying update %s", payload['update_id']); st.spawn(_process(st, payload))
+                log.info("replaying update %s", payload['update_id'])
+                st.spawn(_process(st, payload))
             await prune_updates(st.rt.db)
-        except Exception as e: log.warning("replaying stored updates failed: %s", type(e).__name__)
+        except Exception as e:
+            log.warning("replaying stored updates failed: %s", type(e).__name__)
         await asyncio.sleep(every)
         older_than = max(older_than, 60.0)  # after start-up only updates abandoned by a dead process
 
 # %% ../nbs/11_app.ipynb #555ee7e4
-async def _startup(st: _State, settings: Settings, factory, replay_after: float|None) -> None:
+async def _startup(st: _State, settings: Settings, factory, replay_after: float | None) -> None:
     rt = st.rt = await factory(settings)
     app = rt.application
     await app.initialize()
-    if app.post_init: await app.post_init(app)  # run_polling/run_webhook would call it; we drive the lifecycle ourselves
+    if app.post_init:
+        await app.post_init(app)  # run_polling/run_webhook would call it; we drive the lifecycle ourselves
     await app.start()
     if not settings.webhook_url and app.updater is not None:
         await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-    if rt.runner is not None: await rt.runner.start()
+    if rt.runner is not None:
+        await rt.runner.start()
     st.accepting = True
     if settings.webhook_url:  # SQLite means one process: every stored update is ours to replay at once
         first = replay_after if replay_after is not None else (0.0 if is_sqlite(settings.database_url) else 60.0)
         st.spawn(_replay_loop(st, first, 30.0))
 
+
 async def _shutdown(st: _State, grace: float) -> None:
     st.accepting = False
     rt, loop = st.rt, asyncio.get_running_loop()
-    if rt is None: return
+    if rt is None:
+        return
     deadline = loop.time() + grace  # one budget for the runner and the in-flight updates
     if rt.runner is not None:
-        if hasattr(rt.runner, 'grace_seconds'): rt.runner.grace_seconds = min(rt.runner.grace_seconds, grace / 2)
+        if hasattr(rt.runner, 'grace_seconds'):
+            rt.runner.grace_seconds = min(rt.runner.grace_seconds, grace / 2)
         await rt.runner.stop()
     pending = [t for t in st.tasks if t.get_coro().__name__ == '_process']
-    for t in st.tasks - set(pending): t.cancel()
-    if pending: await asyncio.wait(pending, timeout=max(0.1, deadline - loop.time()))
+    for t in st.tasks - set(pending):
+        t.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=max(0.1, deadline - loop.time()))
     app = rt.application
-    if app.updater is not None and app.updater.running: await app.updater.stop()
-    if app.running: await app.stop()
-    if app.post_stop: await app.post_stop(app)
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    if app.post_stop:
+        await app.post_stop(app)
     await app.shutdown()
-    if app.post_shutdown: await app.post_shutdown(app)
+    if app.post_shutdown:
+        await app.post_shutdown(app)
     for close in reversed(rt.closers):
-        try: await close()
-        except Exception: log.exception("closing %s failed", close)
+        try:
+            await close()
+        except Exception:
+            log.exception("closing %s failed", close)
 
 # %% ../nbs/11_app.ipynb #943b6244
-def make_app(settings: Settings, *,
-             runtime_factory: Callable[[Settings], Awaitable[Runtime]] = build_runtime,  # builds db, bot and runner
-             grace_seconds: float = 20.0,  # shutdown: in-flight updates get this long
-             replay_after: float|None = None) -> FastAPI:  # replay stored updates older than this at start-up (default: all on SQLite, 60 s on PostgreSQL)
+def make_app(
+    settings: Settings,
+    *,
+    runtime_factory: Callable[[Settings], Awaitable[Runtime]] = build_runtime,  # builds db, bot and runner
+    grace_seconds: float = 20.0,  # shutdown: in-flight updates get this long
+    replay_after: float | None = None,
+) -> FastAPI:  # replay stored updates older than this at start-up (default: all on SQLite, 60 s on PostgreSQL)
     "The aidevbot HTTP service."
     st = _State()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await _startup(st, settings, runtime_factory, replay_after)
-        try: yield
-        finally: await _shutdown(st, grace_seconds)
+        try:
+            yield
+        finally:
+            await _shutdown(st, grace_seconds)
+
     app = FastAPI(title='aidevbot', lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = st
     _routes(app, st, settings)
     return app
 
 # %% ../nbs/11_app.ipynb #b0efb18e
-async def _read_capped(request: Request, cap: int) -> bytes|None:
+async def _read_capped(request: Request, cap: int) -> bytes | None:
     "The request body, or None as soon as it is known to be over `cap` bytes (declared length first, then while reading)."
-    try: declared = int(request.headers.get('content-length') or 0)
-    except ValueError: return None
-    if declared > cap: return None
+    try:
+        declared = int(request.headers.get('content-length') or 0)
+    except ValueError:
+        return None
+    if declared > cap:
+        return None
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > cap: return None
+        if len(body) > cap:
+            return None
     return bytes(body)
 
-def _metrics_ok(settings: Settings, authorization: str|None) -> bool:
+
+def _metrics_ok(settings: Settings, authorization: str | None) -> bool:
     "True when /metrics is open (no `METRICS_TOKEN`) or `authorization` is `Bearer <that token>`."
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else ''
-    if not token: return True
+    if not token:
+        return True
     scheme, _, given = (authorization or '').partition(' ')
     return scheme.lower() == 'bearer' and hmac.compare_digest(given.strip().encode(), token.encode())
 
 # %% ../nbs/11_app.ipynb #51e40a3c
-def _secret_ok(settings: Settings, given: str|None) -> bool:
+def _secret_ok(settings: Settings, given: str | None) -> bool:
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ''
     return bool(secret) and given is not None and hmac.compare_digest(given.encode(), secret.encode())
 
+
 def _routes(app: FastAPI, st: _State, settings: Settings) -> None:
     @app.get('/health')
-    async def health(): return {'status': 'ok'}  # liveness: no database, no model provider
+    async def health():
+        return {'status': 'ok'}  # liveness: no database, no model provider
 
     @app.get('/ready')
     async def ready():
@@ -248,23 +338,29 @@ def _routes(app: FastAPI, st: _State, settings: Settings) -> None:
     async def metrics_(request: Request):
         if not _metrics_ok(settings, request.headers.get('Authorization')):
             return PlainTextResponse('unauthorized', status_code=401, headers={'WWW-Authenticate': 'Bearer'})
-        if st.rt is not None: await refresh_gauges(st.rt)
+        if st.rt is not None:
+            await refresh_gauges(st.rt)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post(WEBHOOK_PATH)
     async def webhook(request: Request):
         if not _secret_ok(settings, request.headers.get('X-Telegram-Bot-Api-Secret-Token')):
             return PlainTextResponse('forbidden', status_code=403)
-        if not st.accepting: return PlainTextResponse('shutting down', status_code=503)  # Telegram retries later
+        if not st.accepting:
+            return PlainTextResponse('shutting down', status_code=503)  # Telegram retries later
         if (body := await _read_capped(request, settings.webhook_max_body_bytes)) is None:
             log.warning("webhook body over %s bytes refused", settings.webhook_max_body_bytes)
             return PlainTextResponse('request body too large', status_code=413)
         try:
-            payload = json.loads(body); uid = int(payload['update_id'])
-        except Exception: return PlainTextResponse('not a Telegram update', status_code=400)
-        try: fresh = await store_update(st.rt.db, uid, payload)
+            payload = json.loads(body)
+            uid = int(payload['update_id'])
+        except Exception:
+            return PlainTextResponse('not a Telegram update', status_code=400)
+        try:
+            fresh = await store_update(st.rt.db, uid, payload)
         except Exception as e:  # not persisted, so not acknowledged: Telegram delivers it again later
             log.warning("cannot store update %s: %s", uid, type(e).__name__)
             return PlainTextResponse('database unavailable', status_code=503)
-        if fresh: st.spawn(_process(st, payload))
+        if fresh:
+            st.spawn(_process(st, payload))
         return {'ok': True}

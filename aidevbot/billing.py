@@ -19,8 +19,21 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from .config import CreditPack, Settings
-from .db import (ACTIVE_STATES, CreditReservation, CreditTransaction, Database, LedgerKind, ModelPricing,
-                         Payment, PaymentStatus, Project, ProjectState, ReservationStatus, User, utcnow)
+from aidevbot.db import (
+    ACTIVE_STATES,
+    CreditReservation,
+    CreditTransaction,
+    Database,
+    LedgerKind,
+    ModelPricing,
+    Payment,
+    PaymentStatus,
+    Project,
+    ProjectState,
+    ReservationStatus,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,28 +45,39 @@ __all__ = ['log', 'CENT', 'MTOK', 'HOLD_KEPT_STATES', 'BillingError', 'Insuffici
 class BillingError(Exception):
     "A billing operation cannot be done."
 
+
 class InsufficientCredits(BillingError):
     "The balance (plus any hold) does not cover the amount."
+
     def __init__(self, user_id: int, needed, available):
         self.user_id, self.needed, self.available = user_id, Decimal(needed), Decimal(available)
-        super().__init__(f"Not enough credits: this needs {self.needed:.2f} credits and you have "
-                         f"{self.available:.2f}. Top up with /credits and try again.")
+        super().__init__(
+            f"Not enough credits: this needs {self.needed:.2f} credits and you have "
+            f"{self.available:.2f}. Top up with /credits and try again."
+        )
+
 
 class MissingPrice(BillingError):
     "A model has no row in `model_pricing`, so it is never called."
+
     def __init__(self, model: str):
         self.model = model
-        super().__init__(f"Model '{model}' has no price, so it will not be called. Set one with: "
-                         f"aidevbot pricing set {model} INPUT_USD_PER_MTOK OUTPUT_USD_PER_MTOK")
+        super().__init__(
+            f"Model '{model}' has no price, so it will not be called. Set one with: "
+            f"aidevbot pricing set {model} INPUT_USD_PER_MTOK OUTPUT_USD_PER_MTOK"
+        )
 
 # %% ../nbs/04_billing.ipynb #df09f7b0
 CENT = Decimal('0.01')
 
+
 def as_credits(x) -> Decimal:
     "`x` as a 2-place `Decimal`; ValueError when it has more places or is not a number."
     d = x if isinstance(x, Decimal) else Decimal(str(x))
-    if not d.is_finite() or d != d.quantize(CENT): raise ValueError(f"{x!r} is not an amount of credits (2 decimal places)")
+    if not d.is_finite() or d != d.quantize(CENT):
+        raise ValueError(f"{x!r} is not an amount of credits (2 decimal places)")
     return d.quantize(CENT)
+
 
 def ceil_credits(x: Decimal) -> Decimal:
     "Round up to the next 0.01 credit."
@@ -62,15 +86,19 @@ def ceil_credits(x: Decimal) -> Decimal:
 # %% ../nbs/04_billing.ipynb #2c056d1c
 MTOK = Decimal(1_000_000)
 
+
 class Pricing:
     "Model prices (USD per million tokens) and their conversion to credits."
-    def __init__(self, db: Database, settings: Settings): self.db, self.settings = db, settings
+
+    def __init__(self, db: Database, settings: Settings):
+        self.db, self.settings = db, settings
 
     async def price(self, model: str) -> ModelPricing:
         "The price row for `model`; `MissingPrice` when there is none."
         async with self.db.sessions() as s:
             row = await s.get(ModelPricing, model)
-        if row is None: raise MissingPrice(model)
+        if row is None:
+            raise MissingPrice(model)
         return row
 
     async def list(self) -> list[ModelPricing]:
@@ -83,22 +111,30 @@ class Pricing:
 async def set_price(self: Pricing, model: str, input_usd_per_mtok, output_usd_per_mtok) -> ModelPricing:
     "Create or change the price of `model`."
     i, o = Decimal(str(input_usd_per_mtok)), Decimal(str(output_usd_per_mtok))
-    if not model.strip() or i < 0 or o < 0: raise ValueError("a price needs a model id and non-negative USD per million tokens")
+    if not model.strip() or i < 0 or o < 0:
+        raise ValueError("a price needs a model id and non-negative USD per million tokens")
     async with self.db.sessions() as s, s.begin():
         row = await s.get(ModelPricing, model)
-        if row is None: s.add(row := ModelPricing(model=model, input_usd_per_mtok=i, output_usd_per_mtok=o))
-        else: row.input_usd_per_mtok, row.output_usd_per_mtok = i, o
+        if row is None:
+            s.add(row := ModelPricing(model=model, input_usd_per_mtok=i, output_usd_per_mtok=o))
+        else:
+            row.input_usd_per_mtok, row.output_usd_per_mtok = i, o
     return row
+
 
 def cost_usd(price: ModelPricing, prompt_tokens: int, completion_tokens: int) -> Decimal:
     "Provider cost in USD of a call with these token counts."
-    return (Decimal(prompt_tokens) * Decimal(price.input_usd_per_mtok)
-            + Decimal(completion_tokens) * Decimal(price.output_usd_per_mtok)) / MTOK
+    return (
+        Decimal(prompt_tokens) * Decimal(price.input_usd_per_mtok)
+        + Decimal(completion_tokens) * Decimal(price.output_usd_per_mtok)
+    ) / MTOK
+
 
 @patch
 def credits_for_cost(self: Pricing, cost_usd: Decimal) -> Decimal:
     "Credits charged for a provider cost: × MARKUP ÷ CREDIT_VALUE_USD, rounded up to 0.01."
     return ceil_credits(Decimal(str(cost_usd)) * self.settings.markup / self.settings.credit_value_usd)
+
 
 @patch
 async def estimate(self: Pricing, model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
@@ -106,51 +142,76 @@ async def estimate(self: Pricing, model: str, prompt_tokens: int, completion_tok
     return self.credits_for_cost(cost_usd(await self.price(model), prompt_tokens, completion_tokens))
 
 # %% ../nbs/04_billing.ipynb #a9f276af
-async def _apply(s: AsyncSession, user_id: int, amount: Decimal, kind: str, key: str, **links) -> CreditTransaction|None:
+async def _apply(
+    s: AsyncSession, user_id: int, amount: Decimal, kind: str, key: str, **links
+) -> CreditTransaction | None:
     "Add signed `amount` to a balance and write its ledger row; None when a debit exceeds the balance."
     users, entries = User.__table__, CreditTransaction.__table__  # Core statements: this is the hot path
-    stmt = update(users).where(users.c.id == user_id).values(credit_balance=func.round(users.c.credit_balance + amount, 2))
-    if amount < 0: stmt = stmt.where(users.c.credit_balance >= -amount)
+    stmt = (
+        update(users).where(users.c.id == user_id).values(credit_balance=func.round(users.c.credit_balance + amount, 2))
+    )
+    if amount < 0:
+        stmt = stmt.where(users.c.credit_balance >= -amount)
     balance = (await s.execute(stmt.returning(users.c.credit_balance))).scalar_one_or_none()
-    if balance is None: return None
+    if balance is None:
+        return None
     values = dict(user_id=user_id, amount=amount, balance_after=balance, kind=str(kind), idempotency_key=key, **links)
-    rid, created = (await s.execute(insert(entries).values(**values).returning(entries.c.id, entries.c.created_at))).one()
+    rid, created = (
+        await s.execute(insert(entries).values(**values).returning(entries.c.id, entries.c.created_at))
+    ).one()
     if (u := s.sync_session.identity_map.get(identity_key(User, user_id))) is not None:
         set_committed_value(u, 'credit_balance', balance)  # a loaded User shows the new balance
     return CreditTransaction(id=rid, created_at=created, **values)
 
+
 async def _balance(s: AsyncSession, user_id: int) -> Decimal:
     "The balance of `user_id` (`BillingError` for an unknown user)."
     b = (await s.execute(select(User.credit_balance).where(User.id == user_id))).scalar_one_or_none()
-    if b is None: raise BillingError(f"unknown user {user_id}")
+    if b is None:
+        raise BillingError(f"unknown user {user_id}")
     return Decimal(b)
 
 # %% ../nbs/04_billing.ipynb #898a0a93
-async def _entry(db: Database, user_id: int, amount: Decimal, kind: str, key: str, **links) -> CreditTransaction|None:
+async def _entry(db: Database, user_id: int, amount: Decimal, kind: str, key: str, **links) -> CreditTransaction | None:
     "`_apply` in its own transaction without an ORM session (None when refused); `IntegrityError` for a used key."
     users, entries = User.__table__, CreditTransaction.__table__
-    upd = update(users).where(users.c.id == user_id).values(credit_balance=func.round(users.c.credit_balance + amount, 2))
-    if amount < 0: upd = upd.where(users.c.credit_balance >= -amount)
+    upd = (
+        update(users).where(users.c.id == user_id).values(credit_balance=func.round(users.c.credit_balance + amount, 2))
+    )
+    if amount < 0:
+        upd = upd.where(users.c.credit_balance >= -amount)
     values = dict(amount=amount, kind=str(kind), idempotency_key=key, created_at=utcnow(), **links)
     out = (entries.c.id, entries.c.balance_after, entries.c.created_at)
     async with db.engine.begin() as conn:
         if conn.dialect.name == 'postgresql':  # one round trip: UPDATE and INSERT in one statement
             u = upd.returning(users.c.id, users.c.credit_balance).cte('u')
             cols = [literal(v, entries.c[k].type).label(k) for k, v in values.items()]
-            stmt = insert(entries).from_select(['user_id', 'balance_after', *values], select(u.c.id, u.c.credit_balance, *cols))
+            stmt = insert(entries).from_select(
+                ['user_id', 'balance_after', *values], select(u.c.id, u.c.credit_balance, *cols)
+            )
             row = (await conn.execute(stmt.returning(*out))).one_or_none()
         else:
             balance = (await conn.execute(upd.returning(users.c.credit_balance))).scalar_one_or_none()
-            row = None if balance is None else (await conn.execute(
-                insert(entries).values(user_id=user_id, balance_after=balance, **values).returning(*out))).one()
-    if row is None: return None
+            row = (
+                None
+                if balance is None
+                else (
+                    await conn.execute(
+                        insert(entries).values(user_id=user_id, balance_after=balance, **values).returning(*out)
+                    )
+                ).one()
+            )
+    if row is None:
+        return None
     values.update(created_at=row.created_at)
     return CreditTransaction(id=row.id, user_id=user_id, balance_after=row.balance_after, **values)
 
 # %% ../nbs/04_billing.ipynb #092a5182
 class Ledger:
     "Credit balances, changed only by ledger entries; every operation one transaction, idempotent on its key."
-    def __init__(self, db: Database): self.db = db
+
+    def __init__(self, db: Database):
+        self.db = db
 
     async def _once(self, column, key: str, op: Callable[[AsyncSession], Awaitable[Any]]) -> tuple[Any, bool]:
         "Run `op(session)` in one transaction unless a row with `column == key` exists: (row, ran)."
@@ -158,72 +219,116 @@ class Ledger:
         find = select(model.id).where(column == key)
         try:
             async with self.db.sessions() as s, s.begin():
-                if (fid := (await s.execute(find)).scalar()) is not None: return await s.get(model, fid), False
+                if (fid := (await s.execute(find)).scalar()) is not None:
+                    return await s.get(model, fid), False
                 return await op(s), True
         except IntegrityError:  # a concurrent duplicate committed first: everything done here was rolled back
             async with self.db.sessions() as s:
-                if (fid := (await s.execute(find)).scalar()) is None: raise
+                if (fid := (await s.execute(find)).scalar()) is None:
+                    raise
                 return await s.get(model, fid), False
 
     async def balance(self, user_id: int) -> Decimal:
         "The current balance of `user_id`."
-        async with self.db.sessions() as s: return await _balance(s, user_id)
+        async with self.db.sessions() as s:
+            return await _balance(s, user_id)
 
 # %% ../nbs/04_billing.ipynb #1ad2a7c2
 def _links(project_id=None, payment_id=None, note=None, **kw) -> dict:
     return dict(project_id=project_id, payment_id=payment_id, note=note[:500] if note else None, **kw)
 
+
 @patch
-async def _write(self: Ledger, user_id: int, amount: Decimal, kind: str, key: str, **links) -> CreditTransaction|None:
+async def _write(self: Ledger, user_id: int, amount: Decimal, kind: str, key: str, **links) -> CreditTransaction | None:
     "One ledger entry under `key` (the first entry when `key` was used before); None when refused."
     find = select(CreditTransaction.id).where(CreditTransaction.idempotency_key == key)
+
     async def first():
         async with self.db.sessions() as s:
-            return await s.get(CreditTransaction, fid) if (fid := (await s.execute(find)).scalar()) is not None else None
-    try: row = await _entry(self.db, user_id, amount, kind, key, **links)
+            return (
+                await s.get(CreditTransaction, fid) if (fid := (await s.execute(find)).scalar()) is not None else None
+            )
+
+    try:
+        row = await _entry(self.db, user_id, amount, kind, key, **links)
     except IntegrityError:  # the key is taken (maybe by a concurrent twin): everything done here was rolled back
-        if (row := await first()) is None: raise
+        if (row := await first()) is None:
+            raise
         return row
     return row if row is not None else await first()  # refused: unless it is a repeat of an earlier entry
 
+
 @patch
-async def credit(self: Ledger, user_id: int, amount, *, kind: str = LedgerKind.admin, key: str, project_id: int|None = None,
-                 payment_id: int|None = None, note: str|None = None) -> CreditTransaction:
+async def credit(
+    self: Ledger,
+    user_id: int,
+    amount,
+    *,
+    kind: str = LedgerKind.admin,
+    key: str,
+    project_id: int | None = None,
+    payment_id: int | None = None,
+    note: str | None = None,
+) -> CreditTransaction:
     "Add `amount` credits; a repeated `key` returns the first entry."
     amount = as_credits(amount)
-    if amount <= 0: raise ValueError("a credit must be positive")
+    if amount <= 0:
+        raise ValueError("a credit must be positive")
     if (row := await self._write(user_id, amount, kind, key, **_links(project_id, payment_id, note))) is None:
         raise BillingError(f"unknown user {user_id}")
     return row
 
+
 @patch
-async def debit(self: Ledger, user_id: int, amount, *, kind: str = LedgerKind.usage, key: str, project_id: int|None = None,
-                note: str|None = None) -> CreditTransaction:
+async def debit(
+    self: Ledger,
+    user_id: int,
+    amount,
+    *,
+    kind: str = LedgerKind.usage,
+    key: str,
+    project_id: int | None = None,
+    note: str | None = None,
+) -> CreditTransaction:
     "Take `amount` credits if the balance covers them (`InsufficientCredits` otherwise); a repeated `key` returns the first entry."
     amount = as_credits(amount)
-    if amount <= 0: raise ValueError("a debit must be positive")
+    if amount <= 0:
+        raise ValueError("a debit must be positive")
     if (row := await self._write(user_id, -amount, kind, key, **_links(project_id, None, note))) is None:
         raise InsufficientCredits(user_id, amount, await self.balance(user_id))
     return row
 
 # %% ../nbs/04_billing.ipynb #01d9dda1
-async def _lock(s: AsyncSession, rid: int) -> CreditReservation|None:
+async def _lock(s: AsyncSession, rid: int) -> CreditReservation | None:
     "Reservation `rid`, row-locked on PostgreSQL until the transaction ends."
     q = select(CreditReservation).where(CreditReservation.id == rid).with_for_update()
     return (await s.execute(q.execution_options(populate_existing=True))).scalar_one_or_none()
 
+
 async def _locked_balance(s: AsyncSession, user_id: int) -> Decimal:
     "The balance of `user_id`, row-locked on PostgreSQL."
     b = (await s.execute(select(User.credit_balance).where(User.id == user_id).with_for_update())).scalar_one_or_none()
-    if b is None: raise BillingError(f"unknown user {user_id}")
+    if b is None:
+        raise BillingError(f"unknown user {user_id}")
     return Decimal(b)
 
+
 @patch
-async def reserve(self: Ledger, user_id: int, amount, *, key: str, project_id: int|None = None, parent_id: int|None = None,
-                  purpose: str|None = None) -> int:
+async def reserve(
+    self: Ledger,
+    user_id: int,
+    amount,
+    *,
+    key: str,
+    project_id: int | None = None,
+    parent_id: int | None = None,
+    purpose: str | None = None,
+) -> int:
     "Hold `amount` credits (from hold `parent_id` first, then the balance); returns the reservation id."
     amount = as_credits(amount)
-    if amount < 0: raise ValueError("a reservation cannot be negative")
+    if amount < 0:
+        raise ValueError("a reservation cannot be negative")
+
     async def op(s):
         parent, from_parent = (await _lock(s, parent_id) if parent_id is not None else None), Decimal(0)
         if parent_id is not None and (parent is None or parent.user_id != user_id or parent.parent_id is not None):
@@ -231,39 +336,70 @@ async def reserve(self: Ledger, user_id: int, amount, *, key: str, project_id: i
         if parent is not None and parent.status == ReservationStatus.open:
             from_parent = min(amount, Decimal(parent.amount))
             parent.amount = Decimal(parent.amount) - from_parent
-        s.add(r := CreditReservation(user_id=user_id, project_id=project_id, parent_id=parent_id, amount=amount,
-                                     status=ReservationStatus.open, idempotency_key=key, purpose=purpose))
+        s.add(
+            r := CreditReservation(
+                user_id=user_id,
+                project_id=project_id,
+                parent_id=parent_id,
+                amount=amount,
+                status=ReservationStatus.open,
+                idempotency_key=key,
+                purpose=purpose,
+            )
+        )
         await s.flush()
-        if amount > from_parent and await _apply(s, user_id, from_parent - amount, LedgerKind.reservation, f"rsv:{key}",
-                                                 **_links(project_id, None, purpose, reservation_id=r.id)) is None:
+        if (
+            amount > from_parent
+            and await _apply(
+                s,
+                user_id,
+                from_parent - amount,
+                LedgerKind.reservation,
+                f"rsv:{key}",
+                **_links(project_id, None, purpose, reservation_id=r.id),
+            )
+            is None
+        ):
             raise InsufficientCredits(user_id, amount, from_parent + await _balance(s, user_id))
         return r
+
     return (await self._once(CreditReservation.idempotency_key, key, op))[0].id
 
 # %% ../nbs/04_billing.ipynb #56f8b4e7
 async def _from_balance(s: AsyncSession, r: CreditReservation) -> Decimal:
     "How much of reservation `r` came out of the balance (the rest came from its parent hold)."
-    if r.parent_id is None: return Decimal(r.amount)
-    v = (await s.execute(select(func.sum(CreditTransaction.amount)).where(
-        CreditTransaction.reservation_id == r.id, CreditTransaction.kind == LedgerKind.reservation))).scalar()
+    if r.parent_id is None:
+        return Decimal(r.amount)
+    v = (
+        await s.execute(
+            select(func.sum(CreditTransaction.amount)).where(
+                CreditTransaction.reservation_id == r.id, CreditTransaction.kind == LedgerKind.reservation
+            )
+        )
+    ).scalar()
     return -Decimal(str(v or 0)).quantize(CENT)
+
 
 async def _take_extra(s: AsyncSession, r: CreditReservation, parent, extra: Decimal, key: str, **links) -> Decimal:
     "Charge usage beyond what was reserved: from the open hold, then the balance as far as it goes; returns what was taken."
     taken = Decimal(0)
     if parent is not None and parent.status == ReservationStatus.open:
-        taken = min(extra, Decimal(parent.amount)); parent.amount = Decimal(parent.amount) - taken
+        taken = min(extra, Decimal(parent.amount))
+        parent.amount = Decimal(parent.amount) - taken
     want = extra - taken
     if want > 0 and (avail := min(want, await _locked_balance(s, r.user_id))) > 0:
         short = want - avail
         note = f"usage beyond reservation {r.id}" + (f"; {short} credits could not be charged" if short else '')
         await _apply(s, r.user_id, -avail, LedgerKind.usage, key, **_links(r.project_id, None, note, **links))
         taken += avail
-    if taken < extra: log.warning("reservation %s: %s credits of usage could not be charged (balance exhausted)", r.id, extra - taken)
+    if taken < extra:
+        log.warning("reservation %s: %s credits of usage could not be charged (balance exhausted)", r.id, extra - taken)
     return taken
 
 # %% ../nbs/04_billing.ipynb #fb639791
-async def _close(s: AsyncSession, r: CreditReservation, actual: Decimal, status: str, llm_call_id: int|None = None) -> tuple[Decimal, Decimal]:
+async def _close(
+    s: AsyncSession, r: CreditReservation, actual: Decimal, status: str, llm_call_id: int | None = None
+) -> tuple[Decimal, Decimal]:
     "Charge `actual` against open reservation `r`, return the rest to its hold or the balance: (charged, returned)."
     parent = await _lock(s, r.parent_id) if r.parent_id is not None else None
     live = parent is not None and parent.status == ReservationStatus.open
@@ -271,104 +407,182 @@ async def _close(s: AsyncSession, r: CreditReservation, actual: Decimal, status:
     charged = min(actual, amount)
     back_parent = max(amount - from_balance - charged, Decimal(0))  # the hold's part is spent first
     back_balance = amount - charged - back_parent
-    if back_parent and not live: back_balance, back_parent = back_balance + back_parent, Decimal(0)
-    if back_parent: parent.amount = Decimal(parent.amount) + back_parent
+    if back_parent and not live:
+        back_balance, back_parent = back_balance + back_parent, Decimal(0)
+    if back_parent:
+        parent.amount = Decimal(parent.amount) + back_parent
     links = dict(reservation_id=r.id, llm_call_id=llm_call_id)
     if back_balance > 0:
-        await _apply(s, r.user_id, back_balance, LedgerKind.release, f"rsv:{r.idempotency_key}:release",
-                     **_links(r.project_id, None, r.purpose, **links))
-    if actual > amount: charged += await _take_extra(s, r, parent, actual - amount, f"rsv:{r.idempotency_key}:extra", **links)
+        await _apply(
+            s,
+            r.user_id,
+            back_balance,
+            LedgerKind.release,
+            f"rsv:{r.idempotency_key}:release",
+            **_links(r.project_id, None, r.purpose, **links),
+        )
+    if actual > amount:
+        charged += await _take_extra(s, r, parent, actual - amount, f"rsv:{r.idempotency_key}:extra", **links)
     r.status, r.settled_amount, r.closed_at = status, charged, utcnow()
     return charged, back_parent + back_balance
 
 # %% ../nbs/04_billing.ipynb #ff63c59d
 @patch
-async def settle(self: Ledger, reservation_id: int, actual, *, llm_call_id: int|None = None, session: AsyncSession|None = None) -> Decimal:
+async def settle(
+    self: Ledger, reservation_id: int, actual, *, llm_call_id: int | None = None, session: AsyncSession | None = None
+) -> Decimal:
     "Charge `actual` credits against a reservation and release the rest; returns what was charged."
     if session is None:
-        async with self.db.sessions() as s, s.begin(): return await self.settle(reservation_id, actual, llm_call_id=llm_call_id, session=s)
+        async with self.db.sessions() as s, s.begin():
+            return await self.settle(reservation_id, actual, llm_call_id=llm_call_id, session=s)
     actual, s = as_credits(actual), session
-    if actual < 0: raise ValueError("usage cannot be negative")
-    if (r := await _lock(s, reservation_id)) is None: raise BillingError(f"unknown reservation {reservation_id}")
-    if r.status == ReservationStatus.settled: return Decimal(r.settled_amount)
+    if actual < 0:
+        raise ValueError("usage cannot be negative")
+    if (r := await _lock(s, reservation_id)) is None:
+        raise BillingError(f"unknown reservation {reservation_id}")
+    if r.status == ReservationStatus.settled:
+        return Decimal(r.settled_amount)
     if r.status == ReservationStatus.released:  # recovered before the call finished: charge what it used
         parent = await _lock(s, r.parent_id) if r.parent_id is not None else None
-        taken = await _take_extra(s, r, parent, actual, f"rsv:{r.idempotency_key}:late", llm_call_id=llm_call_id) if actual else Decimal(0)
+        taken = (
+            await _take_extra(s, r, parent, actual, f"rsv:{r.idempotency_key}:late", llm_call_id=llm_call_id)
+            if actual
+            else Decimal(0)
+        )
         r.status, r.settled_amount = ReservationStatus.settled, taken
         return taken
     return (await _close(s, r, actual, ReservationStatus.settled, llm_call_id))[0]
+
 
 @patch
 async def release(self: Ledger, reservation_id: int) -> Decimal:
     "Give back everything an open reservation holds; returns the amount released (0 if already closed)."
     async with self.db.sessions() as s, s.begin():
-        if (r := await _lock(s, reservation_id)) is None: raise BillingError(f"unknown reservation {reservation_id}")
-        if r.status != ReservationStatus.open: return Decimal(0)
+        if (r := await _lock(s, reservation_id)) is None:
+            raise BillingError(f"unknown reservation {reservation_id}")
+        if r.status != ReservationStatus.open:
+            return Decimal(0)
         return (await _close(s, r, Decimal(0), ReservationStatus.released))[1]
 
 # %% ../nbs/04_billing.ipynb #7ab43613
 HOLD_KEPT_STATES = frozenset(ACTIVE_STATES | {ProjectState.draft, ProjectState.awaiting_approval, ProjectState.paused})
 
+
 def stale_after(settings: Settings) -> timedelta:
     "A safe `older_than` for `recover_stale`: twice the longest a model call can take (all attempts and waits)."
-    return timedelta(seconds=2 * (settings.llm_max_retry_seconds + settings.llm_max_attempts * settings.llm_timeout_seconds))
+    return timedelta(
+        seconds=2 * (settings.llm_max_retry_seconds + settings.llm_max_attempts * settings.llm_timeout_seconds)
+    )
+
 
 @patch
-async def recover_stale(self: Ledger, older_than: timedelta|float) -> int:
+async def recover_stale(self: Ledger, older_than: timedelta | float) -> int:
     "Release open reservations older than `older_than` (a timedelta or seconds), except holds of live projects; returns how many."
     cutoff = utcnow() - (older_than if isinstance(older_than, timedelta) else timedelta(seconds=older_than))
-    kept = select(Project.reservation_id).where(Project.reservation_id.is_not(None),
-                                                Project.state.in_([str(x) for x in HOLD_KEPT_STATES]))
-    q = (select(CreditReservation.id).where(CreditReservation.status == ReservationStatus.open,
-                                            CreditReservation.created_at < cutoff, CreditReservation.id.not_in(kept))
-         .order_by(CreditReservation.parent_id.is_(None), CreditReservation.id))  # calls before their holds
-    async with self.db.sessions() as s: ids = list((await s.execute(q)).scalars())
+    kept = select(Project.reservation_id).where(
+        Project.reservation_id.is_not(None), Project.state.in_([str(x) for x in HOLD_KEPT_STATES])
+    )
+    q = (
+        select(CreditReservation.id)
+        .where(
+            CreditReservation.status == ReservationStatus.open,
+            CreditReservation.created_at < cutoff,
+            CreditReservation.id.not_in(kept),
+        )
+        .order_by(CreditReservation.parent_id.is_(None), CreditReservation.id)
+    )  # calls before their holds
+    async with self.db.sessions() as s:
+        ids = list((await s.execute(q)).scalars())
     n = 0
     for rid in ids:
         async with self.db.sessions() as s, s.begin():
             r = await _lock(s, rid)
-            if r is None or r.status != ReservationStatus.open: continue
+            if r is None or r.status != ReservationStatus.open:
+                continue
             await _close(s, r, Decimal(0), ReservationStatus.released)
             n += 1
-    if n: log.warning("released %d stale reservations", n)
+    if n:
+        log.warning("released %d stale reservations", n)
     return n
 
+
 @patch
-async def open_reservations(self: Ledger, user_id: int|None = None) -> list[CreditReservation]:
+async def open_reservations(self: Ledger, user_id: int | None = None) -> list[CreditReservation]:
     "Reservations still open (of `user_id`, or everyone's)."
-    q = select(CreditReservation).where(CreditReservation.status == ReservationStatus.open).order_by(CreditReservation.id)
-    if user_id is not None: q = q.where(CreditReservation.user_id == user_id)
-    async with self.db.sessions() as s: return list((await s.execute(q)).scalars())
+    q = (
+        select(CreditReservation)
+        .where(CreditReservation.status == ReservationStatus.open)
+        .order_by(CreditReservation.id)
+    )
+    if user_id is not None:
+        q = q.where(CreditReservation.user_id == user_id)
+    async with self.db.sessions() as s:
+        return list((await s.execute(q)).scalars())
 
 # %% ../nbs/04_billing.ipynb #e0388bc9
 @patch
-async def credit_payment(self: Ledger, *, user_id: int, telegram_payment_charge_id: str, provider_payment_charge_id: str|None,
-                         pack: CreditPack, stars: int, payload: str|None = None) -> tuple[Payment, bool]:
+async def credit_payment(
+    self: Ledger,
+    *,
+    user_id: int,
+    telegram_payment_charge_id: str,
+    provider_payment_charge_id: str | None,
+    pack: CreditPack,
+    stars: int,
+    payload: str | None = None,
+) -> tuple[Payment, bool]:
     "Credit a paid pack once per charge id: (payment, created)."
     charge, credits = telegram_payment_charge_id, as_credits(pack.credits)
+
     async def op(s):
-        s.add(p := Payment(user_id=user_id, telegram_payment_charge_id=charge, provider_payment_charge_id=provider_payment_charge_id,
-                           pack=pack.id, stars=stars, credits=credits, invoice_payload=(payload or '')[:128] or None))
+        s.add(
+            p := Payment(
+                user_id=user_id,
+                telegram_payment_charge_id=charge,
+                provider_payment_charge_id=provider_payment_charge_id,
+                pack=pack.id,
+                stars=stars,
+                credits=credits,
+                invoice_payload=(payload or '')[:128] or None,
+            )
+        )
         await s.flush()
-        if await _apply(s, user_id, credits, LedgerKind.purchase, f"payment:{charge}",
-                        **_links(None, p.id, f"{pack.title} for {stars} Stars")) is None:
+        if (
+            await _apply(
+                s,
+                user_id,
+                credits,
+                LedgerKind.purchase,
+                f"payment:{charge}",
+                **_links(None, p.id, f"{pack.title} for {stars} Stars"),
+            )
+            is None
+        ):
             raise BillingError(f"unknown user {user_id}")
         return p
+
     return await self._once(Payment.telegram_payment_charge_id, charge, op)
 
 # %% ../nbs/04_billing.ipynb #985b651b
 @patch
-async def refund_payment(self: Ledger, telegram_payment_charge_id: str, *, allow_partial: bool = False) -> tuple[Payment, bool]:
+async def refund_payment(
+    self: Ledger, telegram_payment_charge_id: str, *, allow_partial: bool = False
+) -> tuple[Payment, bool]:
     "Take back a payment's credits once: (payment, reversed now)."
     charge = telegram_payment_charge_id
     async with self.db.sessions() as s, s.begin():
         q = select(Payment).where(Payment.telegram_payment_charge_id == charge).with_for_update()
-        if (p := (await s.execute(q)).scalar_one_or_none()) is None: raise BillingError(f"no payment with charge id {charge}")
-        if p.status == PaymentStatus.refunded: return p, False
+        if (p := (await s.execute(q)).scalar_one_or_none()) is None:
+            raise BillingError(f"no payment with charge id {charge}")
+        if p.status == PaymentStatus.refunded:
+            return p, False
         credits, balance = Decimal(p.credits), await _locked_balance(s, p.user_id)
-        if balance < credits and not allow_partial: raise InsufficientCredits(p.user_id, credits, balance)
+        if balance < credits and not allow_partial:
+            raise InsufficientCredits(p.user_id, credits, balance)
         if (take := min(credits, balance)) > 0:
-            note = f"refund of {p.stars} Stars" + (f"; {credits - take} credits were already spent" if take < credits else '')
+            note = f"refund of {p.stars} Stars" + (
+                f"; {credits - take} credits were already spent" if take < credits else ''
+            )
             await _apply(s, p.user_id, -take, LedgerKind.refund, f"refund:{charge}", **_links(None, p.id, note))
         p.status, p.refunded_at = PaymentStatus.refunded, utcnow()
     return p, True
@@ -377,10 +591,14 @@ async def refund_payment(self: Ledger, telegram_payment_charge_id: str, *, allow
 @patch
 async def check_consistency(self: Ledger) -> list[dict]:
     "Users whose balance differs from the sum of their ledger entries (or is negative); empty when consistent."
-    sums = (select(CreditTransaction.user_id.label('uid'), func.sum(CreditTransaction.amount).label('total'))
-            .group_by(CreditTransaction.user_id).subquery())
+    sums = (
+        select(CreditTransaction.user_id.label('uid'), func.sum(CreditTransaction.amount).label('total'))
+        .group_by(CreditTransaction.user_id)
+        .subquery()
+    )
     q = select(User.id, User.credit_balance, sums.c.total).outerjoin(sums, sums.c.uid == User.id).order_by(User.id)
-    async with self.db.sessions() as s: rows = (await s.execute(q)).all()
+    async with self.db.sessions() as s:
+        rows = (await s.execute(q)).all()
     problems = []
     for user_id, balance, total in rows:
         total = Decimal(str(total or 0)).quantize(CENT)  # SQLite sums in floating point
@@ -388,9 +606,15 @@ async def check_consistency(self: Ledger) -> list[dict]:
             problems.append({'user_id': user_id, 'balance': Decimal(balance), 'ledger_sum': total})
     return problems
 
+
 @patch
 async def recent(self: Ledger, user_id: int, limit: int = 10) -> list[CreditTransaction]:
     "The newest ledger entries of `user_id`, newest first."
-    q = (select(CreditTransaction).where(CreditTransaction.user_id == user_id)
-         .order_by(CreditTransaction.id.desc()).limit(limit))
-    async with self.db.sessions() as s: return list((await s.execute(q)).scalars())
+    q = (
+        select(CreditTransaction)
+        .where(CreditTransaction.user_id == user_id)
+        .order_by(CreditTransaction.id.desc())
+        .limit(limit)
+    )
+    async with self.db.sessions() as s:
+        return list((await s.execute(q)).scalars())

@@ -17,15 +17,31 @@ from babel import Locale
 from sqlalchemy import func, select
 from telegram import BotCommand, ForceReply, Update
 from telegram.error import BadRequest
-from telegram.ext import (AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler,
-                          PreCheckoutQueryHandler, filters)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    PreCheckoutQueryHandler,
+    filters,
+)
 
 from .billing import InsufficientCredits
 from .config import Settings, pack_by_id, require_bot_token
 from .db import ACTIVE_STATES, Database, LedgerKind, Payment, PaymentStatus, Project, ProjectState, User
 from .metrics import HANDLER_SECONDS, PAYMENTS, UPDATES
 from .payments import CURRENCY, HeldPack, check_order, parse_payload, send_pack_invoice
-from .progress import TelegramNotifier, keyboard, make_bot, protect_logs, redact, send_file, send_text  # make_bot: re-exported
+from aidevbot.progress import (
+    TelegramNotifier,
+    keyboard,
+    make_bot,
+    protect_logs,
+    redact,
+    send_file,
+    send_text,
+)  # make_bot: re-exported
 from .render import LANGUAGES, Msg, Usd, pack_buttons, pick_language, render, state_label
 from .render import credits as _credits  # `credits` is the /credits handler
 
@@ -40,47 +56,64 @@ def _pack_rows(context) -> list:
     "The credit-pack buttons."
     return pack_buttons(_s(context, 'settings').credit_packs)
 
+
 def _change_asked() -> re.Pattern:
     "The bot's own 'what should change in project #N?' prompt, in any language (a reply to it names the project)."
-    forms = [re.escape(render(Msg('change_ask', pid='\x00'), lang)).replace('\x00', r'(\d{1,12})') for lang in LANGUAGES]
+    forms = [
+        re.escape(render(Msg('change_ask', pid='\x00'), lang)).replace('\x00', r'(\d{1,12})') for lang in LANGUAGES
+    ]
     return re.compile('|'.join(forms))
 
 # %% ../nbs/10_bot.ipynb #1506b6e1
 def _s(context: ContextTypes.DEFAULT_TYPE, name: str):
     return context.application.bot_data[name]
 
+
 async def _user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[User, bool]:
     "The sender as a `User` (created on first contact) and whether it was just created; remembers their language."
     tg = update.effective_user
-    user, created = await _s(context, 'users').ensure_user(tg.id, username=tg.username, first_name=tg.first_name,
-                                                            language_code=tg.language_code)
-    if context.user_data is not None: context.user_data['lang'] = pick_language(user.language, user.language_code)
+    user, created = await _s(context, 'users').ensure_user(
+        tg.id, username=tg.username, first_name=tg.first_name, language_code=tg.language_code
+    )
+    if context.user_data is not None:
+        context.user_data['lang'] = pick_language(user.language, user.language_code)
     return user, created
+
 
 async def _lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     "The language to answer this update in."
-    if context.user_data is not None and (lang := context.user_data.get('lang')): return lang
-    if update.effective_user is None: return 'en'
+    if context.user_data is not None and (lang := context.user_data.get('lang')):
+        return lang
+    if update.effective_user is None:
+        return 'en'
     return pick_language((await _user(update, context))[0].language, update.effective_user.language_code)
 
 # %% ../nbs/10_bot.ipynb #a127ceb3
 def _chat_id(update: Update) -> int:
     return update.effective_chat.id if update.effective_chat else update.effective_user.id
 
-async def _say(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, rows=None, *, placeholder: Msg|None = None) -> None:
+
+async def _say(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, rows=None, *, placeholder: Msg | None = None
+) -> None:
     "Reply in the update's chat (any length), in the user's language, with button `rows` or a reply prompt."
     lang = await _lang(update, context)
     markup = ForceReply(input_field_placeholder=render(placeholder, lang)) if placeholder else keyboard(rows, lang)
     await send_text(context.bot, _chat_id(update), text, markup, lang=lang)
 
+
 def _timed(fn):
     "Count the update and time the handler (Prometheus)."
+
     @functools.wraps(fn)
     async def wrapper(update, context) -> None:
         UPDATES.labels(fn.__name__).inc()
         t0 = time.perf_counter()
-        try: return await fn(update, context)
-        finally: HANDLER_SECONDS.labels(fn.__name__).observe(time.perf_counter() - t0)
+        try:
+            return await fn(update, context)
+        finally:
+            HANDLER_SECONDS.labels(fn.__name__).observe(time.perf_counter() - t0)
+
     return wrapper
 
 # %% ../nbs/10_bot.ipynb #7bc51553
@@ -90,17 +123,22 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     settings = _s(context, 'settings')
     user, created = await _user(update, context)
     balance = await _s(context, 'users').balance(user.id)
-    packs = Msg.join(', ', [Msg('pack_offer', credits=_credits(p.credits), stars=p.stars) for p in settings.credit_packs])
+    packs = Msg.join(
+        ', ', [Msg('pack_offer', credits=_credits(p.credits), stars=p.stars) for p in settings.credit_packs]
+    )
     first = update.effective_user.first_name
     hi = Msg('hi_name', name=first) if first else Msg('hi')
     parts = [Msg('welcome', hi=hi, credit_usd=Usd(settings.credit_value_usd), packs=packs)]
-    if created and settings.welcome_credits > 0: parts.append(Msg('gift', n=settings.welcome_credits))
+    if created and settings.welcome_credits > 0:
+        parts.append(Msg('gift', n=settings.welcome_credits))
     await _say(update, context, Msg.join('\n\n', [*parts, Msg('welcome_balance', balance=_credits(balance))]))
+
 
 @_timed
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "List the commands."
     await _say(update, context, Msg('help'))
+
 
 @_timed
 async def credits(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -117,8 +155,10 @@ async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await q.answer()
     settings = _s(context, 'settings')
     pack = pack_by_id(settings, (q.data or '').removeprefix('buy:'))
-    if pack is None: return await _say(update, context, Msg('pack_gone'), _pack_rows(context))
+    if pack is None:
+        return await _say(update, context, Msg('pack_gone'), _pack_rows(context))
     await send_pack_invoice(context.bot, _chat_id(update), pack, q.from_user.id, await _lang(update, context))
+
 
 @_timed
 async def precheckout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -126,7 +166,8 @@ async def precheckout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     q = update.pre_checkout_query
     reason = check_order(_s(context, 'settings'), q.invoice_payload, q.currency, q.total_amount, q.from_user.id)
     PAYMENTS.labels('precheckout_ok' if reason is None else 'precheckout_refused').inc()
-    if reason: logging.getLogger(__name__).warning("pre-checkout refused for user %s: %s", q.from_user.id, reason)
+    if reason:
+        logging.getLogger(__name__).warning("pre-checkout refused for user %s: %s", q.from_user.id, reason)
     lang = pick_language((context.user_data or {}).get('lang'), q.from_user.language_code)  # no database work here
     await q.answer(ok=reason is None, error_message=render(reason, lang))
 
@@ -141,10 +182,16 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     pack = pack_by_id(settings, parse_payload(sp.invoice_payload).pack_id)
     user, _ = await _user(update, context)
     payment, created = await _s(context, 'ledger').credit_payment(
-        user_id=user.id, telegram_payment_charge_id=sp.telegram_payment_charge_id,
-        provider_payment_charge_id=sp.provider_payment_charge_id, pack=pack, stars=sp.total_amount, payload=sp.invoice_payload)
+        user_id=user.id,
+        telegram_payment_charge_id=sp.telegram_payment_charge_id,
+        provider_payment_charge_id=sp.provider_payment_charge_id,
+        pack=pack,
+        stars=sp.total_amount,
+        payload=sp.invoice_payload,
+    )
     PAYMENTS.labels('credited' if created else 'duplicate').inc()
-    if not created: return log.info("payment %s was already credited", sp.telegram_payment_charge_id)
+    if not created:
+        return log.info("payment %s was already credited", sp.telegram_payment_charge_id)
     balance = await _s(context, 'users').balance(user.id)
     await _say(update, context, Msg('paid', credits=_credits(pack.credits), balance=_credits(balance)))
     await _resume_paused(update, context, user)
@@ -157,45 +204,88 @@ async def _hold_payment(update: Update, context: ContextTypes.DEFAULT_TYPE, reas
     user, _ = await _user(update, context)
     held = HeldPack(sp.total_amount if sp.currency == CURRENCY else 0)
     _, created = await _s(context, 'ledger').credit_payment(
-        user_id=user.id, telegram_payment_charge_id=sp.telegram_payment_charge_id,
-        provider_payment_charge_id=sp.provider_payment_charge_id, pack=held, stars=held.stars, payload=sp.invoice_payload)
+        user_id=user.id,
+        telegram_payment_charge_id=sp.telegram_payment_charge_id,
+        provider_payment_charge_id=sp.provider_payment_charge_id,
+        pack=held,
+        stars=held.stars,
+        payload=sp.invoice_payload,
+    )
     PAYMENTS.labels('unmatched').inc()
-    if not created: return
-    log.warning("payment %s by %s NOT credited: %s (payload %r, %s %s)", sp.telegram_payment_charge_id, payer, reason,
-                sp.invoice_payload, sp.total_amount, sp.currency)
-    alert = Msg('paid_alert', charge=sp.telegram_payment_charge_id, payer=payer, reason=reason, amount=sp.total_amount,
-                currency=sp.currency, payload=sp.invoice_payload)
+    if not created:
+        return
+    log.warning(
+        "payment %s by %s NOT credited: %s (payload %r, %s %s)",
+        sp.telegram_payment_charge_id,
+        payer,
+        reason,
+        sp.invoice_payload,
+        sp.total_amount,
+        sp.currency,
+    )
+    alert = Msg(
+        'paid_alert',
+        charge=sp.telegram_payment_charge_id,
+        payer=payer,
+        reason=reason,
+        amount=sp.total_amount,
+        currency=sp.currency,
+        payload=sp.invoice_payload,
+    )
     for admin in settings.admin_user_ids:  # in the admin's own language when they have talked to the bot
-        try: await send_text(context.bot, admin, alert, lang=await _s(context, 'users').language(telegram_user_id=admin))
-        except Exception as e: log.warning("cannot alert admin %s: %s", admin, type(e).__name__)
+        try:
+            await send_text(context.bot, admin, alert, lang=await _s(context, 'users').language(telegram_user_id=admin))
+        except Exception as e:
+            log.warning("cannot alert admin %s: %s", admin, type(e).__name__)
     await _say(update, context, Msg('paid_unmatched', charge=sp.telegram_payment_charge_id))
 
 # %% ../nbs/10_bot.ipynb #2350d68b
 TERMINAL = frozenset({ProjectState.completed, ProjectState.failed, ProjectState.cancelled})
 
+
 async def _insufficient(update: Update, context: ContextTypes.DEFAULT_TYPE, e: Exception) -> None:
-    await _say(update, context, Msg('insufficient', needed=_credits(e.needed), available=_credits(e.available)), _pack_rows(context))
+    await _say(
+        update,
+        context,
+        Msg('insufficient', needed=_credits(e.needed), available=_credits(e.available)),
+        _pack_rows(context),
+    )
+
 
 async def _send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, reply) -> None:
     "Send an orchestrator `Reply` (text, buttons, maybe a document) or a bare `Document` to the update's chat."
-    if reply is None: return
+    if reply is None:
+        return
     lang = await _lang(update, context)
     if hasattr(reply, 'filename'):
-        return await send_file(context.bot, _chat_id(update), reply.data, reply.filename, caption=reply.caption, lang=lang)
+        return await send_file(
+            context.bot, _chat_id(update), reply.data, reply.filename, caption=reply.caption, lang=lang
+        )
     doc = getattr(reply, 'document', None)
     if doc is not None:
-        await send_file(context.bot, _chat_id(update), doc.data, doc.filename, caption=doc.caption or reply.text or None,
-                        reply_markup=keyboard(reply.buttons, lang), lang=lang)
-    elif reply.text: await _say(update, context, reply.text, reply.buttons)
+        await send_file(
+            context.bot,
+            _chat_id(update),
+            doc.data,
+            doc.filename,
+            caption=doc.caption or reply.text or None,
+            reply_markup=keyboard(reply.buttons, lang),
+            lang=lang,
+        )
+    elif reply.text:
+        await _say(update, context, reply.text, reply.buttons)
 
-async def _latest(context, user_id: int, *states) -> Project|None:
+
+async def _latest(context, user_id: int, *states) -> Project | None:
     "The user's newest project in one of `states` (any state when none given)."
     async with _s(context, 'db').sessions() as s:
         q = select(Project).where(Project.user_id == user_id)
-        if states: q = q.where(Project.state.in_([str(x) for x in states]))
+        if states:
+            q = q.where(Project.state.in_([str(x) for x in states]))
         return (await s.scalars(q.order_by(Project.id.desc()).limit(1))).first()
 
-async def _owned(context, user: User, project_id: int) -> Project|None:
+
+async def _owned(context, user: User, project_id: int) -> Project | None:
     "The project if it belongs to `user`, else None."
     async with _s(context, 'db').sessions() as s:
         p = await s.get(Project, project_id)
@@ -204,10 +294,14 @@ async def _owned(context, user: User, project_id: int) -> Project|None:
 # %% ../nbs/10_bot.ipynb #bdd5e661
 _COMMAND_ARG = re.compile(r'^/\S+\s*(.*)$', re.S)
 
-async def _start_project(update: Update, context: ContextTypes.DEFAULT_TYPE, description: str, *, change_for: int|None = None) -> None:
+
+async def _start_project(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, description: str, *, change_for: int | None = None
+) -> None:
     settings = _s(context, 'settings')
     description = description.strip()
-    if not description: return await _say(update, context, Msg('empty'))
+    if not description:
+        return await _say(update, context, Msg('empty'))
     if len(description) > settings.max_description_chars:
         return await _say(update, context, Msg('too_long', n=len(description), limit=settings.max_description_chars))
     user, _ = await _user(update, context)
@@ -222,13 +316,16 @@ async def _start_project(update: Update, context: ContextTypes.DEFAULT_TYPE, des
     await _s(context, 'runner').enqueue(pid)
     await _say(update, context, Msg('planning', pid=pid))
 
+
 async def _enqueue_if_runnable(context, project_id: int) -> bool:
     "Hand the project to the job runner if the orchestrator left it in a state a job advances."
     async with _s(context, 'db').sessions() as s:
         p = await s.get(Project, project_id)
-    if p is None or (p.state not in ACTIVE_STATES and p.state != ProjectState.draft): return False
+    if p is None or (p.state not in ACTIVE_STATES and p.state != ProjectState.draft):
+        return False
     await _s(context, 'runner').enqueue(project_id)
     return True
+
 
 @_timed
 async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -237,43 +334,61 @@ async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     m = _COMMAND_ARG.match(update.effective_message.text or '')
     await _start_project(update, context, m[1] if m else '')
 
+
 _CHANGE_ASKED = _change_asked()
 
-def _change_target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int|None:
+
+def _change_target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
     "The project a plain message asks to change: remembered here, or named by the bot's prompt it replies to (any replica)."
     pid = context.user_data.pop('change_for', None)
     asked = update.effective_message.reply_to_message
     if pid is None and asked is not None and asked.from_user and asked.from_user.id == context.bot.id:
-        if m := _CHANGE_ASKED.search(asked.text or ''): pid = int(next(g for g in m.groups() if g))
+        if m := _CHANGE_ASKED.search(asked.text or ''):
+            pid = int(next(g for g in m.groups() if g))
     return pid
+
 
 @_timed
 async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "A plain message: the change asked for with a Change button, else a new project."
-    await _start_project(update, context, update.effective_message.text or '', change_for=_change_target(update, context))
+    await _start_project(
+        update, context, update.effective_message.text or '', change_for=_change_target(update, context)
+    )
 
 # %% ../nbs/10_bot.ipynb #bf75483c
 _PROJECT_BUTTON = re.compile(r'(approve|cancel|status|resume|change):(\d{1,12})|dl:(\d{1,12}):(\d{1,6})')
 
-async def _project_action(update, context, user: User, action: str, project: Project, version: int|None = None) -> None:
+
+async def _project_action(
+    update, context, user: User, action: str, project: Project, version: int | None = None
+) -> None:
     orch, pid, state = _s(context, 'orchestrator'), project.id, project.state
-    if action == 'status': return await _send_reply(update, context, await orch.status(pid, user_id=user.id))
+    if action == 'status':
+        return await _send_reply(update, context, await orch.status(pid, user_id=user.id))
     if action == 'dl':  # a Document, or a Reply saying there is none
         return await _send_reply(update, context, await orch.artifact(pid, user_id=user.id, version=version))
     if action == 'change':
-        if state != ProjectState.completed: return await _say(update, context, Msg('change_later', pid=pid))
-        context.user_data['change_for'] = pid  # the prompt is a ForceReply too, so a reply reaching another replica still finds it
+        if state != ProjectState.completed:
+            return await _say(update, context, Msg('change_later', pid=pid))
+        context.user_data['change_for'] = (
+            pid  # the prompt is a ForceReply too, so a reply reaching another replica still finds it
+        )
         return await _say(update, context, Msg('change_ask', pid=pid), placeholder=Msg('change_placeholder'))
-    if state in TERMINAL: return await _say(update, context, Msg('finished', pid=pid, state=state_label(state)))
-    if action == 'cancel': return await _send_reply(update, context, await orch.cancel(pid, user_id=user.id))
+    if state in TERMINAL:
+        return await _say(update, context, Msg('finished', pid=pid, state=state_label(state)))
+    if action == 'cancel':
+        return await _send_reply(update, context, await orch.cancel(pid, user_id=user.id))
     if action == 'approve' and state != ProjectState.awaiting_approval:
         return await _say(update, context, Msg('not_awaiting', pid=pid, state=state_label(state)))
     if action == 'resume' and state != ProjectState.paused:
         return await _say(update, context, Msg('not_paused', pid=pid, state=state_label(state)))
-    try: reply = await (orch.approve if action == 'approve' else orch.resume)(pid, user_id=user.id)
-    except InsufficientCredits as e: return await _insufficient(update, context, e)
+    try:
+        reply = await (orch.approve if action == 'approve' else orch.resume)(pid, user_id=user.id)
+    except InsufficientCredits as e:
+        return await _insufficient(update, context, e)
     await _enqueue_if_runnable(context, pid)
     await _send_reply(update, context, reply)
+
 
 @_timed
 async def project_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -281,15 +396,20 @@ async def project_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     q = update.callback_query
     await q.answer()
     m = _PROJECT_BUTTON.fullmatch(q.data or '')
-    if not m: return await _say(update, context, Msg('stale_button'))
+    if not m:
+        return await _say(update, context, Msg('stale_button'))
     action, pid, version = m[1] or 'dl', int(m[2] or m[3]), int(m[4]) if m[4] else None
     user, _ = await _user(update, context)
     project = await _owned(context, user, pid)
-    if project is None: return await _say(update, context, Msg('not_yours'))
+    if project is None:
+        return await _say(update, context, Msg('not_yours'))
     if action in ('approve', 'cancel') and q.message is not None:
-        try: await q.edit_message_reply_markup(None)  # the plan's buttons are used up
-        except BadRequest: pass
+        try:
+            await q.edit_message_reply_markup(None)  # the plan's buttons are used up
+        except BadRequest:
+            pass
     await _project_action(update, context, user, action, project, version)
+
 
 @_timed
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -300,54 +420,83 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 # %% ../nbs/10_bot.ipynb #89165ff2
 def _project_line(p: Project) -> Msg:
     title = p.title or (p.description.splitlines() or [''])[0][:48]
-    return Msg('project_line', pid=p.id, title=title, state=state_label(p.state), version=p.version, credits=_credits(p.credits_spent or 0))
+    return Msg(
+        'project_line',
+        pid=p.id,
+        title=title,
+        state=state_label(p.state),
+        version=p.version,
+        credits=_credits(p.credits_spent or 0),
+    )
+
 
 def _project_buttons(p: Project) -> list[tuple[Msg, str]]:
     row = [(Msg('btn_project_status', pid=p.id), f"status:{p.id}")]
     if versions := sorted(int(v) for v in ((p.result or {}).get('versions') or {})):  # finished versions
         row.insert(0, (Msg('btn_project_download', pid=p.id, version=versions[-1]), f"dl:{p.id}:{versions[-1]}"))
-    if p.state == ProjectState.completed: row.append((Msg('btn_project_change', pid=p.id), f"change:{p.id}"))
-    if p.state == ProjectState.paused: row.append((Msg('btn_project_resume', pid=p.id), f"resume:{p.id}"))
+    if p.state == ProjectState.completed:
+        row.append((Msg('btn_project_change', pid=p.id), f"change:{p.id}"))
+    if p.state == ProjectState.paused:
+        row.append((Msg('btn_project_resume', pid=p.id), f"resume:{p.id}"))
     return row
+
 
 @_timed
 async def projects(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "The user's projects with buttons."
     user, _ = await _user(update, context)
     async with _s(context, 'db').sessions() as s:
-        ps = (await s.scalars(select(Project).where(Project.user_id == user.id).order_by(Project.id.desc()).limit(10))).all()
-    if not ps: return await _say(update, context, Msg('no_project'))
-    await _say(update, context, Msg.join('\n', [Msg('your_projects'), *map(_project_line, ps)]), [_project_buttons(p) for p in ps])
+        ps = (
+            await s.scalars(select(Project).where(Project.user_id == user.id).order_by(Project.id.desc()).limit(10))
+        ).all()
+    if not ps:
+        return await _say(update, context, Msg('no_project'))
+    await _say(
+        update,
+        context,
+        Msg.join('\n', [Msg('your_projects'), *map(_project_line, ps)]),
+        [_project_buttons(p) for p in ps],
+    )
+
 
 async def _on_latest(update, context, action: str, states, empty: str) -> None:
     user, _ = await _user(update, context)
     project = await _latest(context, user.id, *states)
-    if project is None: return await _say(update, context, Msg(empty))
+    if project is None:
+        return await _say(update, context, Msg(empty))
     await _project_action(update, context, user, action, project)
+
 
 @_timed
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Status of the newest unfinished project (else the newest)."
     user, _ = await _user(update, context)
     project = await _latest(context, user.id, *(set(ProjectState) - TERMINAL)) or await _latest(context, user.id)
-    if project is None: return await _say(update, context, Msg('no_project'))
+    if project is None:
+        return await _say(update, context, Msg('no_project'))
     await _project_action(update, context, user, 'status', project)
+
 
 @_timed
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Cancel the newest unfinished project."
     await _on_latest(update, context, 'cancel', set(ProjectState) - TERMINAL, 'no_project')
 
+
 @_timed
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Continue the newest paused project."
     await _on_latest(update, context, 'resume', [ProjectState.paused], 'no_paused')
 
+
 async def _resume_paused(update, context, user: User) -> None:
     "After a purchase: continue every paused project of `user`."
     async with _s(context, 'db').sessions() as s:
-        ps = (await s.scalars(select(Project).where(Project.user_id == user.id, Project.state == ProjectState.paused))).all()
-    for p in ps: await _project_action(update, context, user, 'resume', p)
+        ps = (
+            await s.scalars(select(Project).where(Project.user_id == user.id, Project.state == ProjectState.paused))
+        ).all()
+    for p in ps:
+        await _project_action(update, context, user, 'resume', p)
 
 # %% ../nbs/10_bot.ipynb #9a00dd55
 @_timed
@@ -355,22 +504,49 @@ async def usage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Recent ledger lines and the spend per project."
     users = _s(context, 'users')
     user, _ = await _user(update, context)
-    balance, lines, spend = await users.balance(user.id), await users.recent_ledger(user.id, 15), await users.spend_by_project(user.id)
+    balance, lines, spend = (
+        await users.balance(user.id),
+        await users.recent_ledger(user.id, 15),
+        await users.spend_by_project(user.id),
+    )
     out = [Msg('usage_balance', balance=_credits(balance)), '', Msg('usage_recent')]
-    out += [Msg('usage_line_project' if t.project_id else 'usage_line', when=t.created_at, kind=Msg(f"kind_{t.kind}"),
-                sign='+' if t.amount > 0 else '', amount=Decimal(t.amount), pid=t.project_id) for t in lines] or [Msg('nothing_yet')]
+    out += [
+        Msg(
+            'usage_line_project' if t.project_id else 'usage_line',
+            when=t.created_at,
+            kind=Msg(f"kind_{t.kind}"),
+            sign='+' if t.amount > 0 else '',
+            amount=Decimal(t.amount),
+            pid=t.project_id,
+        )
+        for t in lines
+    ] or [Msg('nothing_yet')]
     out += ['', Msg('usage_spend')]
-    out += [Msg('spend_line', pid=x.project_id, title=x.title or '', credits=_credits(x.credits)) for x in spend] or [Msg('none_yet')]
+    out += [Msg('spend_line', pid=x.project_id, title=x.title or '', credits=_credits(x.credits)) for x in spend] or [
+        Msg('none_yet')
+    ]
     await _say(update, context, Msg.join('\n', out))
+
 
 @_timed
 async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Payment help, with the user's payments and their charge ids."
     user, _ = await _user(update, context)
     async with _s(context, 'db').sessions() as s:
-        pays = (await s.scalars(select(Payment).where(Payment.user_id == user.id).order_by(Payment.id.desc()).limit(10))).all()
-    listing = [Msg('payment_line', date=p.created_at.date(), pack=p.pack, stars=p.stars, status=Msg(f"kind_{p.status}"),
-                   charge=p.telegram_payment_charge_id) for p in pays]
+        pays = (
+            await s.scalars(select(Payment).where(Payment.user_id == user.id).order_by(Payment.id.desc()).limit(10))
+        ).all()
+    listing = [
+        Msg(
+            'payment_line',
+            date=p.created_at.date(),
+            pack=p.pack,
+            stars=p.stars,
+            status=Msg(f"kind_{p.status}"),
+            charge=p.telegram_payment_charge_id,
+        )
+        for p in pays
+    ]
     await _say(update, context, Msg('paysupport', payments=Msg.join('\n', listing) if listing else Msg('no_payments')))
 
 # %% ../nbs/10_bot.ipynb #26db1fd9
@@ -379,26 +555,45 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     "A command the bot does not have."
     await _say(update, context, Msg('unknown_command'))
 
+
 def admin_only(fn):
     "Run `fn` for admins; everyone else sees the unknown-command reply."
+
     @functools.wraps(fn)
     async def wrapper(update, context) -> None:
         if update.effective_user is None or update.effective_user.id not in _s(context, 'settings').admin_user_ids:
             return await unknown_command(update, context)
         return await fn(update, context)
+
     return wrapper
+
 
 @admin_only
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Users, balances, projects by state, payments."
     async with _s(context, 'db').sessions() as s:
-        n_users, balance = (await s.execute(select(func.count(User.id), func.coalesce(func.sum(User.credit_balance), 0)))).one()
+        n_users, balance = (
+            await s.execute(select(func.count(User.id), func.coalesce(func.sum(User.credit_balance), 0)))
+        ).one()
         by_state = (await s.execute(select(Project.state, func.count()).group_by(Project.state))).all()
-        pays = (await s.execute(select(Payment.status, func.count(), func.coalesce(func.sum(Payment.stars), 0)).group_by(Payment.status))).all()
+        pays = (
+            await s.execute(
+                select(Payment.status, func.count(), func.coalesce(func.sum(Payment.stars), 0)).group_by(Payment.status)
+            )
+        ).all()
     projects = [Msg('stats_item', name=state_label(st), n=n) for st, n in sorted(by_state)]
     payments = [Msg('stats_payment', name=Msg(f"kind_{st}"), n=n, stars=stars) for st, n, stars in sorted(pays)]
-    await _say(update, context, Msg('stats', users=n_users, balance=Decimal(balance), projects=Msg.join(', ', projects) if projects else Msg('none'),
-                                    payments=Msg.join(', ', payments) if payments else Msg('none')))
+    await _say(
+        update,
+        context,
+        Msg(
+            'stats',
+            users=n_users,
+            balance=Decimal(balance),
+            projects=Msg.join(', ', projects) if projects else Msg('none'),
+            payments=Msg.join(', ', payments) if payments else Msg('none'),
+        ),
+    )
 
 # %% ../nbs/10_bot.ipynb #6053257c
 @admin_only
@@ -406,16 +601,24 @@ async def grant(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "`/grant <telegram_id> <credits>`: add credits to a user (once per command message)."
     try:
         tg_id, amount = int(context.args[0]), Decimal(context.args[1]).quantize(Decimal('0.01'))
-        if not (0 < amount <= 1_000_000) or len(context.args) != 2: raise ValueError
+        if not (0 < amount <= 1_000_000) or len(context.args) != 2:
+            raise ValueError
     except (IndexError, ValueError, InvalidOperation):
         return await _say(update, context, Msg('grant_usage'))
     async with _s(context, 'db').sessions() as s:
         target = await _s(context, 'users').get_user_by_telegram_id(s, tg_id)
-    if target is None: return await _say(update, context, Msg('grant_no_user', tg_id=tg_id))
-    await _s(context, 'ledger').credit(target.id, amount, kind=LedgerKind.admin, key=f"admin-grant:{update.update_id}",
-                                       note=f"granted by admin {update.effective_user.id}")
+    if target is None:
+        return await _say(update, context, Msg('grant_no_user', tg_id=tg_id))
+    await _s(context, 'ledger').credit(
+        target.id,
+        amount,
+        kind=LedgerKind.admin,
+        key=f"admin-grant:{update.update_id}",
+        note=f"granted by admin {update.effective_user.id}",
+    )
     balance = await _s(context, 'users').balance(target.id)
     await _say(update, context, Msg('granted', credits=_credits(amount), tg_id=tg_id, balance=_credits(balance)))
+
 
 @admin_only
 async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -425,20 +628,38 @@ async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return await _say(update, context, Msg('refund_usage'))
     charge, force = args[0], args[1:] == ['force']
     async with _s(context, 'db').sessions() as s:
-        row = (await s.execute(select(Payment, User.telegram_user_id, User.credit_balance).join(User, User.id == Payment.user_id)
-                               .where(Payment.telegram_payment_charge_id == charge))).first()
-    if row is None: return await _say(update, context, Msg('refund_none', charge=charge))
+        row = (
+            await s.execute(
+                select(Payment, User.telegram_user_id, User.credit_balance)
+                .join(User, User.id == Payment.user_id)
+                .where(Payment.telegram_payment_charge_id == charge)
+            )
+        ).first()
+    if row is None:
+        return await _say(update, context, Msg('refund_none', charge=charge))
     payment, tg_id, balance = row
-    if payment.status == PaymentStatus.refunded: return await _say(update, context, Msg('refund_already', charge=charge))
+    if payment.status == PaymentStatus.refunded:
+        return await _say(update, context, Msg('refund_already', charge=charge))
     if balance < payment.credits and not force:
-        return await _say(update, context, Msg('refund_spent', balance=Decimal(balance), credits=Decimal(payment.credits), charge=charge))
-    try: await context.bot.refund_star_payment(tg_id, charge)
+        return await _say(
+            update,
+            context,
+            Msg('refund_spent', balance=Decimal(balance), credits=Decimal(payment.credits), charge=charge),
+        )
+    try:
+        await context.bot.refund_star_payment(tg_id, charge)
     except BadRequest as e:
-        if 'CHARGE_ALREADY_REFUNDED' not in e.message.upper(): return await _say(update, context, Msg('refund_refused', error=e.message))
+        if 'CHARGE_ALREADY_REFUNDED' not in e.message.upper():
+            return await _say(update, context, Msg('refund_refused', error=e.message))
     _, reversed_ = await _s(context, 'ledger').refund_payment(charge, allow_partial=True)
     PAYMENTS.labels('refunded').inc()
-    await _say(update, context, Msg('refunded', stars=payment.stars, pack=payment.pack, tg_id=tg_id) if reversed_
-               else Msg('refund_already', charge=charge))
+    await _say(
+        update,
+        context,
+        Msg('refunded', stars=payment.stars, pack=payment.pack, tg_id=tg_id)
+        if reversed_
+        else Msg('refund_already', charge=charge),
+    )
 
 # %% ../nbs/10_bot.ipynb #4e29fbca
 @_timed
@@ -447,35 +668,49 @@ async def unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     msg = update.effective_message
     await _say(update, context, Msg('empty') if msg is not None and msg.text is not None else Msg('unsupported'))
 
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Log the failure (token masked) and tell the user, without details."
     err = context.error
     detail = ''.join(traceback.format_exception(type(err), err, err.__traceback__)) if err else 'unknown error'
     uid = update.update_id if isinstance(update, Update) else None
     logging.getLogger(__name__).error("update %s failed: %s", uid, redact(detail, context.bot.token))
-    if isinstance(update, Update) and (update.effective_chat or update.effective_user) and not update.pre_checkout_query:
-        lang = pick_language((context.user_data or {}).get('lang'), getattr(update.effective_user, 'language_code', None))
-        try: await context.bot.send_message(_chat_id(update), render(Msg('error'), lang))
-        except Exception as e: logging.getLogger(__name__).warning("could not tell the user about the error: %s", type(e).__name__)
+    if (
+        isinstance(update, Update)
+        and (update.effective_chat or update.effective_user)
+        and not update.pre_checkout_query
+    ):
+        lang = pick_language(
+            (context.user_data or {}).get('lang'), getattr(update.effective_user, 'language_code', None)
+        )
+        try:
+            await context.bot.send_message(_chat_id(update), render(Msg('error'), lang))
+        except Exception as e:
+            logging.getLogger(__name__).warning("could not tell the user about the error: %s", type(e).__name__)
 
 # %% ../nbs/10_bot.ipynb #7b0f48f6
 @_timed
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "`/language [en|ru|es]` or a `lang:<code>` button: choose the language the bot speaks."
     q = update.callback_query
-    if q is not None: await q.answer()
+    if q is not None:
+        await q.answer()
     arg = q.data.removeprefix('lang:') if q is not None else ((context.args or [''])[0]).lower()
     if arg not in LANGUAGES:
-        names = [(Locale.parse(lang).display_name.capitalize(), f"lang:{lang}") for lang in LANGUAGES]  # each in its own language
+        names = [
+            (Locale.parse(lang).display_name.capitalize(), f"lang:{lang}") for lang in LANGUAGES
+        ]  # each in its own language
         return await _say(update, context, Msg('language_choose'), [names])
     user, _ = await _user(update, context)
     await _s(context, 'users').set_language(update.effective_user.id, arg)
     context.user_data['lang'] = arg
-    if (notifier := context.application.bot_data.get('notifier')) is not None: notifier.forget(user.id)
+    if (notifier := context.application.bot_data.get('notifier')) is not None:
+        notifier.forget(user.id)
     await _say(update, context, Msg('language_set', name=Locale.parse(arg).display_name.capitalize()))
 
 # %% ../nbs/10_bot.ipynb #e8d52d7e
 COMMANDS = ['new', 'projects', 'status', 'cancel', 'resume', 'credits', 'usage', 'paysupport', 'language', 'help']
+
 
 async def _post_init(app: Application) -> None:
     "The command menu, in each language (Telegram shows the one matching the client's language)."
@@ -483,14 +718,30 @@ async def _post_init(app: Application) -> None:
         for lang in LANGUAGES:
             cmds = [BotCommand(c, render(Msg(f"cmd_{c}"), lang)) for c in COMMANDS]
             await app.bot.set_my_commands(cmds, language_code=None if lang == 'en' else lang)
-    except Exception as e: logging.getLogger(__name__).warning("set_my_commands failed: %s", type(e).__name__)
+    except Exception as e:
+        logging.getLogger(__name__).warning("set_my_commands failed: %s", type(e).__name__)
+
 
 def add_handlers(app: Application) -> None:
     "Register every handler on `app`, most specific first."
     only_new = filters.UpdateType.MESSAGE  # an edited message never starts anything twice
-    for name, fn in [('start', start), ('help', help_command), ('new', new), ('projects', projects), ('status', status),
-                     ('cancel', cancel), ('resume', resume), ('credits', credits), ('buy', credits), ('usage', usage),
-                     ('paysupport', paysupport), ('language', language), ('stats', stats), ('grant', grant), ('refund', refund)]:
+    for name, fn in [
+        ('start', start),
+        ('help', help_command),
+        ('new', new),
+        ('projects', projects),
+        ('status', status),
+        ('cancel', cancel),
+        ('resume', resume),
+        ('credits', credits),
+        ('buy', credits),
+        ('usage', usage),
+        ('paysupport', paysupport),
+        ('language', language),
+        ('stats', stats),
+        ('grant', grant),
+        ('refund', refund),
+    ]:
         app.add_handler(CommandHandler(name, fn, filters=only_new))
     app.add_handler(CallbackQueryHandler(buy, pattern=r'^buy:'))
     app.add_handler(CallbackQueryHandler(language, pattern=r'^lang:'))
@@ -503,14 +754,31 @@ def add_handlers(app: Application) -> None:
     app.add_handler(MessageHandler(only_new & ~filters.StatusUpdate.ALL, unsupported))
     app.add_error_handler(on_error)
 
+
 def build_application(settings: Settings, *, db: Database, orchestrator, runner, users, ledger) -> Application:
     "The python-telegram-bot `Application` for aidevbot (polling or webhook is the caller's choice)."
     protect_logs(token := require_bot_token(settings))  # Bot API URLs contain the token; they are logged masked
-    app = (Application.builder().token(token).base_url(settings.telegram_api_base_url)
-           .base_file_url(settings.telegram_file_base_url).rate_limiter(AIORateLimiter(max_retries=3))
-           .concurrent_updates(True).post_init(_post_init).build())
+    app = (
+        Application.builder()
+        .token(token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_file_base_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+        .build()
+    )
     notifier = TelegramNotifier(app.bot, db, settings)
-    app.bot_data.update(settings=settings, db=db, orchestrator=orchestrator, runner=runner, users=users, ledger=ledger, notifier=notifier)
-    if orchestrator is not None and getattr(orchestrator, 'on_event', False) is None: orchestrator.on_event = notifier
+    app.bot_data.update(
+        settings=settings,
+        db=db,
+        orchestrator=orchestrator,
+        runner=runner,
+        users=users,
+        ledger=ledger,
+        notifier=notifier,
+    )
+    if orchestrator is not None and getattr(orchestrator, 'on_event', False) is None:
+        orchestrator.on_event = notifier
     add_handlers(app)
     return app

@@ -34,13 +34,20 @@ Run the real bot:            TELEGRAM_BOT_TOKEN=... LLM_API_KEY=... aidevbot ser
 Settings come from environment variables or a .env file (TELEGRAM_BOT_TOKEN, LLM_API_KEY,
 DATABASE_URL, WEBHOOK_URL, WEBHOOK_SECRET, JOB_BACKEND, ...); see README.md."""
 
-def _sub(sub, name: str, help: str, description: str|None = None) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=help, description=description or help, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def _sub(sub, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name, help=help, description=description or help, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
 
 def _decimal(v: str) -> Decimal:
-    try: d = Decimal(v)
-    except InvalidOperation: raise argparse.ArgumentTypeError(f"'{v}' is not a number (USD per million tokens, e.g. 3 or 0.40)") from None
-    if d < 0 or not d.is_finite(): raise argparse.ArgumentTypeError(f"'{v}' must be a positive number")
+    try:
+        d = Decimal(v)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"'{v}' is not a number (USD per million tokens, e.g. 3 or 0.40)") from None
+    if d < 0 or not d.is_finite():
+        raise argparse.ArgumentTypeError(f"'{v}' must be a positive number")
     return d
 
 # %% ../nbs/12_cli.ipynb #c12a0001
@@ -48,63 +55,134 @@ def _sandbox_parsers(sub) -> None:
     "`sandbox check` and `sandbox-server`."
     sb = _sub(sub, 'sandbox', 'check what isolates generated code on this host (`aidevbot sandbox check`)')
     sbs = sb.add_subparsers(dest='sandbox_command', metavar='ACTION')
-    _sub(sbs, 'check', 'run a probe in the sandbox and list each protection: exit 1 when generated code would not run isolated',
-         'Runs a real probe through the sandbox the bot uses (or asks the executor at SANDBOX_URL) and prints, one line each,\n'
-         'whether the code gets its own uid, no network, only its own processes, no view of the bot folder,\n'
-         'a seccomp filter, no capabilities, memory and disk totals, and nothing left running.')
-    ss = _sub(sub, 'sandbox-server', 'run the sandbox executor: runs project tests for workers, holds no secret',
-              'Run the sandbox executor (compose and Kubernetes): workers with SANDBOX_URL send it the files of a project\n'
-              'and get the test report back. It refuses to start when it sees a secret (TELEGRAM_BOT_TOKEN,\n'
-              'LLM_API_KEY, WEBHOOK_SECRET, DATABASE_URL, a service-account token).')
+    _sub(
+        sbs,
+        'check',
+        'run a probe in the sandbox and list each protection: exit 1 when generated code would not run isolated',
+        'Runs a real probe through the sandbox the bot uses (or asks the executor at SANDBOX_URL) and prints, one line each,\n'
+        'whether the code gets its own uid, no network, only its own processes, no view of the bot folder,\n'
+        'a seccomp filter, no capabilities, memory and disk totals, and nothing left running.',
+    )
+    ss = _sub(
+        sub,
+        'sandbox-server',
+        'run the sandbox executor: runs project tests for workers, holds no secret',
+        'Run the sandbox executor (compose and Kubernetes): workers with SANDBOX_URL send it the files of a project\n'
+        'and get the test report back. It refuses to start when it sees a secret (TELEGRAM_BOT_TOKEN,\n'
+        'LLM_API_KEY, WEBHOOK_SECRET, DATABASE_URL, a service-account token).',
+    )
     ss.add_argument('--host', default='0.0.0.0', help='address to listen on (default 0.0.0.0)')
     ss.add_argument('--port', type=int, help='port to listen on (default: SANDBOX_SERVER_PORT, 8100)')
 
 # %% ../nbs/12_cli.ipynb #b3c40001
 def _bench_parser(sub) -> None:
     "`bench`: how often the configured models deliver a project that really works, and at what price."
-    b = _sub(sub, 'bench', 'measure the models: run the shipped specs through the bot and check the ZIPs with hidden tests',
-             'Run project specs (a request as a user types it, plus acceptance tests no model ever sees) through the real\n'
-             'orchestrator against LLM_BASE_URL, with a throw-away database and a budget; then run the hidden tests on\n'
-             'each delivered ZIP in the sandbox. Writes report.md, report.json and report.png into --out.\n'
-             'Try it offline first: aidevbot bench --fake')
-    b.add_argument('--specs', action='append', metavar='NAMES', help='comma-separated spec names (default: all; with --fake: the fake ones)')
-    b.add_argument('--models', action='append', metavar='SET', help='architect=…,implementer=…,reviewer=…[,name=…]; repeat to compare sets')
+    b = _sub(
+        sub,
+        'bench',
+        'measure the models: run the shipped specs through the bot and check the ZIPs with hidden tests',
+        'Run project specs (a request as a user types it, plus acceptance tests no model ever sees) through the real\n'
+        'orchestrator against LLM_BASE_URL, with a throw-away database and a budget; then run the hidden tests on\n'
+        'each delivered ZIP in the sandbox. Writes report.md, report.json and report.png into --out.\n'
+        'Try it offline first: aidevbot bench --fake',
+    )
+    b.add_argument(
+        '--specs',
+        action='append',
+        metavar='NAMES',
+        help='comma-separated spec names (default: all; with --fake: the fake ones)',
+    )
+    b.add_argument(
+        '--models',
+        action='append',
+        metavar='SET',
+        help='architect=…,implementer=…,reviewer=…[,name=…]; repeat to compare sets',
+    )
     b.add_argument('--repeat', type=int, default=1, help='run every spec this many times per set (default 1)')
     b.add_argument('--concurrency', type=int, default=1, help='projects at a time (default 1)')
     b.add_argument('--max-usd', type=float, default=5.0, help='stop before the provider cost exceeds this (default 5)')
-    b.add_argument('--out', default='bench-report', help='folder for report.md, report.json, report.png (default ./bench-report)')
+    b.add_argument(
+        '--out', default='bench-report', help='folder for report.md, report.json, report.png (default ./bench-report)'
+    )
     b.add_argument('--yes', action='store_true', help='do not ask to confirm the estimate')
-    b.add_argument('--fake', action='store_true', help='offline: a scripted FakeLLM instead of LLM_BASE_URL (no key, nothing spent)')
-
+    b.add_argument(
+        '--fake',
+        action='store_true',
+        help='offline: a scripted FakeLLM instead of LLM_BASE_URL (no key, nothing spent)',
+    )
 
 # %% ../nbs/12_cli.ipynb #797d0eb6
 def build_parser() -> argparse.ArgumentParser:
     "The `aidevbot` argument parser."
-    p = argparse.ArgumentParser(prog='aidevbot', description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog='aidevbot', description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
-    s = _sub(sub, 'serve', 'run the bot and its HTTP service (health, readiness, metrics, webhook)',
-             'Run the bot and its HTTP service: GET /health, /ready, /metrics and POST /telegram/webhook.\n'
-             'Polling mode unless WEBHOOK_URL is set. With SQLite, pending migrations are applied first;\n'
-             'with PostgreSQL run `aidevbot migrate` before (serve refuses an out-of-date schema).')
+    s = _sub(
+        sub,
+        'serve',
+        'run the bot and its HTTP service (health, readiness, metrics, webhook)',
+        'Run the bot and its HTTP service: GET /health, /ready, /metrics and POST /telegram/webhook.\n'
+        'Polling mode unless WEBHOOK_URL is set. With SQLite, pending migrations are applied first;\n'
+        'with PostgreSQL run `aidevbot migrate` before (serve refuses an out-of-date schema).',
+    )
     s.add_argument('--host', help='address to listen on (default: HOST, 0.0.0.0)')
     s.add_argument('--port', type=int, help='port to listen on (default: PORT, 8000)')
-    s.add_argument('--grace-seconds', type=float, default=20.0, help='on SIGTERM, running work gets this long to checkpoint (default 20)')
-    w = _sub(sub, 'worker', 'run project jobs from the PostgreSQL queue (JOB_BACKEND=procrastinate); start as many as you like',
-             'Run project jobs queued in PostgreSQL by `aidevbot serve` with JOB_BACKEND=procrastinate.\n'
-             'Start any number of workers on any number of machines; one job per project runs at a time,\n'
-             'and the jobs of a worker that dies are retried by the others.')
-    w.add_argument('--concurrency', type=int, default=4, help='projects this worker advances at the same time (default 4)')
-    w.add_argument('--grace-seconds', type=float, default=20.0, help='on SIGTERM, running jobs get this long, then they are retried elsewhere (default 20)')
-    w.add_argument('--heartbeat-seconds', type=float, default=10.0, help='how often the worker reports it is alive (default 10)')
-    w.add_argument('--stalled-after', type=float, default=30.0, help='a worker silent this long is considered dead and its jobs are retried (default 30)')
-    w.add_argument('--lease-seconds', type=float, default=60.0, help="a dead worker's claim on a project expires after this long (default 60)")
-    _sub(sub, 'migrate', 'apply database migrations (alembic upgrade head) to DATABASE_URL',
-         'Create or upgrade the database schema at DATABASE_URL (Alembic upgrade head; on PostgreSQL this\n'
-         'includes the job queue tables). Run it once per deploy, before `serve` and `worker`.')
-    wh = _sub(sub, 'set-webhook', 'register WEBHOOK_URL with Telegram (once per deploy, not per replica)',
-              'Tell Telegram to deliver updates to WEBHOOK_URL, signed with WEBHOOK_SECRET, including payments\n'
-              '(pre_checkout_query) and button presses (callback_query). Run once per deploy.')
-    wh.add_argument('--drop-pending-updates', action='store_true', help='discard updates Telegram queued while the bot was down')
+    s.add_argument(
+        '--grace-seconds',
+        type=float,
+        default=20.0,
+        help='on SIGTERM, running work gets this long to checkpoint (default 20)',
+    )
+    w = _sub(
+        sub,
+        'worker',
+        'run project jobs from the PostgreSQL queue (JOB_BACKEND=procrastinate); start as many as you like',
+        'Run project jobs queued in PostgreSQL by `aidevbot serve` with JOB_BACKEND=procrastinate.\n'
+        'Start any number of workers on any number of machines; one job per project runs at a time,\n'
+        'and the jobs of a worker that dies are retried by the others.',
+    )
+    w.add_argument(
+        '--concurrency', type=int, default=4, help='projects this worker advances at the same time (default 4)'
+    )
+    w.add_argument(
+        '--grace-seconds',
+        type=float,
+        default=20.0,
+        help='on SIGTERM, running jobs get this long, then they are retried elsewhere (default 20)',
+    )
+    w.add_argument(
+        '--heartbeat-seconds', type=float, default=10.0, help='how often the worker reports it is alive (default 10)'
+    )
+    w.add_argument(
+        '--stalled-after',
+        type=float,
+        default=30.0,
+        help='a worker silent this long is considered dead and its jobs are retried (default 30)',
+    )
+    w.add_argument(
+        '--lease-seconds',
+        type=float,
+        default=60.0,
+        help="a dead worker's claim on a project expires after this long (default 60)",
+    )
+    _sub(
+        sub,
+        'migrate',
+        'apply database migrations (alembic upgrade head) to DATABASE_URL',
+        'Create or upgrade the database schema at DATABASE_URL (Alembic upgrade head; on PostgreSQL this\n'
+        'includes the job queue tables). Run it once per deploy, before `serve` and `worker`.',
+    )
+    wh = _sub(
+        sub,
+        'set-webhook',
+        'register WEBHOOK_URL with Telegram (once per deploy, not per replica)',
+        'Tell Telegram to deliver updates to WEBHOOK_URL, signed with WEBHOOK_SECRET, including payments\n'
+        '(pre_checkout_query) and button presses (callback_query). Run once per deploy.',
+    )
+    wh.add_argument(
+        '--drop-pending-updates', action='store_true', help='discard updates Telegram queued while the bot was down'
+    )
     pr = _sub(sub, 'pricing', 'list or set model prices (USD per million tokens) used to charge credits')
     psub = pr.add_subparsers(dest='pricing_command', metavar='ACTION')
     _sub(psub, 'list', 'show every model price')
@@ -112,15 +190,25 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument('model', help='model id as the provider names it, e.g. anthropic/claude-sonnet-4.5')
     ps.add_argument('input_usd', type=_decimal, metavar='IN', help='USD per million input (prompt) tokens')
     ps.add_argument('output_usd', type=_decimal, metavar='OUT', help='USD per million output (completion) tokens')
-    _sub(psub, 'sync', "import prices from the provider's /models listing (OpenRouter publishes per-token prices there)")
-    _sub(sub, 'doctor', 'check the model provider before launch: models exist, context, structured outputs, prices, one call',
-         'Check LLM_BASE_URL before launch: every configured model (per role, fallbacks too) is listed by GET /models,\n'
-         'its context length, whether it supports structured outputs, that it has a price; then one tiny call per\n'
-         'role. Prints a table and one line per problem; exits 1 when a role model has a problem (serve would fail).')
-    d = _sub(sub, 'demo', 'the whole product offline: no token, no key, built-in fakes of Telegram and the model',
-             'Run the real bot against built-in fakes of Telegram and of the model provider, with a temporary\n'
-             'SQLite database: a user buys credits, orders a small Python project and approves it. The\n'
-             'conversation is printed as it happens, the delivered ZIP is unpacked into --out and its tests run.')
+    _sub(
+        psub, 'sync', "import prices from the provider's /models listing (OpenRouter publishes per-token prices there)"
+    )
+    _sub(
+        sub,
+        'doctor',
+        'check the model provider before launch: models exist, context, structured outputs, prices, one call',
+        'Check LLM_BASE_URL before launch: every configured model (per role, fallbacks too) is listed by GET /models,\n'
+        'its context length, whether it supports structured outputs, that it has a price; then one tiny call per\n'
+        'role. Prints a table and one line per problem; exits 1 when a role model has a problem (serve would fail).',
+    )
+    d = _sub(
+        sub,
+        'demo',
+        'the whole product offline: no token, no key, built-in fakes of Telegram and the model',
+        'Run the real bot against built-in fakes of Telegram and of the model provider, with a temporary\n'
+        'SQLite database: a user buys credits, orders a small Python project and approves it. The\n'
+        'conversation is printed as it happens, the delivered ZIP is unpacked into --out and its tests run.',
+    )
     d.add_argument('--out', default='demo-output', help='folder for the delivered project (default ./demo-output)')
     d.add_argument('--timeout', type=float, default=120.0, help='give up after this many seconds (default 120)')
     _sandbox_parsers(sub)
@@ -131,70 +219,106 @@ def build_parser() -> argparse.ArgumentParser:
 class CliError(Exception):
     "An error the user can fix; printed without a traceback."
 
+
 def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    for noisy in ('httpx', 'httpcore', 'telegram.ext.ExtBot', 'apscheduler'):  # httpx logs request URLs, and a Bot API URL holds the token
+    for noisy in (
+        'httpx',
+        'httpcore',
+        'telegram.ext.ExtBot',
+        'apscheduler',
+    ):  # httpx logs request URLs, and a Bot API URL holds the token
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
 
 def _db_error(e: Exception, s: Settings) -> CliError:
     where = s.database_url.split('@')[-1] if '@' in s.database_url else s.database_url
-    return CliError(f"cannot use the database at {where}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-                    .replace(s.database_url, where))
+    return CliError(
+        f"cannot use the database at {where}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}".replace(
+            s.database_url, where
+        )
+    )
 
 # %% ../nbs/12_cli.ipynb #a9de3848
 def prepare_schema(s: Settings) -> None:
     "SQLite: apply pending migrations. PostgreSQL: refuse unless the schema is at the head (`aidevbot migrate` is explicit)."
     from aidevbot.db import make_engine, migrate, schema_status
+
     try:
-        if is_sqlite(s.database_url): return migrate(s.database_url)
+        if is_sqlite(s.database_url):
+            return migrate(s.database_url)
+
         async def status():
             engine = make_engine(s.database_url)
-            try: return await schema_status(engine)
-            finally: await engine.dispose()
+            try:
+                return await schema_status(engine)
+            finally:
+                await engine.dispose()
+
         current, head = asyncio.run(status())
-    except Exception as e: raise _db_error(e, s) from None
+    except Exception as e:
+        raise _db_error(e, s) from None
     if current != head:
-        raise CliError(f"the database schema is at {current or 'nothing (empty database)'}, this version needs {head}: "
-                       "run `aidevbot migrate` first (in Kubernetes: the migration Job)")
+        raise CliError(
+            f"the database schema is at {current or 'nothing (empty database)'}, this version needs {head}: "
+            "run `aidevbot migrate` first (in Kubernetes: the migration Job)"
+        )
 
 # %% ../nbs/12_cli.ipynb #26e90c42
 def cmd_migrate(args) -> int:
     "Apply pending migrations to `DATABASE_URL`."
     from aidevbot.db import head_revision, migrate
+
     s = load_settings()
-    try: migrate(s.database_url)
-    except Exception as e: raise _db_error(e, s) from None
+    try:
+        migrate(s.database_url)
+    except Exception as e:
+        raise _db_error(e, s) from None
     print(f'database is at the latest schema ({head_revision()})')
     return 0
+
 
 def _check_webhook(s: Settings) -> None:
     if s.webhook_url:
         secret = s.webhook_secret.get_secret_value() if s.webhook_secret else ''
         if not re.fullmatch(r'[A-Za-z0-9_-]{1,256}', secret):
-            raise ConfigError("WEBHOOK_SECRET must be set in webhook mode (WEBHOOK_URL is set): 1-256 characters A-Z, a-z, 0-9, _ or -, "
-                              "e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+            raise ConfigError(
+                "WEBHOOK_SECRET must be set in webhook mode (WEBHOOK_URL is set): 1-256 characters A-Z, a-z, 0-9, _ or -, "
+                "e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+
 
 async def _check_telegram(s: Settings) -> None:
     "Ask Telegram who we are (getMe) once: a refused token or an unreachable API becomes one clear line, not a traceback."
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError
+
     token = require_bot_token(s)
     try:
-        async with Bot(token, base_url=s.telegram_api_base_url, base_file_url=s.telegram_file_base_url): pass
+        async with Bot(token, base_url=s.telegram_api_base_url, base_file_url=s.telegram_file_base_url):
+            pass
     except InvalidToken:
         raise ConfigError("Telegram refused TELEGRAM_BOT_TOKEN: check the token @BotFather gave you") from None
     except NetworkError as e:
-        raise ConfigError(f"cannot reach the Telegram Bot API at {s.telegram_api_base_url} "
-                          f"({str(e).replace(token, '***')}); check TELEGRAM_API_BASE_URL and the network") from None
+        raise ConfigError(
+            f"cannot reach the Telegram Bot API at {s.telegram_api_base_url} "
+            f"({str(e).replace(token, '***')}); check TELEGRAM_API_BASE_URL and the network"
+        ) from None
 
-def _exit_after_shutdown(signum, frame): raise SystemExit(0)
+
+def _exit_after_shutdown(signum, frame):
+    raise SystemExit(0)
+
 
 def cmd_serve(args) -> int:
     "Run the HTTP service and the bot until SIGTERM/SIGINT."
     import uvicorn
     from aidevbot.app import make_app
+
     s = load_settings()
-    require_bot_token(s); require_llm_key(s); _check_webhook(s)  # no key, no projects: say so now, not in a user's chat
+    require_bot_token(s)
+    require_llm_key(s)
+    _check_webhook(s)  # no key, no projects: say so now, not in a user's chat
     prepare_schema(s)
     asyncio.run(_check_telegram(s))
     _setup_logging()
@@ -203,8 +327,14 @@ def cmd_serve(args) -> int:
     asyncio.run(log_sandbox_status(s))  # one loud line when generated code would not run isolated
     # uvicorn shuts down gracefully on SIGTERM, restores this handler and re-raises the signal: exit 0 then
     signal.signal(signal.SIGTERM, _exit_after_shutdown)
-    uvicorn.run(make_app(s, grace_seconds=args.grace_seconds), host=args.host or s.host, port=args.port or s.port,
-                timeout_graceful_shutdown=max(1, int(args.grace_seconds / 2)), log_level='info', proxy_headers=True)
+    uvicorn.run(
+        make_app(s, grace_seconds=args.grace_seconds),
+        host=args.host or s.host,
+        port=args.port or s.port,
+        timeout_graceful_shutdown=max(1, int(args.grace_seconds / 2)),
+        log_level='info',
+        proxy_headers=True,
+    )
     return 0
 
 # %% ../nbs/12_cli.ipynb #650a036a
@@ -213,6 +343,7 @@ async def run_worker(s: Settings, *, lease_seconds: float = 60.0, **opts) -> Non
     from aidevbot.bot import TelegramNotifier, make_bot
     from aidevbot.jobs import ProcrastinateRunner
     from aidevbot.wiring import EventRelay, build_services
+
     bot = make_bot(s)  # a bare bot (rate limited, token kept out of the logs) for the orchestrator's notifications
     sink = EventRelay()
     async with await build_services(s, on_event=sink, lease_seconds=lease_seconds) as svc:
@@ -220,40 +351,63 @@ async def run_worker(s: Settings, *, lease_seconds: float = 60.0, **opts) -> Non
             await bot.initialize()
             sink.target = TelegramNotifier(bot, svc.db, s)
             await ProcrastinateRunner(s, svc.orchestrator).run_worker(**opts)
-        finally: await bot.shutdown()
+        finally:
+            await bot.shutdown()
+
 
 def cmd_worker(args) -> int:
     "Run procrastinate jobs from PostgreSQL."
     from aidevbot.jobs import pg_conninfo
+
     s = load_settings()
-    pg_conninfo(s.database_url); require_bot_token(s); require_llm_key(s)
+    pg_conninfo(s.database_url)
+    require_bot_token(s)
+    require_llm_key(s)
     prepare_schema(s)
     _setup_logging()
     make_non_dumpable()  # no other process of this uid reads our environment or memory
     asyncio.run(log_sandbox_status(s))  # one loud line when generated code would not run isolated
     if s.job_backend != 'procrastinate':
-        log.warning("JOB_BACKEND is %s: `aidevbot serve` does not queue jobs for workers unless JOB_BACKEND=procrastinate", s.job_backend)
-    asyncio.run(run_worker(s, concurrency=args.concurrency, grace_seconds=args.grace_seconds,
-                           heartbeat_seconds=args.heartbeat_seconds, stalled_after=args.stalled_after, lease_seconds=args.lease_seconds))
+        log.warning(
+            "JOB_BACKEND is %s: `aidevbot serve` does not queue jobs for workers unless JOB_BACKEND=procrastinate",
+            s.job_backend,
+        )
+    asyncio.run(
+        run_worker(
+            s,
+            concurrency=args.concurrency,
+            grace_seconds=args.grace_seconds,
+            heartbeat_seconds=args.heartbeat_seconds,
+            stalled_after=args.stalled_after,
+            lease_seconds=args.lease_seconds,
+        )
+    )
     return 0
 
 # %% ../nbs/12_cli.ipynb #99cea8fd
 async def provider_models(s: Settings) -> dict[str, dict]:
     "The provider's GET /models listing: id -> entry (with OpenRouter's extra fields)."
     import openai
+
     async with openai.AsyncOpenAI(base_url=s.llm_base_url, api_key=require_llm_key(s), max_retries=1, timeout=30) as c:
-        try: page = await c.models.list()
-        except openai.APIError as e: raise CliError(f"GET {s.llm_base_url}/models failed: {type(e).__name__}: {e}") from None
+        try:
+            page = await c.models.list()
+        except openai.APIError as e:
+            raise CliError(f"GET {s.llm_base_url}/models failed: {type(e).__name__}: {e}") from None
         return {m.id: m.model_dump() for m in page.data}
+
 
 def listed_prices(models: dict[str, dict]) -> dict[str, tuple[Decimal, Decimal]]:
     "USD per million input/output tokens of every listed model with a price."
     out = {}
     for mid, m in models.items():
         p = m.get('pricing') or {}
-        try: i, o = (Decimal(str(p[k])) * 1_000_000 for k in ('prompt', 'completion'))
-        except (KeyError, InvalidOperation): continue
-        if i >= 0 and o >= 0: out[mid] = (i.normalize(), o.normalize())
+        try:
+            i, o = (Decimal(str(p[k])) * 1_000_000 for k in ('prompt', 'completion'))
+        except (KeyError, InvalidOperation):
+            continue
+        if i >= 0 and o >= 0:
+            out[mid] = (i.normalize(), o.normalize())
     return out
 
 # %% ../nbs/12_cli.ipynb #65787cc6
@@ -261,56 +415,99 @@ async def set_webhook(s: Settings, *, drop_pending_updates: bool = False) -> dic
     "Call setWebhook once with WEBHOOK_URL, the secret and the update types the bot handles; the webhook info after."
     from telegram import Bot
     from aidevbot.app import ALLOWED_UPDATES
-    if not s.webhook_url: raise ConfigError("WEBHOOK_URL is not set: give the public https URL of POST /telegram/webhook, "
-                                            "e.g. https://bot.example.com/telegram/webhook")
+
+    if not s.webhook_url:
+        raise ConfigError(
+            "WEBHOOK_URL is not set: give the public https URL of POST /telegram/webhook, "
+            "e.g. https://bot.example.com/telegram/webhook"
+        )
     _check_webhook(s)
-    async with Bot(require_bot_token(s), base_url=s.telegram_api_base_url, base_file_url=s.telegram_file_base_url) as bot:
-        await bot.set_webhook(url=s.webhook_url, secret_token=s.webhook_secret.get_secret_value(),
-                              allowed_updates=ALLOWED_UPDATES, drop_pending_updates=drop_pending_updates)
+    async with Bot(
+        require_bot_token(s), base_url=s.telegram_api_base_url, base_file_url=s.telegram_file_base_url
+    ) as bot:
+        await bot.set_webhook(
+            url=s.webhook_url,
+            secret_token=s.webhook_secret.get_secret_value(),
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=drop_pending_updates,
+        )
         info = await bot.get_webhook_info()
-    return {'url': info.url, 'pending_update_count': info.pending_update_count, 'allowed_updates': list(info.allowed_updates or ALLOWED_UPDATES)}
+    return {
+        'url': info.url,
+        'pending_update_count': info.pending_update_count,
+        'allowed_updates': list(info.allowed_updates or ALLOWED_UPDATES),
+    }
+
 
 def cmd_set_webhook(args) -> int:
     "Register the webhook with Telegram."
     s = load_settings()
     if s.webhook_url and not s.webhook_url.endswith('/telegram/webhook'):
-        print(f"warning: WEBHOOK_URL does not end with /telegram/webhook, the path `aidevbot serve` listens on", file=sys.stderr)
-    try: info = asyncio.run(set_webhook(s, drop_pending_updates=args.drop_pending_updates))
-    except ConfigError: raise
-    except Exception as e: raise CliError(f"Telegram refused setWebhook: {type(e).__name__}: {e}") from None
-    print(f"webhook set: {info['url']} (updates: {', '.join(info['allowed_updates'])}; pending: {info['pending_update_count']})")
+        print(
+            f"warning: WEBHOOK_URL does not end with /telegram/webhook, the path `aidevbot serve` listens on",
+            file=sys.stderr,
+        )
+    try:
+        info = asyncio.run(set_webhook(s, drop_pending_updates=args.drop_pending_updates))
+    except ConfigError:
+        raise
+    except Exception as e:
+        raise CliError(f"Telegram refused setWebhook: {type(e).__name__}: {e}") from None
+    print(
+        f"webhook set: {info['url']} (updates: {', '.join(info['allowed_updates'])}; pending: {info['pending_update_count']})"
+    )
     return 0
 
 # %% ../nbs/12_cli.ipynb #477ce38b
 async def _pricing(s: Settings, args) -> list:
     from aidevbot.billing import Pricing
     from aidevbot.db import open_database
+
     db = await open_database(s)
     try:
         pricing = Pricing(db, s)
-        if args.pricing_command == 'set': await pricing.set_price(args.model, args.input_usd, args.output_usd)
+        if args.pricing_command == 'set':
+            await pricing.set_price(args.model, args.input_usd, args.output_usd)
         if args.pricing_command == 'sync':
-            for model, (i, o) in listed_prices(await provider_models(s)).items(): await pricing.set_price(model, i, o)
+            for model, (i, o) in listed_prices(await provider_models(s)).items():
+                await pricing.set_price(model, i, o)
         return [(p.model, p.input_usd_per_mtok, p.output_usd_per_mtok) for p in await pricing.list()]
-    finally: await db.dispose()
+    finally:
+        await db.dispose()
+
 
 def cmd_pricing(args) -> int:
     "List or set model prices."
-    if args.pricing_command is None: raise CliError("say what to do: `aidevbot pricing list`, `aidevbot pricing set MODEL IN OUT` or `aidevbot pricing sync`")
+    if args.pricing_command is None:
+        raise CliError(
+            "say what to do: `aidevbot pricing list`, `aidevbot pricing set MODEL IN OUT` or `aidevbot pricing sync`"
+        )
     s = load_settings()
     prepare_schema(s)
     rows = asyncio.run(_pricing(s, args))
     width = max([len(r[0]) for r in rows] + [5])
     print(f"{'model':<{width}}  USD/Mtok in  USD/Mtok out")
-    for model, i, o in rows: print(f"{model:<{width}}  {i.normalize():>11f}  {o.normalize():>12f}")
+    for model, i, o in rows:
+        print(f"{model:<{width}}  {i.normalize():>11f}  {o.normalize():>12f}")
     return 0
 
 # %% ../nbs/12_cli.ipynb #6c1cfdda
-def _structured(m: dict|None) -> str:
-    if m is None: return '-'
+def _structured(m: dict | None) -> str:
+    if m is None:
+        return '-'
     sp = m.get('supported_parameters')
-    if sp is None: return 'unknown'
-    return 'json_schema' if 'structured_outputs' in sp else 'json_object' if 'response_format' in sp else 'tools' if 'tools' in sp else 'none'
+    if sp is None:
+        return 'unknown'
+    return (
+        'json_schema'
+        if 'structured_outputs' in sp
+        else 'json_object'
+        if 'response_format' in sp
+        else 'tools'
+        if 'tools' in sp
+        else 'none'
+    )
+
 
 def _configured(s: Settings) -> list[tuple[str, str, bool]]:
     "(role, model, is the role's own model) for every role and its fallbacks."
@@ -321,34 +518,56 @@ def _configured(s: Settings) -> list[tuple[str, str, bool]]:
     return out
 
 # %% ../nbs/12_cli.ipynb #416b9c23
-async def _tiny_call(s: Settings, model: str) -> str|None:
+async def _tiny_call(s: Settings, model: str) -> str | None:
     "One minimal unmetered completion; None when it answered, else the reason."
     import openai
+
     async with openai.AsyncOpenAI(base_url=s.llm_base_url, api_key=require_llm_key(s), max_retries=0, timeout=60) as c:
-        try: r = await c.chat.completions.create(model=model, messages=[{'role': 'user', 'content': 'Reply with OK.'}], max_tokens=512)
-        except openai.APIError as e: return f"{type(e).__name__}: {str(e)[:200]}"
+        try:
+            r = await c.chat.completions.create(
+                model=model, messages=[{'role': 'user', 'content': 'Reply with OK.'}], max_tokens=512
+            )
+        except openai.APIError as e:
+            return f"{type(e).__name__}: {str(e)[:200]}"
     return None if r.choices else 'no answer'
+
 
 async def doctor(s: Settings) -> tuple[list[tuple], list[str], list[str]]:
     "(table rows, errors, warnings) for the configured models."
     from aidevbot.billing import Pricing
     from aidevbot.db import open_database
+
     models = await provider_models(s)
     db = await open_database(s)
-    try: priced = {p.model: p for p in await Pricing(db, s).list()}
-    finally: await db.dispose()
+    try:
+        priced = {p.model: p for p in await Pricing(db, s).list()}
+    finally:
+        await db.dispose()
     rows, errors, warnings = [], [], []
     for role, model, own in _configured(s):
         m, say = models.get(model), (errors if own else warnings).append
         what = f"{role} {'model' if own else 'fallback'} {model}"
-        if m is None: say(f"{what}: not offered by {s.llm_base_url} (GET /models lists {len(models)} models)")
-        if _structured(m) == 'none': say(f"{what}: no structured outputs (supported_parameters has no response_format or tools)")
-        if model not in priced: say(f"{what}: no price; run `aidevbot pricing sync` or `aidevbot pricing set {model} IN OUT`")
+        if m is None:
+            say(f"{what}: not offered by {s.llm_base_url} (GET /models lists {len(models)} models)")
+        if _structured(m) == 'none':
+            say(f"{what}: no structured outputs (supported_parameters has no response_format or tools)")
+        if model not in priced:
+            say(f"{what}: no price; run `aidevbot pricing sync` or `aidevbot pricing set {model} IN OUT`")
         call = (await _tiny_call(s, model) or 'ok') if own and m is not None else '-'
-        if call not in ('ok', '-'): say(f"{what}: a test call failed: {call}")
+        if call not in ('ok', '-'):
+            say(f"{what}: a test call failed: {call}")
         p = priced.get(model)
-        rows.append((role, model + ('' if own else ' (fallback)'), 'yes' if m else 'NO', str((m or {}).get('context_length') or '-'),
-                     _structured(m), f"{p.input_usd_per_mtok.normalize():f}/{p.output_usd_per_mtok.normalize():f}" if p else 'NONE', call.split(':')[0]))
+        rows.append(
+            (
+                role,
+                model + ('' if own else ' (fallback)'),
+                'yes' if m else 'NO',
+                str((m or {}).get('context_length') or '-'),
+                _structured(m),
+                f"{p.input_usd_per_mtok.normalize():f}/{p.output_usd_per_mtok.normalize():f}" if p else 'NONE',
+                call.split(':')[0],
+            )
+        )
     return rows, errors, warnings
 
 # %% ../nbs/12_cli.ipynb #d78feb9b
@@ -360,10 +579,17 @@ def cmd_doctor(args) -> int:
     rows, errors, warnings = asyncio.run(doctor(s))
     head = ('role', 'model', 'listed', 'context', 'structured', 'USD/Mtok in/out', 'call')
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    for r in [head, *rows]: print('  '.join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip())
-    for e in errors: print(f"problem: {e}")
-    for w in warnings: print(f"warning: {w}")
-    print(f"{len(errors)} problem(s), {len(warnings)} warning(s)" if errors or warnings else 'all configured models look usable')
+    for r in [head, *rows]:
+        print('  '.join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip())
+    for e in errors:
+        print(f"problem: {e}")
+    for w in warnings:
+        print(f"warning: {w}")
+    print(
+        f"{len(errors)} problem(s), {len(warnings)} warning(s)"
+        if errors or warnings
+        else 'all configured models look usable'
+    )
     return 1 if errors else 0
 
 # %% ../nbs/12_cli.ipynb #c12a0003
@@ -371,23 +597,36 @@ def cmd_sandbox(args) -> int:
     "Print what isolates generated code here; exit 1 when it would not run isolated."
     from aidevbot.executor import sandbox_status
     from aidevbot.sandbox import sandbox_check
+
     s = load_settings()
-    if args.sandbox_command != 'check': raise CliError("say `aidevbot sandbox check`")
+    if args.sandbox_command != 'check':
+        raise CliError("say `aidevbot sandbox check`")
     if s.sandbox_url:
         problems = asyncio.run(sandbox_status(s))
-        print(f"{'ok  ' if not problems else 'FAIL'} executor {s.sandbox_url}" + (f": {'; '.join(problems)}" if problems else ' is ready'))
+        print(
+            f"{'ok  ' if not problems else 'FAIL'} executor {s.sandbox_url}"
+            + (f": {'; '.join(problems)}" if problems else ' is ready')
+        )
         return 1 if problems else 0
     lines = sandbox_check()
-    for l in lines: print(f"{'ok  ' if l.ok else 'FAIL'} {l.name}: {l.detail}")
+    for l in lines:
+        print(f"{'ok  ' if l.ok else 'FAIL'} {l.name}: {l.detail}")
     return 0 if all(l.ok for l in lines) else 1
+
 
 def cmd_sandbox_server(args) -> int:
     "Run the sandbox executor until SIGTERM."
     import uvicorn
     from aidevbot.executor import make_executor_app, secrets_in_env
+
     s = load_settings()
-    held = secrets_in_env(os.environ) + [n.upper() for n in ('telegram_bot_token', 'llm_api_key', 'webhook_secret') if getattr(s, n)]
-    if held: raise CliError(f"the sandbox executor must hold no secret, but it has {', '.join(dict.fromkeys(held))}: remove it from its environment")
+    held = secrets_in_env(os.environ) + [
+        n.upper() for n in ('telegram_bot_token', 'llm_api_key', 'webhook_secret') if getattr(s, n)
+    ]
+    if held:
+        raise CliError(
+            f"the sandbox executor must hold no secret, but it has {', '.join(dict.fromkeys(held))}: remove it from its environment"
+        )
     _setup_logging()
     make_non_dumpable()
     signal.signal(signal.SIGTERM, _exit_after_shutdown)
@@ -398,28 +637,42 @@ def cmd_sandbox_server(args) -> int:
 def cmd_bench(args) -> int:
     "Run the bench (see `aidevbot.bench.runner`)."
     from aidevbot.bench.runner import bench_main
-    return bench_main(args)
 
+    return bench_main(args)
 
 # %% ../nbs/12_cli.ipynb #214776ef
 def cmd_demo(args) -> int:
     "The whole product offline (see `aidevbot.testing.demo`)."
     from aidevbot.testing.demo import run_demo
+
     return asyncio.run(run_demo(out=args.out, timeout=args.timeout))
 
-COMMANDS = {'serve': cmd_serve, 'worker': cmd_worker, 'migrate': cmd_migrate, 'set-webhook': cmd_set_webhook,
-            'pricing': cmd_pricing, 'demo': cmd_demo, 'doctor': cmd_doctor, 'sandbox': cmd_sandbox,
-            'sandbox-server': cmd_sandbox_server, 'bench': cmd_bench}
 
-def main(argv: list[str]|None = None) -> int:
+COMMANDS = {
+    'serve': cmd_serve,
+    'worker': cmd_worker,
+    'migrate': cmd_migrate,
+    'set-webhook': cmd_set_webhook,
+    'pricing': cmd_pricing,
+    'demo': cmd_demo,
+    'doctor': cmd_doctor,
+    'sandbox': cmd_sandbox,
+    'sandbox-server': cmd_sandbox_server,
+    'bench': cmd_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
     "Entry point of the `aidevbot` console script: 0 on success, 2 on an error the user can fix."
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return 0
-    try: return COMMANDS[args.command](args) or 0
+    try:
+        return COMMANDS[args.command](args) or 0
     except (ConfigError, CliError) as e:
         print(f'aidevbot {args.command}: {e}', file=sys.stderr)
         return 2
-    except KeyboardInterrupt: return 130
+    except KeyboardInterrupt:
+        return 130

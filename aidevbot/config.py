@@ -22,51 +22,66 @@ __all__ = ['DB_URL_FORMS', 'ConfigError', 'CreditPack', 'parse_packs', 'Settings
 class ConfigError(ValueError):
     "A setting is missing or malformed; the message names the variable and the accepted forms."
 
+
 DB_URL_FORMS = "sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
 
 # %% ../nbs/01_config.ipynb #52c79b81
 @dataclass(frozen=True)
 class CreditPack:
     "A pack of credits sold for a number of Telegram Stars."
+
     credits: int  # credits granted
     stars: int  # price in Telegram Stars (XTR)
+
     @property
-    def id(self) -> str: return f"p{self.credits}"
+    def id(self) -> str:
+        return f"p{self.credits}"
+
     @property
-    def title(self) -> str: return f"{self.credits} credits"
+    def title(self) -> str:
+        return f"{self.credits} credits"
+
 
 def parse_packs(text: str) -> list[CreditPack]:
     "Parse `100:750,500:3500` into credit packs."
     packs = []
     for part in filter(None, (p.strip() for p in text.split(','))):
-        try: credits, stars = (int(x) for x in part.split(':'))
-        except ValueError: raise ConfigError(f"CREDIT_PACKS: '{part}' is not credits:stars, e.g. 100:750,500:3500") from None
-        if credits <= 0 or stars <= 0: raise ConfigError(f"CREDIT_PACKS: '{part}' must have positive credits and stars")
+        try:
+            credits, stars = (int(x) for x in part.split(':'))
+        except ValueError:
+            raise ConfigError(f"CREDIT_PACKS: '{part}' is not credits:stars, e.g. 100:750,500:3500") from None
+        if credits <= 0 or stars <= 0:
+            raise ConfigError(f"CREDIT_PACKS: '{part}' must have positive credits and stars")
         packs.append(CreditPack(credits, stars))
-    if not packs: raise ConfigError("CREDIT_PACKS is empty: give at least one credits:stars pair, e.g. 100:750")
+    if not packs:
+        raise ConfigError("CREDIT_PACKS is empty: give at least one credits:stars pair, e.g. 100:750")
     return packs
 
 # %% ../nbs/01_config.ipynb #7f7c586b
-def _split(v): return [x.strip() for x in v.split(',') if x.strip()] if isinstance(v, str) else v
+def _split(v):
+    return [x.strip() for x in v.split(',') if x.strip()] if isinstance(v, str) else v
+
 
 class Settings(BaseSettings):
     "The aidevbot env contract: each field is read from the upper-case environment variable or `.env`."
-    model_config = SettingsConfigDict(env_file='.env', env_file_encoding='utf-8', extra='ignore',
-                                      hide_input_in_errors=True)  # a bad value may hold a secret: never echo it
-    telegram_bot_token: SecretStr|None = None  # required by `serve`
+
+    model_config = SettingsConfigDict(
+        env_file='.env', env_file_encoding='utf-8', extra='ignore', hide_input_in_errors=True
+    )  # a bad value may hold a secret: never echo it
+    telegram_bot_token: SecretStr | None = None  # required by `serve`
     telegram_api_base_url: str = 'https://api.telegram.org/bot'  # token is appended
     telegram_file_base_url: str = 'https://api.telegram.org/file/bot'
     database_url: str = 'sqlite:///./aidevbot.db'
     llm_base_url: str = 'https://openrouter.ai/api/v1'
-    llm_api_key: SecretStr|None = None  # required for generation
+    llm_api_key: SecretStr | None = None  # required for generation
     architect_model: str = 'anthropic/claude-sonnet-4.6'
     implementer_model: str = 'anthropic/claude-sonnet-4.6'
     reviewer_model: str = 'openai/gpt-5-mini'
     llm_fallback_models: Annotated[list[str], NoDecode] = []  # tried in order when a model is unavailable
-    webhook_url: str|None = None  # webhook mode when set, polling otherwise
-    webhook_secret: SecretStr|None = None
+    webhook_url: str | None = None  # webhook mode when set, polling otherwise
+    webhook_secret: SecretStr | None = None
     webhook_max_body_bytes: int = Field(1_000_000, ge=10_000)  # a bigger webhook POST gets 413, unread and unstored
-    metrics_token: SecretStr|None = None  # when set, GET /metrics needs `Authorization: Bearer <token>` (else 401)
+    metrics_token: SecretStr | None = None  # when set, GET /metrics needs `Authorization: Bearer <token>` (else 401)
     admin_user_ids: Annotated[list[int], NoDecode] = []
     welcome_credits: Decimal = Decimal('10')
     job_backend: Literal['embedded', 'procrastinate'] = 'embedded'
@@ -91,48 +106,75 @@ class Settings(BaseSettings):
     sandbox_timeout_seconds: float = Field(60.0, gt=0)
     sandbox_memory_mb: int = Field(512, ge=64)
     sandbox_allow_install: bool = False  # let the sandbox pip-install requirements.txt (wheels only) into a venv
-    sandbox_wheelhouse: str|None = None  # install only from this folder of wheels (pip --no-index), network off throughout
-    sandbox_allowed_packages: Annotated[list[str], NoDecode] = []  # when set, the only distributions a project may install
+    sandbox_wheelhouse: str | None = (
+        None  # install only from this folder of wheels (pip --no-index), network off throughout
+    )
+    sandbox_allowed_packages: Annotated[
+        list[str], NoDecode
+    ] = []  # when set, the only distributions a project may install
     sandbox_disk_mb: int = Field(256, ge=16)  # the project folder, /tmp and /dev/shm together
     sandbox_max_processes: int = Field(64, ge=4)  # processes (and threads) of one run
-    sandbox_url: str|None = None  # a sandbox executor (`aidevbot sandbox-server`): generated code runs there, not here
+    sandbox_url: str | None = (
+        None  # a sandbox executor (`aidevbot sandbox-server`): generated code runs there, not here
+    )
     sandbox_server_port: int = Field(8100, ge=1, le=65535)  # where `aidevbot sandbox-server` listens
     sandbox_concurrency: int = Field(2, ge=1, le=64)  # runs one sandbox executor does at once
     max_description_chars: int = Field(4000, ge=100)
     progress_edit_seconds: float = Field(3.0, ge=0)  # at most one progress edit per chat this often
     sqlite_busy_timeout_ms: int = Field(30000, ge=0)
 
-    @field_validator('llm_fallback_models', 'architect_fallback_models', 'implementer_fallback_models',
-                     'reviewer_fallback_models', 'sandbox_allowed_packages', mode='before')
+    @field_validator(
+        'llm_fallback_models',
+        'architect_fallback_models',
+        'implementer_fallback_models',
+        'reviewer_fallback_models',
+        'sandbox_allowed_packages',
+        mode='before',
+    )
     @classmethod
-    def _models(cls, v): return _split(v)
+    def _models(cls, v):
+        return _split(v)
 
     @field_validator('admin_user_ids', mode='before')
     @classmethod
     def _admins(cls, v):
-        try: return [int(x) for x in _split(v)]
-        except ValueError: raise ValueError("ADMIN_USER_IDS must be comma-separated Telegram user ids, e.g. 1234,5678") from None
+        try:
+            return [int(x) for x in _split(v)]
+        except ValueError:
+            raise ValueError("ADMIN_USER_IDS must be comma-separated Telegram user ids, e.g. 1234,5678") from None
 
     @field_validator('credit_packs', mode='before')
     @classmethod
-    def _packs(cls, v): return parse_packs(v) if isinstance(v, str) else v
+    def _packs(cls, v):
+        return parse_packs(v) if isinstance(v, str) else v
 
     @field_validator('database_url')
     @classmethod
     def _db_url(cls, v: str) -> str:
         # a bad URL names DATABASE_URL and the accepted forms, showing only the scheme (the rest may hold a password)
-        got = f"a value starting with '{v.split('://', 1)[0][:20]}://'" if '://' in v else "a value without a scheme (no '://')"
-        if not v.startswith(('sqlite:///', 'sqlite+aiosqlite:///', 'postgresql://', 'postgres://', 'postgresql+psycopg://')):
+        got = (
+            f"a value starting with '{v.split('://', 1)[0][:20]}://'"
+            if '://' in v
+            else "a value without a scheme (no '://')"
+        )
+        if not v.startswith(
+            ('sqlite:///', 'sqlite+aiosqlite:///', 'postgresql://', 'postgres://', 'postgresql+psycopg://')
+        ):
             raise ValueError(f"DATABASE_URL must look like {DB_URL_FORMS}; got {got}")
         return v
 
 # %% ../nbs/01_config.ipynb #b518cde8
 def load_settings(**overrides) -> Settings:
     "Read `Settings` from the environment, raising `ConfigError` with the variable names on bad input."
-    try: return Settings(**overrides)
+    try:
+        return Settings(**overrides)
     except ValidationError as e:
-        lines = [f"{'.'.join(map(str, err['loc'])).upper() or 'SETTINGS'}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
+        lines = [
+            f"{'.'.join(map(str, err['loc'])).upper() or 'SETTINGS'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in e.errors()
+        ]
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(lines)) from None
+
 
 @contextmanager
 def env(**values):
@@ -140,46 +182,59 @@ def env(**values):
     old = {k: os.environ.get(k) for k in values}
     try:
         for k, v in values.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = str(v)
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = str(v)
         yield
     finally:
         for k, v in old.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 # %% ../nbs/01_config.ipynb #e3635e4b
 def async_url(url: str) -> str:
     "The SQLAlchemy async URL for a `sqlite:///` or `postgresql://` URL."
     for prefix in ('sqlite+aiosqlite://', 'postgresql+psycopg://'):
-        if url.startswith(prefix): return url
-    if url.startswith('sqlite://'): return 'sqlite+aiosqlite://' + url.removeprefix('sqlite://')
+        if url.startswith(prefix):
+            return url
+    if url.startswith('sqlite://'):
+        return 'sqlite+aiosqlite://' + url.removeprefix('sqlite://')
     for prefix in ('postgresql://', 'postgres://'):
-        if url.startswith(prefix): return 'postgresql+psycopg://' + url.removeprefix(prefix)
+        if url.startswith(prefix):
+            return 'postgresql+psycopg://' + url.removeprefix(prefix)
     raise ConfigError(f"DATABASE_URL must look like {DB_URL_FORMS}")
+
 
 def sync_url(url: str) -> str:
     "The SQLAlchemy synchronous URL (for Alembic) for the same database."
     u = async_url(url)
     return u.replace('sqlite+aiosqlite://', 'sqlite://', 1)
 
-def is_sqlite(url: str) -> bool: return url.startswith('sqlite')
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith('sqlite')
 
 # %% ../nbs/01_config.ipynb #e64a0e3f
-def _require(value: SecretStr|None, name: str, why: str) -> str:
+def _require(value: SecretStr | None, name: str, why: str) -> str:
     if value is None or not value.get_secret_value().strip():
         raise ConfigError(f"{name} is not set: {why}. Put it in the environment or in .env.")
     return value.get_secret_value()
+
 
 def require_bot_token(s: Settings) -> str:
     "The bot token, or a `ConfigError` saying how to provide it."
     return _require(s.telegram_bot_token, 'TELEGRAM_BOT_TOKEN', 'the bot needs the token @BotFather gave you')
 
+
 def require_llm_key(s: Settings) -> str:
     "The model provider key, or a `ConfigError` saying how to provide it."
     return _require(s.llm_api_key, 'LLM_API_KEY', f'generation needs a key for {s.llm_base_url}')
 
-def pack_by_id(s: Settings, pack_id: str) -> CreditPack|None:
+
+def pack_by_id(s: Settings, pack_id: str) -> CreditPack | None:
     "The credit pack with this id, or None."
     return next((p for p in s.credit_packs if p.id == pack_id), None)
 
@@ -192,7 +247,9 @@ def secret_values(s: Settings) -> list[str]:
         vals += [s.database_url] + ([cred.split(':', 1)[1]] if ':' in cred else [])
     return sorted({v for v in vals if len(v) >= 6}, key=len, reverse=True)
 
+
 def redact(text: str, secrets: list[str]) -> str:
     "`text` with every secret replaced by `[redacted]`."
-    for v in secrets: text = text.replace(v, '[redacted]')
+    for v in secrets:
+        text = text.replace(v, '[redacted]')
     return text

@@ -13,8 +13,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, MetaData,
-                        Numeric, String, Text, UniqueConstraint, event, text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -32,43 +47,97 @@ Credits = Numeric(18, 2)  # credit amounts and balances
 Usd = Numeric(18, 8)  # provider costs in US dollars
 UsdPerMTok = Numeric(18, 6)  # model prices per million tokens
 
-NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-          "ck": "ck_%(table_name)s_%(constraint_name)s",
-          "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s"}
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
-def utcnow() -> datetime: return datetime.now(timezone.utc)
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
 
 class Base(DeclarativeBase):
     "Declarative base with a constraint naming convention."
+
     metadata = MetaData(naming_convention=NAMING)
 
-def _created() -> Mapped[datetime]: return mapped_column(DateTime(timezone=True), default=utcnow, server_default=text('CURRENT_TIMESTAMP'))
-def _updated() -> Mapped[datetime]: return mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=text('CURRENT_TIMESTAMP'))
-def _in(col: str, values) -> str: return f"{col} IN ({', '.join(repr(str(v)) for v in values)})"
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), default=utcnow, server_default=text('CURRENT_TIMESTAMP'))
+
+
+def _updated() -> Mapped[datetime]:
+    return mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=text('CURRENT_TIMESTAMP')
+    )
+
+
+def _in(col: str, values) -> str:
+    return f"{col} IN ({', '.join(repr(str(v)) for v in values)})"
 
 # %% ../nbs/02_db.ipynb #3bf35f39
 class LedgerKind(enum.StrEnum):
     "Why a ledger entry changed a balance."
-    welcome = 'welcome'; purchase = 'purchase'; reservation = 'reservation'; release = 'release'
-    usage = 'usage'; refund = 'refund'; admin = 'admin'
+
+    welcome = 'welcome'
+    purchase = 'purchase'
+    reservation = 'reservation'
+    release = 'release'
+    usage = 'usage'
+    refund = 'refund'
+    admin = 'admin'
+
 
 class ReservationStatus(enum.StrEnum):
-    open = 'open'; settled = 'settled'; released = 'released'
+    open = 'open'
+    settled = 'settled'
+    released = 'released'
+
 
 class PaymentStatus(enum.StrEnum):
-    paid = 'paid'; refunded = 'refunded'
+    paid = 'paid'
+    refunded = 'refunded'
+
 
 class ProjectState(enum.StrEnum):
     "The project state machine (DESIGN.md)."
-    draft = 'draft'; planning = 'planning'; awaiting_approval = 'awaiting_approval'; queued = 'queued'
-    implementing = 'implementing'; verifying = 'verifying'; documenting = 'documenting'; packaging = 'packaging'
-    completed = 'completed'; paused = 'paused'; failed = 'failed'; cancelled = 'cancelled'
 
-ACTIVE_STATES = frozenset({ProjectState.planning, ProjectState.queued, ProjectState.implementing,
-                           ProjectState.verifying, ProjectState.documenting, ProjectState.packaging})
+    draft = 'draft'
+    planning = 'planning'
+    awaiting_approval = 'awaiting_approval'
+    queued = 'queued'
+    implementing = 'implementing'
+    verifying = 'verifying'
+    documenting = 'documenting'
+    packaging = 'packaging'
+    completed = 'completed'
+    paused = 'paused'
+    failed = 'failed'
+    cancelled = 'cancelled'
+
+
+ACTIVE_STATES = frozenset(
+    {
+        ProjectState.planning,
+        ProjectState.queued,
+        ProjectState.implementing,
+        ProjectState.verifying,
+        ProjectState.documenting,
+        ProjectState.packaging,
+    }
+)
+
 
 class TaskState(enum.StrEnum):
-    pending = 'pending'; running = 'running'; done = 'done'; failed = 'failed'; skipped = 'skipped'
+    pending = 'pending'
+    running = 'running'
+    done = 'done'
+    failed = 'failed'
+    skipped = 'skipped'
 
 # %% ../nbs/02_db.ipynb #4acce03d
 class User(Base):
@@ -76,10 +145,10 @@ class User(Base):
     __table_args__ = (CheckConstraint('credit_balance >= 0', name='balance_not_negative'),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
-    username: Mapped[str|None] = mapped_column(String(64))
-    first_name: Mapped[str|None] = mapped_column(String(128))
-    language_code: Mapped[str|None] = mapped_column(String(16))  # Telegram's, updated on every contact
-    language: Mapped[str|None] = mapped_column(String(8))  # chosen with /language; None follows language_code
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    language_code: Mapped[str | None] = mapped_column(String(16))  # Telegram's, updated on every contact
+    language: Mapped[str | None] = mapped_column(String(8))  # chosen with /language; None follows language_code
     credit_balance: Mapped[Decimal] = mapped_column(Credits, default=Decimal(0), server_default='0')
     is_blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text('false'))
     created_at: Mapped[datetime] = _created()
@@ -88,61 +157,73 @@ class User(Base):
 # %% ../nbs/02_db.ipynb #dc583ca4
 class CreditTransaction(Base):
     "One signed change to a user's balance; the only way a balance changes."
+
     __tablename__ = 'credit_transactions'
-    __table_args__ = (CheckConstraint(_in('kind', LedgerKind), name='kind'),
-                      CheckConstraint('balance_after >= 0', name='balance_after_not_negative'),
-                      Index('ix_credit_transactions_user_created', 'user_id', 'created_at'))
+    __table_args__ = (
+        CheckConstraint(_in('kind', LedgerKind), name='kind'),
+        CheckConstraint('balance_after >= 0', name='balance_after_not_negative'),
+        Index('ix_credit_transactions_user_created', 'user_id', 'created_at'),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey('users.id', ondelete='RESTRICT'))
     amount: Mapped[Decimal] = mapped_column(Credits)  # signed: + credits in, - credits out
     balance_after: Mapped[Decimal] = mapped_column(Credits)
     kind: Mapped[str] = mapped_column(String(16))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    project_id: Mapped[int|None] = mapped_column(ForeignKey('projects.id', ondelete='SET NULL'), index=True)
-    llm_call_id: Mapped[int|None] = mapped_column(ForeignKey('api_key_usage.id', ondelete='SET NULL'))
-    payment_id: Mapped[int|None] = mapped_column(ForeignKey('payments.id', ondelete='SET NULL'))
-    reservation_id: Mapped[int|None] = mapped_column(ForeignKey('credit_reservations.id', ondelete='SET NULL'), index=True)
-    note: Mapped[str|None] = mapped_column(String(500))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey('projects.id', ondelete='SET NULL'), index=True)
+    llm_call_id: Mapped[int | None] = mapped_column(ForeignKey('api_key_usage.id', ondelete='SET NULL'))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey('payments.id', ondelete='SET NULL'))
+    reservation_id: Mapped[int | None] = mapped_column(
+        ForeignKey('credit_reservations.id', ondelete='SET NULL'), index=True
+    )
+    note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = _created()
 
 # %% ../nbs/02_db.ipynb #a5cff50d
 class CreditReservation(Base):
     __tablename__ = 'credit_reservations'
-    __table_args__ = (CheckConstraint(_in('status', ReservationStatus), name='status'),
-                      CheckConstraint('amount >= 0', name='amount_not_negative'),
-                      Index('ix_credit_reservations_status_created', 'status', 'created_at'))
+    __table_args__ = (
+        CheckConstraint(_in('status', ReservationStatus), name='status'),
+        CheckConstraint('amount >= 0', name='amount_not_negative'),
+        Index('ix_credit_reservations_status_created', 'status', 'created_at'),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey('users.id', ondelete='RESTRICT'), index=True)
-    project_id: Mapped[int|None] = mapped_column(ForeignKey('projects.id', ondelete='SET NULL'), index=True)
-    parent_id: Mapped[int|None] = mapped_column(ForeignKey('credit_reservations.id', ondelete='SET NULL'), index=True)  # a call's reservation drawn from a project's hold
+    project_id: Mapped[int | None] = mapped_column(ForeignKey('projects.id', ondelete='SET NULL'), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey('credit_reservations.id', ondelete='SET NULL'), index=True
+    )  # a call's reservation drawn from a project's hold
     amount: Mapped[Decimal] = mapped_column(Credits)  # held
-    settled_amount: Mapped[Decimal|None] = mapped_column(Credits)  # actually charged
+    settled_amount: Mapped[Decimal | None] = mapped_column(Credits)  # actually charged
     status: Mapped[str] = mapped_column(String(16), default=ReservationStatus.open, server_default='open')
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    purpose: Mapped[str|None] = mapped_column(String(200))
+    purpose: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _created()
-    closed_at: Mapped[datetime|None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 # %% ../nbs/02_db.ipynb #3d54f38b
 class Payment(Base):
     "A Telegram Stars payment; the charge id makes crediting it idempotent."
+
     __tablename__ = 'payments'
     __table_args__ = (CheckConstraint(_in('status', PaymentStatus), name='status'),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey('users.id', ondelete='RESTRICT'), index=True)
     telegram_payment_charge_id: Mapped[str] = mapped_column(String(255), unique=True)
-    provider_payment_charge_id: Mapped[str|None] = mapped_column(String(255))
+    provider_payment_charge_id: Mapped[str | None] = mapped_column(String(255))
     pack: Mapped[str] = mapped_column(String(32))
     stars: Mapped[int] = mapped_column(Integer)
     credits: Mapped[Decimal] = mapped_column(Credits)
     currency: Mapped[str] = mapped_column(String(8), default='XTR', server_default='XTR')
-    invoice_payload: Mapped[str|None] = mapped_column(String(128))
+    invoice_payload: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.paid, server_default='paid')
     created_at: Mapped[datetime] = _created()
-    refunded_at: Mapped[datetime|None] = mapped_column(DateTime(timezone=True))
+    refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
 
 class ModelPricing(Base):
     "USD per million input and output tokens for one model id."
+
     __tablename__ = 'model_pricing'
     model: Mapped[str] = mapped_column(String(200), primary_key=True)
     input_usd_per_mtok: Mapped[Decimal] = mapped_column(UsdPerMTok)
@@ -152,60 +233,70 @@ class ModelPricing(Base):
 # %% ../nbs/02_db.ipynb #14fb6e83
 class ApiKeyUsage(Base):
     __tablename__ = 'api_key_usage'
-    __table_args__ = (UniqueConstraint('call_key', 'attempt'), Index('ix_api_key_usage_user_created', 'user_id', 'created_at'))
+    __table_args__ = (
+        UniqueConstraint('call_key', 'attempt'),
+        Index('ix_api_key_usage_user_created', 'user_id', 'created_at'),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int|None] = mapped_column(ForeignKey('users.id', ondelete='SET NULL'))
-    project_id: Mapped[int|None] = mapped_column(ForeignKey('projects.id', ondelete='SET NULL'), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey('users.id', ondelete='SET NULL'))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey('projects.id', ondelete='SET NULL'), index=True)
     role: Mapped[str] = mapped_column(String(16))  # architect, implementer, reviewer
     model: Mapped[str] = mapped_column(String(200))
-    call_key: Mapped[str|None] = mapped_column(String(200))
+    call_key: Mapped[str | None] = mapped_column(String(200))
     attempt: Mapped[int] = mapped_column(Integer, default=1, server_default='1')
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
     cost_usd: Mapped[Decimal] = mapped_column(Usd, default=Decimal(0), server_default='0')
     credits: Mapped[Decimal] = mapped_column(Credits, default=Decimal(0), server_default='0')
     outcome: Mapped[str] = mapped_column(String(24))  # ok, http_error, timeout, truncated, invalid, ...
-    http_status: Mapped[int|None] = mapped_column(Integer)
-    error: Mapped[str|None] = mapped_column(String(500))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
     latency_ms: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
-    response: Mapped[str|None] = mapped_column(Text)  # the reply text of a successful attempt
-    prompt_version: Mapped[str|None] = mapped_column(String(16))  # hash of the prompt files used (aidevbot.prompting)
+    response: Mapped[str | None] = mapped_column(Text)  # the reply text of a successful attempt
+    prompt_version: Mapped[str | None] = mapped_column(String(16))  # hash of the prompt files used (aidevbot.prompting)
     created_at: Mapped[datetime] = _created()
 
 # %% ../nbs/02_db.ipynb #a46f33d3
 class Project(Base):
     __tablename__ = 'projects'
-    __table_args__ = (CheckConstraint(_in('state', ProjectState), name='state'),
-                      Index('ix_projects_user_created', 'user_id', 'created_at'))
+    __table_args__ = (
+        CheckConstraint(_in('state', ProjectState), name='state'),
+        Index('ix_projects_user_created', 'user_id', 'created_at'),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey('users.id', ondelete='RESTRICT'))
-    chat_id: Mapped[int|None] = mapped_column(BigInteger)
-    title: Mapped[str|None] = mapped_column(String(200))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    title: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(24), default=ProjectState.draft, server_default='draft', index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default='1')
-    plan: Mapped[dict|None] = mapped_column(JSON)
-    change_request: Mapped[str|None] = mapped_column(Text)
-    estimate_low: Mapped[Decimal|None] = mapped_column(Credits)
-    estimate_high: Mapped[Decimal|None] = mapped_column(Credits)
+    plan: Mapped[dict | None] = mapped_column(JSON)
+    change_request: Mapped[str | None] = mapped_column(Text)
+    estimate_low: Mapped[Decimal | None] = mapped_column(Credits)
+    estimate_high: Mapped[Decimal | None] = mapped_column(Credits)
     credits_spent: Mapped[Decimal] = mapped_column(Credits, default=Decimal(0), server_default='0')
-    credit_cap: Mapped[Decimal|None] = mapped_column(Credits)
-    reservation_id: Mapped[int|None] = mapped_column(Integer)  # the project's open reservation (no FK: avoids a cycle)
+    credit_cap: Mapped[Decimal | None] = mapped_column(Credits)
+    reservation_id: Mapped[int | None] = mapped_column(
+        Integer
+    )  # the project's open reservation (no FK: avoids a cycle)
     current_task: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
-    progress_message_id: Mapped[int|None] = mapped_column(BigInteger)
-    paused_reason: Mapped[str|None] = mapped_column(String(500))
-    error: Mapped[str|None] = mapped_column(Text)
-    result: Mapped[dict|None] = mapped_column(JSON)  # files, tests run/passed, credits spent, isolation
-    lease_owner: Mapped[str|None] = mapped_column(String(100))
-    lease_until: Mapped[datetime|None] = mapped_column(DateTime(timezone=True))
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    paused_reason: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict | None] = mapped_column(JSON)  # files, tests run/passed, credits spent, isolation
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
-    completed_at: Mapped[datetime|None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 # %% ../nbs/02_db.ipynb #3209e7d1
 class ProjectTask(Base):
     __tablename__ = 'project_tasks'
-    __table_args__ = (UniqueConstraint('project_id', 'version', 'idx'), CheckConstraint(_in('state', TaskState), name='state'))
+    __table_args__ = (
+        UniqueConstraint('project_id', 'version', 'idx'),
+        CheckConstraint(_in('state', TaskState), name='state'),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey('projects.id', ondelete='CASCADE'))
     version: Mapped[int] = mapped_column(Integer)
@@ -214,13 +305,14 @@ class ProjectTask(Base):
     description: Mapped[str] = mapped_column(Text, default='', server_default='')
     writes: Mapped[list] = mapped_column(JSON, default=list)  # paths this task writes
     reads: Mapped[list] = mapped_column(JSON, default=list)  # paths it needs to read
-    verify: Mapped[str|None] = mapped_column(Text)  # how it is verified
+    verify: Mapped[str | None] = mapped_column(Text)  # how it is verified
     state: Mapped[str] = mapped_column(String(16), default=TaskState.pending, server_default='pending')
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
-    result: Mapped[dict|None] = mapped_column(JSON)
-    error: Mapped[str|None] = mapped_column(Text)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+
 
 class ProjectFile(Base):
     __tablename__ = 'project_files'
@@ -232,7 +324,7 @@ class ProjectFile(Base):
     content: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
-    task_idx: Mapped[int|None] = mapped_column(Integer)
+    task_idx: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
@@ -240,10 +332,10 @@ class ProjectFile(Base):
 class TelegramUpdate(Base):
     __tablename__ = 'telegram_updates'
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    payload: Mapped[dict|None] = mapped_column(JSON)
+    payload: Mapped[dict | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default='received', server_default='received')
     received_at: Mapped[datetime] = _created()
-    processed_at: Mapped[datetime|None] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 # %% ../nbs/02_db.ipynb #db54eb15
 def _sqlite_events(engine: AsyncEngine, busy_ms: int) -> None:
@@ -254,18 +346,23 @@ def _sqlite_events(engine: AsyncEngine, busy_ms: int) -> None:
         for pragma in ('journal_mode=WAL', 'foreign_keys=ON', f'busy_timeout={busy_ms}', 'synchronous=NORMAL'):
             cur.execute(f'PRAGMA {pragma}')
         cur.close()
-    @event.listens_for(engine.sync_engine, 'begin')
-    def _begin(conn): conn.exec_driver_sql('BEGIN IMMEDIATE')
 
-def make_engine(url: str|Settings, *, busy_timeout_ms: int = 30000, **kw) -> AsyncEngine:
+    @event.listens_for(engine.sync_engine, 'begin')
+    def _begin(conn):
+        conn.exec_driver_sql('BEGIN IMMEDIATE')
+
+
+def make_engine(url: str | Settings, *, busy_timeout_ms: int = 30000, **kw) -> AsyncEngine:
     "An async engine for a `sqlite:///` or `postgresql://` URL (or a `Settings`)."
-    if isinstance(url, Settings): url, busy_timeout_ms = url.database_url, url.sqlite_busy_timeout_ms
+    if isinstance(url, Settings):
+        url, busy_timeout_ms = url.database_url, url.sqlite_busy_timeout_ms
     if is_sqlite(url):
         engine = create_async_engine(async_url(url), connect_args={'timeout': busy_timeout_ms / 1000}, **kw)
         _sqlite_events(engine, busy_timeout_ms)
         return engine
     kw = {'pool_size': 10, 'max_overflow': 40, 'pool_pre_ping': True, **kw}
     return create_async_engine(async_url(url), **kw)
+
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     "Session factory; objects stay usable after commit."
@@ -275,46 +372,65 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def migrations_dir() -> Path:
     "Where the Alembic scripts are: the installed `aidevbot.migrations`, or the repository's `migrations/`."
     spec = importlib.util.find_spec('aidevbot.migrations')  # mapped by setup.py (wheel or editable install)
-    if spec is not None and spec.origin: return Path(spec.origin).parent
-    return Path(importlib.util.find_spec('aidevbot').origin).resolve().parent.parent / 'migrations'  # legacy editable install
+    if spec is not None and spec.origin:
+        return Path(spec.origin).parent
+    return (
+        Path(importlib.util.find_spec('aidevbot').origin).resolve().parent.parent / 'migrations'
+    )  # legacy editable install
 
-def alembic_config(url: str|None = None):
+
+def alembic_config(url: str | None = None):
     "An Alembic `Config` for this package's migrations, bound to `url` (default: `Settings().database_url`)."
     from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option('script_location', str(migrations_dir()))
-    if url: cfg.attributes['database_url'] = url
+    if url:
+        cfg.attributes['database_url'] = url
     return cfg
 
-def migrate(url: str|None = None, revision: str = 'head') -> None:
+
+def migrate(url: str | None = None, revision: str = 'head') -> None:
     "Upgrade the database at `url` to `revision` (synchronous; run it in a thread from async code)."
     from alembic import command
+
     command.upgrade(alembic_config(url), revision)
+
 
 def head_revision() -> str:
     "The newest migration revision shipped with the package."
     from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 # %% ../nbs/02_db.ipynb #b7c6ff05
-async def schema_status(engine: AsyncEngine) -> tuple[str|None, str]:
+async def schema_status(engine: AsyncEngine) -> tuple[str | None, str]:
     "(current revision in the database, head revision of the package)."
     async with engine.connect() as conn:
-        try: current = (await conn.execute(text('SELECT version_num FROM alembic_version'))).scalar()
-        except Exception: current = None
+        try:
+            current = (await conn.execute(text('SELECT version_num FROM alembic_version'))).scalar()
+        except Exception:
+            current = None
     return current, head_revision()
+
 
 @dataclass
 class Database:
     "An engine and its session factory."
+
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    async def dispose(self) -> None: await self.engine.dispose()
 
-async def open_database(url: str|Settings, *, upgrade: bool = False) -> Database:
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_database(url: str | Settings, *, upgrade: bool = False) -> Database:
     "Open the database at `url`; with `upgrade=True` first apply pending migrations."
     import asyncio
+
     s_url = url.database_url if isinstance(url, Settings) else url
-    if upgrade: await asyncio.to_thread(migrate, s_url)
+    if upgrade:
+        await asyncio.to_thread(migrate, s_url)
     engine = make_engine(url)
     return Database(engine, make_sessionmaker(engine))

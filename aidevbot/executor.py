@@ -33,39 +33,51 @@ def report_to_json(rep: TestReport) -> dict:
     d['result']['files'] = {k: base64.b64encode(v).decode() for k, v in rep.result.files.items()}
     return d
 
+
 def report_from_json(d: dict) -> TestReport:
     "The `TestReport` that `report_to_json` wrote."
-    r = dict(d['result']); r['files'] = {k: base64.b64decode(v) for k, v in r.get('files', {}).items()}
+    r = dict(d['result'])
+    r['files'] = {k: base64.b64decode(v) for k, v in r.get('files', {}).items()}
     return TestReport(**{**d, 'result': SandboxResult(**r)})
 
 # %% ../nbs/07c_executor.ipynb #f56655fb
 SECRET_VARS = ('TELEGRAM_BOT_TOKEN', 'LLM_API_KEY', 'WEBHOOK_SECRET', 'DATABASE_URL', 'METRICS_TOKEN')
 
+
 def secrets_in_env(environ: Mapping[str, str]) -> list[str]:
     "Names of secret-bearing variables set in `environ` (the executor must have none)."
     names = [k for k in SECRET_VARS if environ.get(k)]
-    if os.path.exists('/var/run/secrets/kubernetes.io/serviceaccount/token'): names.append('a Kubernetes service-account token')
+    if os.path.exists('/var/run/secrets/kubernetes.io/serviceaccount/token'):
+        names.append('a Kubernetes service-account token')
     return names
 
 # %% ../nbs/07c_executor.ipynb #21e672cd
 MAX_REQUEST_BYTES = 64 << 20  # a project's files, base64: far above what the packaging limits let through
 
+
 def _options(s: Settings, o: dict) -> dict:
     "Limits for one run: what the worker asked, never more than this executor grants."
     cap = lambda k, mine: min(float(o.get(k, mine)), mine)
-    return dict(timeout=cap('timeout', s.sandbox_timeout_seconds), memory_mb=int(cap('memory_mb', s.sandbox_memory_mb)),
-                disk_mb=int(cap('disk_mb', s.sandbox_disk_mb)), max_processes=int(cap('max_processes', s.sandbox_max_processes)),
-                allow_install=bool(o.get('allow_install')) and s.sandbox_allow_install,
-                wheelhouse=s.sandbox_wheelhouse, allowed_packages=s.sandbox_allowed_packages)
+    return dict(
+        timeout=cap('timeout', s.sandbox_timeout_seconds),
+        memory_mb=int(cap('memory_mb', s.sandbox_memory_mb)),
+        disk_mb=int(cap('disk_mb', s.sandbox_disk_mb)),
+        max_processes=int(cap('max_processes', s.sandbox_max_processes)),
+        allow_install=bool(o.get('allow_install')) and s.sandbox_allow_install,
+        wheelhouse=s.sandbox_wheelhouse,
+        allowed_packages=s.sandbox_allowed_packages,
+    )
 
 # %% ../nbs/07c_executor.ipynb #a3804101
-async def _read_capped(request: Request, cap: int) -> bytes|None:
+async def _read_capped(request: Request, cap: int) -> bytes | None:
     "The body, or None as soon as it is larger than `cap` (announced or streamed)."
-    if int(request.headers.get('content-length') or 0) > cap: return None
+    if int(request.headers.get('content-length') or 0) > cap:
+        return None
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > cap: return None
+        if len(body) > cap:
+            return None
     return bytes(body)
 
 # %% ../nbs/07c_executor.ipynb #c155004e
@@ -77,15 +89,19 @@ def make_executor_app(s: Settings, *, check=sandbox_check) -> FastAPI:
     @app.on_event('startup')
     async def _probe():
         state['failures'] = check_failures(await asyncio.to_thread(check))
-        if state['failures']: log.error("SANDBOX: generated code will not run isolated here: %s", '; '.join(state['failures']))
+        if state['failures']:
+            log.error("SANDBOX: generated code will not run isolated here: %s", '; '.join(state['failures']))
 
     @app.get('/health')
-    async def health(): return {'status': 'ok'}
+    async def health():
+        return {'status': 'ok'}
 
     @app.get('/ready')
     async def ready():
         ok = state['failures'] == []
-        return JSONResponse({'status': 'ok' if ok else 'not ready', 'problems': state['failures']}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {'status': 'ok' if ok else 'not ready', 'problems': state['failures']}, status_code=200 if ok else 503
+        )
 
     @app.post('/run')
     async def run(request: Request):
@@ -94,20 +110,35 @@ def make_executor_app(s: Settings, *, check=sandbox_check) -> FastAPI:
         try:
             req = __import__('json').loads(body)
             files = {p: base64.b64decode(v) for p, v in req['files'].items()}
-        except (ValueError, KeyError, TypeError, AttributeError): return JSONResponse({'error': 'expected {"files": {path: base64}}'}, 400)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return JSONResponse({'error': 'expected {"files": {path: base64}}'}, 400)
         async with limit:
             rep = await asyncio.to_thread(run_pytest, files, **_options(s, req.get('options') or {}))
         return report_to_json(rep)
+
     return app
 
 # %% ../nbs/07c_executor.ipynb #deb3adb1
 def _unreachable(url: str, why: str) -> TestReport:
     msg = f"Not verified: the sandbox executor at {url} did not answer ({why})."
-    return TestReport(0, 0, 0, 0, '', SandboxResult(126, '', '', False, None, 0.0, {'setup_error': msg}), status='not_verified', message=msg)
+    return TestReport(
+        0,
+        0,
+        0,
+        0,
+        '',
+        SandboxResult(126, '', '', False, None, 0.0, {'setup_error': msg}),
+        status='not_verified',
+        message=msg,
+    )
+
 
 async def remote_pytest(url: str, files: Mapping[str, bytes], *, tries: int = 3, **options) -> TestReport:
     "Run the project's tests on the sandbox executor at `url`."
-    body = {'files': {p: base64.b64encode(c if isinstance(c, bytes) else c.encode()).decode() for p, c in files.items()}, 'options': options}
+    body = {
+        'files': {p: base64.b64encode(c if isinstance(c, bytes) else c.encode()).decode() for p, c in files.items()},
+        'options': options,
+    }
     wait = float(options.get('timeout', 120)) + 360  # the run, an install, and the queue
     async with httpx.AsyncClient(timeout=httpx.Timeout(wait, connect=10)) as client:
         for attempt in range(tries):
@@ -117,17 +148,27 @@ async def remote_pytest(url: str, files: Mapping[str, bytes], *, tries: int = 3,
                 return report_from_json(r.json())
             except (httpx.TransportError, httpx.HTTPStatusError) as e:
                 why = f'{type(e).__name__}: {e}'[:200]
-                if isinstance(e, httpx.HTTPStatusError) and e.response.status_code < 500: return _unreachable(url, why)
+                if isinstance(e, httpx.HTTPStatusError) and e.response.status_code < 500:
+                    return _unreachable(url, why)
                 await asyncio.sleep(1 + 2 * attempt)
     return _unreachable(url, why)
 
 # %% ../nbs/07c_executor.ipynb #ae15613c
 async def run_tests(s: Settings, files: Mapping[str, bytes]) -> TestReport:
     "Run a project's tests where the settings say — the executor, or the local sandbox — with secrets redacted from the output."
-    opts = dict(timeout=s.sandbox_timeout_seconds, memory_mb=s.sandbox_memory_mb, allow_install=s.sandbox_allow_install,
-                disk_mb=s.sandbox_disk_mb, max_processes=s.sandbox_max_processes)
-    if s.sandbox_url: rep = await remote_pytest(s.sandbox_url, files, **opts)
-    else: rep = await asyncio.to_thread(run_pytest, files, **opts, wheelhouse=s.sandbox_wheelhouse, allowed_packages=s.sandbox_allowed_packages)
+    opts = dict(
+        timeout=s.sandbox_timeout_seconds,
+        memory_mb=s.sandbox_memory_mb,
+        allow_install=s.sandbox_allow_install,
+        disk_mb=s.sandbox_disk_mb,
+        max_processes=s.sandbox_max_processes,
+    )
+    if s.sandbox_url:
+        rep = await remote_pytest(s.sandbox_url, files, **opts)
+    else:
+        rep = await asyncio.to_thread(
+            run_pytest, files, **opts, wheelhouse=s.sandbox_wheelhouse, allowed_packages=s.sandbox_allowed_packages
+        )
     secrets = secret_values(s)
     rep.output, rep.message = redact(rep.output, secrets), redact(rep.message, secrets)
     rep.result.stdout, rep.result.stderr = redact(rep.result.stdout, secrets), redact(rep.result.stderr, secrets)
@@ -138,22 +179,38 @@ async def sandbox_status(s: Settings) -> list[str]:
     "Problems that will keep generated code from running isolated, one line each ([] when all holds)."
     if s.sandbox_url:
         try:
-            async with httpx.AsyncClient(timeout=15) as c: r = await c.get(s.sandbox_url.rstrip('/') + '/ready')
-            return [] if r.status_code == 200 else [f"sandbox executor {s.sandbox_url} not ready: {'; '.join(r.json().get('problems') or [])}"]
-        except (httpx.HTTPError, ValueError) as e: return [f"sandbox executor {s.sandbox_url} unreachable: {type(e).__name__}"]
+            async with httpx.AsyncClient(timeout=15) as c:
+                r = await c.get(s.sandbox_url.rstrip('/') + '/ready')
+            return (
+                []
+                if r.status_code == 200
+                else [f"sandbox executor {s.sandbox_url} not ready: {'; '.join(r.json().get('problems') or [])}"]
+            )
+        except (httpx.HTTPError, ValueError) as e:
+            return [f"sandbox executor {s.sandbox_url} unreachable: {type(e).__name__}"]
     return check_failures(await asyncio.to_thread(sandbox_check))
+
 
 async def log_sandbox_status(s: Settings) -> None:
     "One loud line at start when generated code would not run isolated."
     if problems := await sandbox_status(s):
-        log.error("SANDBOX: generated code will NOT be run here; projects will be delivered as not verified. %s. "
-                  "Fix it, then check with `aidevbot sandbox check` (see deploy/README.md).", '; '.join(problems))
-    else: log.info("sandbox: %s", 'executor ' + s.sandbox_url if s.sandbox_url else 'local bubblewrap sandbox ready')
+        log.error(
+            "SANDBOX: generated code will NOT be run here; projects will be delivered as not verified. %s. "
+            "Fix it, then check with `aidevbot sandbox check` (see deploy/README.md).",
+            '; '.join(problems),
+        )
+    else:
+        log.info("sandbox: %s", 'executor ' + s.sandbox_url if s.sandbox_url else 'local bubblewrap sandbox ready')
 
 # %% ../nbs/07c_executor.ipynb #ad090ef7
 def make_non_dumpable() -> bool:
     "PR_SET_DUMPABLE 0 for this process (Linux); True when it took."
     import ctypes
-    try: libc = ctypes.CDLL(None, use_errno=True)
-    except OSError: return False
-    return libc.prctl(4, 0, 0, 0, 0) == 0 and libc.prctl(3, 0, 0, 0, 0) == 0  # PR_SET_DUMPABLE, then PR_GET_DUMPABLE == 0
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    return (
+        libc.prctl(4, 0, 0, 0, 0) == 0 and libc.prctl(3, 0, 0, 0, 0) == 0
+    )  # PR_SET_DUMPABLE, then PR_GET_DUMPABLE == 0

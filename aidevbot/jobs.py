@@ -32,38 +32,52 @@ __all__ = ['log', 'UNFINISHED', 'TASK_NAME', 'JobRunner', 'ProjectBusy', 'backof
 @runtime_checkable
 class JobRunner(Protocol):
     "What the bot and the app need from a job runner."
+
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def enqueue(self, project_id: int) -> None: ...
 
-UNFINISHED = frozenset({*ACTIVE_STATES, ProjectState.draft})  # advance() returned before the project reached a resting state
+
+UNFINISHED = frozenset(
+    {*ACTIVE_STATES, ProjectState.draft}
+)  # advance() returned before the project reached a resting state
+
 
 class ProjectBusy(Exception):
     "advance() returned an active state: the project is leased elsewhere; retry later."
+
     def __init__(self, project_id: int, state: str):
         super().__init__(f"project {project_id} is still {state}")
         self.project_id, self.state = project_id, state
 
+
 def backoff(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
     "Seconds to wait before retry number `attempt` (0-based): exponential, capped."
-    return min(cap, base * 2 ** attempt)
+    return min(cap, base * 2**attempt)
 
 # %% ../nbs/09_jobs.ipynb #98f7220c
 class EmbeddedRunner:
     "Project jobs as asyncio tasks in this process (the default: one process, SQLite or PostgreSQL)."
-    def __init__(self, orchestrator, *,
-                 concurrency: int = 4,  # projects advancing at the same time
-                 grace_seconds: float = 20.0,  # stop() waits this long for cancelled jobs to checkpoint
-                 max_attempts: int = 8,  # tries per job when it raises or the project is leased elsewhere
-                 retry_base: float = 1.0,  # first retry delay in seconds (doubles, capped at 30 s)
-                 worker_id: str|None = None):  # lease owner; default `embedded@<host>`: a restart on this machine takes its projects back at once
+
+    def __init__(
+        self,
+        orchestrator,
+        *,
+        concurrency: int = 4,  # projects advancing at the same time
+        grace_seconds: float = 20.0,  # stop() waits this long for cancelled jobs to checkpoint
+        max_attempts: int = 8,  # tries per job when it raises or the project is leased elsewhere
+        retry_base: float = 1.0,  # first retry delay in seconds (doubles, capped at 30 s)
+        worker_id: str | None = None,
+    ):  # lease owner; default `embedded@<host>`: a restart on this machine takes its projects back at once
         self.orchestrator, self.concurrency, self.grace_seconds = orchestrator, concurrency, grace_seconds
         self.max_attempts, self.retry_base = max_attempts, retry_base
-        self.worker_id = worker_id or f"embedded@{socket.gethostname()}"  # distinct per machine: two replicas never share a lease
+        self.worker_id = (
+            worker_id or f"embedded@{socket.gethostname()}"
+        )  # distinct per machine: two replicas never share a lease
         self._tasks: dict[int, asyncio.Task] = {}
         self._again: set[int] = set()
         self._waiting_since: dict[int, float] = {}
-        self._sem: asyncio.Semaphore|None = None
+        self._sem: asyncio.Semaphore | None = None
         self._accepting = False
 
     @property
@@ -74,23 +88,32 @@ class EmbeddedRunner:
     async def start(self) -> None:
         "Start taking work and resume the projects that were active when the process stopped."
         self._sem, self._accepting = asyncio.Semaphore(self.concurrency), True
-        for pid in await self.orchestrator.resumable(): await self.enqueue(pid)
+        for pid in await self.orchestrator.resumable():
+            await self.enqueue(pid)
 
     async def enqueue(self, project_id: int) -> None:
         "Run the project's job now, or once more after the current run."
-        if not self._accepting: log.warning("runner is stopped; project %s not enqueued", project_id); return
-        if project_id in self._tasks: self._again.add(project_id); return
+        if not self._accepting:
+            log.warning("runner is stopped; project %s not enqueued", project_id)
+            return
+        if project_id in self._tasks:
+            self._again.add(project_id)
+            return
         self._waiting_since[project_id] = time.monotonic()
         self._tasks[project_id] = asyncio.create_task(self._run(project_id), name=f'project-{project_id}')
 
 # %% ../nbs/09_jobs.ipynb #a7f1fc4e
-async def _advance_once(self: EmbeddedRunner, pid: int) -> str|None:
+async def _advance_once(self: EmbeddedRunner, pid: int) -> str | None:
     "One advance() under the concurrency limit; None when it raised."
     async with self._sem:
         self._waiting_since.pop(pid, None)
         self._again.discard(pid)
-        try: return await self.orchestrator.advance(pid, worker_id=self.worker_id)
-        except Exception: log.exception("project %s: job failed", pid); return None
+        try:
+            return await self.orchestrator.advance(pid, worker_id=self.worker_id)
+        except Exception:
+            log.exception("project %s: job failed", pid)
+            return None
+
 
 async def _run(self: EmbeddedRunner, pid: int) -> None:
     attempt = 0
@@ -99,11 +122,18 @@ async def _run(self: EmbeddedRunner, pid: int) -> None:
             state = await self._advance_once(pid)
             if state is None or state in UNFINISHED:
                 attempt += 1
-                if attempt >= self.max_attempts: log.error("project %s: giving up after %s attempts", pid, attempt); break
-                await asyncio.sleep(backoff(attempt - 1, self.retry_base)); continue
+                if attempt >= self.max_attempts:
+                    log.error("project %s: giving up after %s attempts", pid, attempt)
+                    break
+                await asyncio.sleep(backoff(attempt - 1, self.retry_base))
+                continue
             attempt = 0
-            if pid not in self._again: break
-    finally: self._tasks.pop(pid, None); self._waiting_since.pop(pid, None)
+            if pid not in self._again:
+                break
+    finally:
+        self._tasks.pop(pid, None)
+        self._waiting_since.pop(pid, None)
+
 
 EmbeddedRunner._advance_once, EmbeddedRunner._run = _advance_once, _run
 
@@ -112,22 +142,28 @@ async def stop(self: EmbeddedRunner) -> None:
     "Stop taking work; cancel running jobs and wait up to `grace_seconds` for them to checkpoint."
     self._accepting = False
     tasks = list(self._tasks.values())
-    for t in tasks: t.cancel()
+    for t in tasks:
+        t.cancel()
     if tasks:
         _, pending = await asyncio.wait(tasks, timeout=self.grace_seconds)
-        if pending: log.warning("%s job(s) did not stop within %ss", len(pending), self.grace_seconds)
+        if pending:
+            log.warning("%s job(s) did not stop within %ss", len(pending), self.grace_seconds)
+
 
 async def wait_idle(self: EmbeddedRunner, timeout: float = 60) -> None:
     "Wait until no job is running or waiting."
     deadline = time.monotonic() + timeout
     while self._tasks:
-        if time.monotonic() > deadline: raise TimeoutError(f"jobs still running: {sorted(self._tasks)}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"jobs still running: {sorted(self._tasks)}")
         await asyncio.wait(list(self._tasks.values()), timeout=max(0.01, deadline - time.monotonic()))
+
 
 async def queue_stats(self: EmbeddedRunner) -> tuple[int, float]:
     "(jobs waiting to run, age in seconds of the oldest)."
     now = time.monotonic()
     return len(self._waiting_since), max((now - t for t in self._waiting_since.values()), default=0.0)
+
 
 EmbeddedRunner.stop, EmbeddedRunner.wait_idle, EmbeddedRunner.queue_stats = stop, wait_idle, queue_stats
 
@@ -135,55 +171,83 @@ EmbeddedRunner.stop, EmbeddedRunner.wait_idle, EmbeddedRunner.queue_stats = stop
 def pg_conninfo(database_url: str) -> str:
     "The libpq URI for a `postgresql://` DATABASE_URL (procrastinate uses psycopg directly)."
     if is_sqlite(database_url):
-        raise ConfigError("JOB_BACKEND=procrastinate needs a PostgreSQL DATABASE_URL (postgresql://user:password@host:5432/dbname); "
-                          "with SQLite use JOB_BACKEND=embedded")
+        raise ConfigError(
+            "JOB_BACKEND=procrastinate needs a PostgreSQL DATABASE_URL (postgresql://user:password@host:5432/dbname); "
+            "with SQLite use JOB_BACKEND=embedded"
+        )
     return make_url(database_url).set(drivername='postgresql').render_as_string(hide_password=False)
+
 
 class ProjectRetry(RetryStrategy):
     "Retry failed jobs with capped exponential backoff; a busy project (leased elsewhere) is retried longer."
+
     def __init__(self, *, max_attempts: int = 6, busy_attempts: int = 60, base: float = 1.0, cap: float = 30.0):
         super().__init__(max_attempts=max_attempts)
         self.busy_attempts, self.base, self.cap = busy_attempts, base, cap
-    def get_retry_decision(self, *, exception, job) -> RetryDecision|None:
+
+    def get_retry_decision(self, *, exception, job) -> RetryDecision | None:
         limit = self.busy_attempts if isinstance(exception, ProjectBusy) else self.max_attempts
-        if job.attempts >= limit: return None
+        if job.attempts >= limit:
+            return None
         return RetryDecision(retry_in={'seconds': backoff(job.attempts, self.base, self.cap)})
 
 # %% ../nbs/09_jobs.ipynb #83c3fcc9
 TASK_NAME = 'advance_project'
 
+
 class ProcrastinateRunner:
     "Project jobs as procrastinate tasks on PostgreSQL; `aidevbot worker` processes run them."
-    def __init__(self, settings: Settings, orchestrator=None, *,
-                 connector=None,  # a procrastinate connector (default: psycopg on DATABASE_URL)
-                 worker_id: str|None = None,  # lease owner name (default host-pid)
-                 retry: RetryStrategy|None = None):
+
+    def __init__(
+        self,
+        settings: Settings,
+        orchestrator=None,
+        *,
+        connector=None,  # a procrastinate connector (default: psycopg on DATABASE_URL)
+        worker_id: str | None = None,  # lease owner name (default host-pid)
+        retry: RetryStrategy | None = None,
+    ):
         self.settings, self.orchestrator = settings, orchestrator
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
-        self.app = procrastinate.App(connector=connector or procrastinate.PsycopgConnector(conninfo=pg_conninfo(settings.database_url)))
-        self.advance_project = self.app.task(name=TASK_NAME, retry=retry or ProjectRetry(), pass_context=False)(self._advance)
+        self.app = procrastinate.App(
+            connector=connector or procrastinate.PsycopgConnector(conninfo=pg_conninfo(settings.database_url))
+        )
+        self.advance_project = self.app.task(name=TASK_NAME, retry=retry or ProjectRetry(), pass_context=False)(
+            self._advance
+        )
         self._open = False
 
     async def _advance(self, project_id: int) -> str:
-        if self.orchestrator is None: raise RuntimeError("this runner only enqueues; run `aidevbot worker` to run jobs")
+        if self.orchestrator is None:
+            raise RuntimeError("this runner only enqueues; run `aidevbot worker` to run jobs")
         state = await self.orchestrator.advance(project_id, worker_id=self.worker_id)
-        if state in UNFINISHED: raise ProjectBusy(project_id, state)  # retried later, per ProjectRetry
+        if state in UNFINISHED:
+            raise ProjectBusy(project_id, state)  # retried later, per ProjectRetry
         return str(state)
 
 # %% ../nbs/09_jobs.ipynb #40f1a8a7
 async def _p_start(self: ProcrastinateRunner) -> None:
     "Open the connection pool (enqueueing only; workers run the jobs)."
-    if not self._open: await self.app.open_async(); self._open = True
+    if not self._open:
+        await self.app.open_async()
+        self._open = True
+
 
 async def _p_stop(self: ProcrastinateRunner) -> None:
     "Close the connection pool; queued jobs stay in PostgreSQL for the workers."
-    if self._open: await self.app.close_async(); self._open = False
+    if self._open:
+        await self.app.close_async()
+        self._open = False
+
 
 async def _p_enqueue(self: ProcrastinateRunner, project_id: int) -> None:
     "Defer `advance_project(project_id)`; one waiting and one running job per project at most."
     lock = f"project-{project_id}"
-    try: await self.advance_project.configure(lock=lock, queueing_lock=lock).defer_async(project_id=project_id)
-    except pexc.AlreadyEnqueued: log.debug("project %s already has a waiting job", project_id)
+    try:
+        await self.advance_project.configure(lock=lock, queueing_lock=lock).defer_async(project_id=project_id)
+    except pexc.AlreadyEnqueued:
+        log.debug("project %s already has a waiting job", project_id)
+
 
 ProcrastinateRunner.start, ProcrastinateRunner.stop, ProcrastinateRunner.enqueue = _p_start, _p_stop, _p_enqueue
 
@@ -193,53 +257,75 @@ async def recover_stalled(self: ProcrastinateRunner, stalled_after: float = 30.0
     jobs = list(await self.app.job_manager.get_stalled_jobs(task_name=TASK_NAME, seconds_since_heartbeat=stalled_after))
     for job in jobs:
         log.warning("retrying stalled job %s (%s)", job.id, job.call_string)
-        try: await self.app.job_manager.retry_job(job)
+        try:
+            await self.app.job_manager.retry_job(job)
         except pexc.UniqueViolation:  # a newer job for the project is already waiting: it takes over
             await self.app.job_manager.finish_job(job, status=Status.ABORTED, delete_job=False)
     return len(jobs)
 
+
 async def _stall_loop(self: ProcrastinateRunner, every: float, stalled_after: float) -> None:
     while True:
-        try: await self.recover_stalled(stalled_after)
-        except Exception: log.exception("stalled-job check failed")
+        try:
+            await self.recover_stalled(stalled_after)
+        except Exception:
+            log.exception("stalled-job check failed")
         await asyncio.sleep(every)
+
 
 ProcrastinateRunner.recover_stalled, ProcrastinateRunner._stall_loop = recover_stalled, _stall_loop
 
 # %% ../nbs/09_jobs.ipynb #93e9f2b8
-async def run_worker(self: ProcrastinateRunner, *,
-                     concurrency: int = 4,  # jobs this worker runs at the same time
-                     grace_seconds: float = 20.0,  # on SIGTERM, running jobs get this long before they are aborted and retried
-                     heartbeat_seconds: float = 10.0,  # how often this worker says it is alive
-                     stalled_after: float = 30.0,  # a worker silent this long is dead: its jobs are retried
-                     wait: bool = True,  # False: return when the queue is empty (tests)
-                     install_signal_handlers: bool = True) -> None:
+async def run_worker(
+    self: ProcrastinateRunner,
+    *,
+    concurrency: int = 4,  # jobs this worker runs at the same time
+    grace_seconds: float = 20.0,  # on SIGTERM, running jobs get this long before they are aborted and retried
+    heartbeat_seconds: float = 10.0,  # how often this worker says it is alive
+    stalled_after: float = 30.0,  # a worker silent this long is dead: its jobs are retried
+    wait: bool = True,  # False: return when the queue is empty (tests)
+    install_signal_handlers: bool = True,
+) -> None:
     "Run jobs until stopped."
     await self.start()
     try:
         if self.orchestrator is not None and hasattr(self.orchestrator, 'resumable'):
-            for pid in await self.orchestrator.resumable(): await self.enqueue(pid)
+            for pid in await self.orchestrator.resumable():
+                await self.enqueue(pid)
         stall = asyncio.create_task(self._stall_loop(max(1.0, stalled_after / 3), stalled_after))
         try:
             await self.app.run_worker_async(
-                name=self.worker_id, concurrency=concurrency, wait=wait, shutdown_graceful_timeout=grace_seconds,
-                update_heartbeat_interval=heartbeat_seconds, stalled_worker_timeout=stalled_after,
-                install_signal_handlers=install_signal_handlers, delete_jobs='successful', fetch_job_polling_interval=2.0)
-        finally: stall.cancel()
-    finally: await self.stop()
+                name=self.worker_id,
+                concurrency=concurrency,
+                wait=wait,
+                shutdown_graceful_timeout=grace_seconds,
+                update_heartbeat_interval=heartbeat_seconds,
+                stalled_worker_timeout=stalled_after,
+                install_signal_handlers=install_signal_handlers,
+                delete_jobs='successful',
+                fetch_job_polling_interval=2.0,
+            )
+        finally:
+            stall.cancel()
+    finally:
+        await self.stop()
+
 
 async def _p_queue_stats(self: ProcrastinateRunner) -> tuple[int, float]:
     "(jobs waiting to run, age in seconds of the oldest)."
     row = await self.app.connector.execute_query_one_async(
         "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(e.at)), 0)::float AS age "
         "FROM procrastinate_jobs j LEFT JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'deferred' "
-        "WHERE j.status = 'todo'")
+        "WHERE j.status = 'todo'"
+    )
     return int(row['n']), float(row['age'])
+
 
 ProcrastinateRunner.run_worker, ProcrastinateRunner.queue_stats = run_worker, _p_queue_stats
 
 # %% ../nbs/09_jobs.ipynb #5746e940
 def make_runner(settings: Settings, orchestrator, **kw) -> JobRunner:
     "The runner `JOB_BACKEND` asks for."
-    if settings.job_backend == 'procrastinate': return ProcrastinateRunner(settings, orchestrator, **kw)
+    if settings.job_backend == 'procrastinate':
+        return ProcrastinateRunner(settings, orchestrator, **kw)
     return EmbeddedRunner(orchestrator, **kw)

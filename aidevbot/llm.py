@@ -43,13 +43,17 @@ __all__ = ['log', 'MODES', 'RETRY_STATUSES', 'Role', 'LLMResult', 'LLMError', 'P
 
 # %% ../nbs/05_llm.ipynb #ffcb689d
 class Role(enum.StrEnum):
-    architect = 'architect'; implementer = 'implementer'; reviewer = 'reviewer'
+    architect = 'architect'
+    implementer = 'implementer'
+    reviewer = 'reviewer'
+
 
 @dataclass
 class LLMResult:
     "A completed call: the reply, and what all its attempts cost."
+
     text: str
-    parsed: BaseModel|None
+    parsed: BaseModel | None
     model: str
     prompt_tokens: int
     completion_tokens: int
@@ -57,66 +61,100 @@ class LLMResult:
     credits: Decimal  # charged by this call (all attempts); 0 when reused
     reused: bool = False
     attempts: int = 1
-    call_key: str|None = None
+    call_key: str | None = None
     truncated: bool = False  # cut at the length limit (only with `allow_truncated`)
+
 
 class LLMError(Exception):
     "A model call failed."
+
+
 class ProviderOutOfCredit(LLMError):
     "The provider account has no credit (HTTP 402); an operator must top it up."
+
+
 class LLMRequestError(LLMError):
     "The provider refused the request (4xx other than 402/408/409/429); retrying would not help."
-    def __init__(self, status: int, message: str): self.status = status; super().__init__(f"HTTP {status}: {message}")
+
+    def __init__(self, status: int, message: str):
+        self.status = status
+        super().__init__(f"HTTP {status}: {message}")
+
+
 class LLMUnavailable(LLMError):
     "No model answered within the attempts and time allowed."
+
+
 class LLMOutputError(LLMError):
     "The reply was invalid or truncated, also after the repair attempt."
 
 # %% ../nbs/05_llm.ipynb #d4337692
 def _strict(node: Any, defs: dict) -> Any:
     "Make one schema node OpenAI-strict, recursively."
-    if isinstance(node, list): return [_strict(n, defs) for n in node]
-    if not isinstance(node, dict): return node
+    if isinstance(node, list):
+        return [_strict(n, defs) for n in node]
+    if not isinstance(node, dict):
+        return node
     node = {k: v for k, v in node.items() if k not in ('title', 'default')}
     if '$ref' in node and len(node) > 1:  # strict mode wants a bare $ref: inline the definition
-        ref = node.pop('$ref'); node = {**defs[ref.rsplit('/', 1)[-1]], **node}
+        ref = node.pop('$ref')
+        node = {**defs[ref.rsplit('/', 1)[-1]], **node}
     for k in ('properties', '$defs'):
-        if k in node: node[k] = {name: _strict(v, defs) for name, v in node[k].items()}
+        if k in node:
+            node[k] = {name: _strict(v, defs) for name, v in node[k].items()}
     for k in ('items', 'anyOf', 'allOf', 'oneOf', 'prefixItems', 'not'):
-        if k in node: node[k] = _strict(node[k], defs)
+        if k in node:
+            node[k] = _strict(node[k], defs)
     if node.get('type') == 'object' or 'properties' in node:
         node['properties'] = node.get('properties', {})
         node['required'], node['additionalProperties'] = list(node['properties']), False
     return node
 
-def snake(name: str) -> str: return re.sub(r'(?<=[a-z0-9])(?=[A-Z])', '_', name).lower()
+
+def snake(name: str) -> str:
+    return re.sub(r'(?<=[a-z0-9])(?=[A-Z])', '_', name).lower()
+
 
 def response_format(schema: type[BaseModel]) -> dict:
     "The `response_format` asking for JSON that matches `schema`, in strict mode."
     raw = schema.model_json_schema()
-    return {'type': 'json_schema', 'json_schema': {'name': snake(schema.__name__), 'strict': True,
-                                                   'schema': _strict(raw, raw.get('$defs', {}))}}
+    return {
+        'type': 'json_schema',
+        'json_schema': {'name': snake(schema.__name__), 'strict': True, 'schema': _strict(raw, raw.get('$defs', {}))},
+    }
 
 # %% ../nbs/05_llm.ipynb #772da151
 MODES = ('json_schema', 'json_object', 'tool', 'plain')  # ways to ask for JSON, most strict first
 
+
 def structured_request(mode: str, schema: type[BaseModel]) -> dict:
     "The request fields asking for `schema` in `mode`."
-    if mode == 'json_schema': return {'response_format': response_format(schema)}
-    if mode == 'json_object': return {'response_format': {'type': 'json_object'}}
+    if mode == 'json_schema':
+        return {'response_format': response_format(schema)}
+    if mode == 'json_object':
+        return {'response_format': {'type': 'json_object'}}
     if mode == 'tool':
         f = response_format(schema)['json_schema']
-        return {'tools': [{'type': 'function', 'function': {'name': f['name'], 'description': 'Give the answer.',
-                                                           'parameters': f['schema']}}],
-                'tool_choice': {'type': 'function', 'function': {'name': f['name']}}}
+        return {
+            'tools': [
+                {
+                    'type': 'function',
+                    'function': {'name': f['name'], 'description': 'Give the answer.', 'parameters': f['schema']},
+                }
+            ],
+            'tool_choice': {'type': 'function', 'function': {'name': f['name']}},
+        }
     return {}
 
 # %% ../nbs/05_llm.ipynb #fa4cb399
 def schema_prompt(schema: type[BaseModel]) -> str:
     "The expected answer, stated in the prompt too (a provider may drop `response_format`)."
     f = response_format(schema)['json_schema']
-    return (f"Answer format: {f['name']}\nReply with one JSON object and nothing else (no Markdown fence, no text "
-            f"before or after it), matching this JSON Schema:\n{json.dumps(f['schema'], separators=(',', ':'))}")
+    return (
+        f"Answer format: {f['name']}\nReply with one JSON object and nothing else (no Markdown fence, no text "
+        f"before or after it), matching this JSON Schema:\n{json.dumps(f['schema'], separators=(',', ':'))}"
+    )
+
 
 def with_schema(messages: list[dict], schema: type[BaseModel]) -> list[dict]:
     "`messages` with the schema stated at the end of the system message (added when there is none)."
@@ -126,39 +164,53 @@ def with_schema(messages: list[dict], schema: type[BaseModel]) -> list[dict]:
     return [{'role': 'system', 'content': note}, *messages]
 
 # %% ../nbs/05_llm.ipynb #60b600e3
-def extract_json(text: str) -> str|None:
+def extract_json(text: str) -> str | None:
     "The first JSON object in a reply that may fence it or put prose around it."
     fence = re.search(r'```[a-zA-Z]*[ \t]*\r?\n(.*?)\r?\n[ \t]*```', text, re.S)
     dec = json.JSONDecoder()
     for cand in ([fence.group(1)] if fence else []) + [text]:
         for m in re.finditer(r'\{', cand):
-            try: obj, end = dec.raw_decode(cand, m.start())
-            except ValueError: continue
-            if isinstance(obj, dict): return cand[m.start():end]
+            try:
+                obj, end = dec.raw_decode(cand, m.start())
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                return cand[m.start() : end]
     return None
+
 
 def parse_structured(text: str, schema: type[BaseModel]) -> BaseModel:
     "`text` validated against `schema`: as it is, else the JSON found inside it (raises `ValidationError`)."
-    try: return schema.model_validate_json(text)
+    try:
+        return schema.model_validate_json(text)
     except ValidationError:
         found = extract_json(text or '')
-        if found is None or found == text: raise
+        if found is None or found == text:
+            raise
         return schema.model_validate_json(found)
 
 # %% ../nbs/05_llm.ipynb #c2748ec7
 RETRY_STATUSES = frozenset({408, 409, 429})
 
-def retryable(status: int|None) -> bool:
+
+def retryable(status: int | None) -> bool:
     "Whether an attempt that ended with HTTP `status` (None: no response) may be retried."
     return status is None or status in RETRY_STATUSES or status >= 500
 
-def parse_retry_after(value: str|None) -> float|None:
+
+def parse_retry_after(value: str | None) -> float | None:
     "Seconds to wait from a `Retry-After` header (delta seconds or an HTTP date)."
-    if not value: return None
-    try: return max(0.0, float(value))
-    except ValueError: pass
-    try: return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError): return None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
 
 def backoff(retry: int, rng: Callable[[], float] = random.random, base: float = 1.0, cap: float = 30.0) -> float:
     "Delay before retry number `retry` (1-based): exponential, capped, with jitter."
@@ -168,16 +220,25 @@ def backoff(retry: int, rng: Callable[[], float] = random.random, base: float = 
 # %% ../nbs/05_llm.ipynb #f086c653
 class LLMClient:
     "Metered chat completions with retries, fallbacks and structured output."
-    def __init__(self, settings: Settings, db: Database, *, ledger: Ledger|None = None, pricing: Pricing|None = None,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, rng: Callable[[], float] = random.random):
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        ledger: Ledger | None = None,
+        pricing: Pricing | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ):
         self.settings, self.db, self.sleep, self.rng = settings, db, sleep, rng
         self.ledger, self.pricing = ledger or Ledger(db), pricing or Pricing(db, settings)
-        self._client: openai.AsyncOpenAI|None = None
+        self._client: openai.AsyncOpenAI | None = None
         self._modes: dict[str, int] = {}  # model -> index in MODES that works for it
         self._limit_params: dict[str, str] = {}  # model -> 'max_completion_tokens' when it refused `max_tokens`
         self._retired: set[str] = set()  # ids the provider called invalid
 
-    def model_for(self, role: Role|str) -> str:
+    def model_for(self, role: Role | str) -> str:
         "The model that serves `role`."
         return getattr(self.settings, f"{Role(role).value}_model")
 
@@ -185,74 +246,96 @@ class LLMClient:
     def client(self) -> openai.AsyncOpenAI:
         "The SDK client (created on first use; `ConfigError` when LLM_API_KEY is missing)."
         if self._client is None:
-            self._client = openai.AsyncOpenAI(base_url=self.settings.llm_base_url, api_key=require_llm_key(self.settings),
-                                              max_retries=0, timeout=self.settings.llm_timeout_seconds)
+            self._client = openai.AsyncOpenAI(
+                base_url=self.settings.llm_base_url,
+                api_key=require_llm_key(self.settings),
+                max_retries=0,
+                timeout=self.settings.llm_timeout_seconds,
+            )
         return self._client
 
     async def aclose(self) -> None:
         "Close the HTTP connections."
-        if self._client is not None: await self._client.close(); self._client = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
-    def _redact(self, text: str|None) -> str|None:
+    def _redact(self, text: str | None) -> str | None:
         "`text` with the API key blanked out, cut to 500 characters."
         key = self.settings.llm_api_key.get_secret_value() if self.settings.llm_api_key else ''
-        if text and key: text = text.replace(key, '[redacted]')
+        if text and key:
+            text = text.replace(key, '[redacted]')
         return text[:500] if text else text
 
 # %% ../nbs/05_llm.ipynb #29247aec
 @dataclass
 class _Attempt:
     outcome: str  # ok, truncated, invalid, http_error, timeout, connection_error, cancelled, error
-    status: int|None = None
-    text: str|None = None
+    status: int | None = None
+    text: str | None = None
     parsed: Any = None
-    error: str|None = None
-    retry_after: float|None = None
+    error: str | None = None
+    retry_after: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0  # reasoning tokens included (they are billed as output)
     reasoning_tokens: int = 0
-    reported_cost: Decimal|None = None  # the provider's usage.cost (USD), when it reports one
+    reported_cost: Decimal | None = None  # the provider's usage.cost (USD), when it reports one
     latency_ms: int = 0
+
 
 def _provider_message(e: openai.APIStatusError) -> str:
     "The provider's error message from an error response."
     body = e.body
-    if isinstance(body, dict): body = body.get('error', body)
-    if isinstance(body, dict) and isinstance(body.get('message'), str): return body['message']
+    if isinstance(body, dict):
+        body = body.get('error', body)
+    if isinstance(body, dict) and isinstance(body.get('message'), str):
+        return body['message']
     return str(body or e.message)
 
 # %% ../nbs/05_llm.ipynb #7ddcd4a5
 @dataclass
 class _Stream:
     "What has arrived of a streamed answer: content, tool-call arguments, finish reason, usage."
+
     content: list = field(default_factory=list)
     arguments: list = field(default_factory=list)
-    finish: str|None = None
+    finish: str | None = None
     usage: Any = None
     chunks: int = 0
-    id: str|None = None  # the generation's id (OpenRouter: `gen-…`)
+    id: str | None = None  # the generation's id (OpenRouter: `gen-…`)
     routed: bool = False  # the chunks name a `provider`: an OpenRouter-style router that keeps generation stats
 
     def add(self, chunk) -> None:
         self.chunks += 1
         self.id = self.id or getattr(chunk, 'id', None)
         self.routed = self.routed or bool((getattr(chunk, 'model_extra', None) or {}).get('provider'))
-        if chunk.usage is not None: self.usage = chunk.usage
+        if chunk.usage is not None:
+            self.usage = chunk.usage
         for ch in chunk.choices or []:
             if (d := ch.delta) is not None:
-                if d.content: self.content.append(d.content)
-                self.arguments += [tc.function.arguments for tc in d.tool_calls or [] if tc.function and tc.function.arguments]
-            if ch.finish_reason: self.finish = ch.finish_reason
+                if d.content:
+                    self.content.append(d.content)
+                self.arguments += [
+                    tc.function.arguments for tc in d.tool_calls or [] if tc.function and tc.function.arguments
+                ]
+            if ch.finish_reason:
+                self.finish = ch.finish_reason
 
     @property
-    def text(self) -> str: return ''.join(self.arguments) or ''.join(self.content)
+    def text(self) -> str:
+        return ''.join(self.arguments) or ''.join(self.content)
 
 # %% ../nbs/05_llm.ipynb #cbf2c09a
-def estimate_prompt_tokens(messages: list[dict], rf: dict|None = None) -> int:
+def estimate_prompt_tokens(messages: list[dict], rf: dict | None = None) -> int:
     "A generous prompt size estimate: characters / 4, plus 4 tokens per message and the schema."
-    chars = sum(len(m.get('content') or '') if isinstance(m.get('content'), (str, type(None))) else len(json.dumps(m['content']))
-                for m in messages)
+    chars = sum(
+        len(m.get('content') or '')
+        if isinstance(m.get('content'), (str, type(None)))
+        else len(json.dumps(m['content']))
+        for m in messages
+    )
     return math.ceil((chars + (len(json.dumps(rf)) if rf else 0)) / 4) + 4 * len(messages) + 8
+
 
 def _usage_into(a: _Attempt, got: _Stream, messages: list[dict], extra: dict) -> None:
     "Tokens and cost from the final chunk's usage; without one (a cut stream), estimated from what was sent and received."
@@ -260,8 +343,10 @@ def _usage_into(a: _Attempt, got: _Stream, messages: list[dict], extra: dict) ->
         a.prompt_tokens, a.completion_tokens = u.prompt_tokens or 0, u.completion_tokens or 0
         a.reasoning_tokens = getattr(u.completion_tokens_details, 'reasoning_tokens', 0) or 0
         cost = getattr(u, 'cost', None)
-        if cost is None and u.model_extra: cost = u.model_extra.get('cost')
-        if cost is not None: a.reported_cost = Decimal(str(cost))
+        if cost is None and u.model_extra:
+            cost = u.model_extra.get('cost')
+        if cost is not None:
+            a.reported_cost = Decimal(str(cost))
     elif got.chunks:
         a.prompt_tokens = estimate_prompt_tokens(messages, extra.get('response_format') or extra.get('tools'))
         a.completion_tokens = math.ceil(len(''.join(got.content + got.arguments)) / 4)
@@ -273,17 +358,23 @@ async def _billed_usage(self: LLMClient, a: _Attempt, gen_id: str, tries: int = 
     url, key = self.settings.llm_base_url.rstrip('/') + '/generation', require_llm_key(self.settings)
     async with httpx.AsyncClient(timeout=5) as c:
         for i in range(tries):
-            try: r = await c.get(url, params={'id': gen_id}, headers={'Authorization': f'Bearer {key}'})
-            except httpx.HTTPError: return False
-            if r.status_code == 200: break
-            if r.status_code != 404: return False
+            try:
+                r = await c.get(url, params={'id': gen_id}, headers={'Authorization': f'Bearer {key}'})
+            except httpx.HTTPError:
+                return False
+            if r.status_code == 200:
+                break
+            if r.status_code != 404:
+                return False
             await asyncio.sleep(0.25 * (i + 1))  # stats appear a moment after the request ends
-        else: return False
+        else:
+            return False
     d = (r.json() or {}).get('data') or {}
     a.prompt_tokens = int(d.get('native_tokens_prompt') or d.get('tokens_prompt') or a.prompt_tokens)
     a.completion_tokens = int(d.get('native_tokens_completion') or d.get('tokens_completion') or 0)
     a.reasoning_tokens = int(d.get('native_tokens_reasoning') or 0)
-    if d.get('total_cost') is not None: a.reported_cost = Decimal(str(d['total_cost']))
+    if d.get('total_cost') is not None:
+        a.reported_cost = Decimal(str(d['total_cost']))
     return True
 
 # %% ../nbs/05_llm.ipynb #1d195ddb
@@ -293,8 +384,9 @@ def _limit_param(self: LLMClient, model: str) -> str:
     p = self.settings.llm_max_tokens_param
     return self._limit_params.get(model, 'max_tokens') if p == 'auto' else p
 
+
 @patch
-async def _send(self: LLMClient, model: str, messages: list[dict], max_tokens: int, extra: dict|None) -> _Attempt:
+async def _send(self: LLMClient, model: str, messages: list[dict], max_tokens: int, extra: dict | None) -> _Attempt:
     "One streamed request; the outcome, never an exception for provider errors."
     s, loop, extra, got = self.settings, asyncio.get_running_loop(), extra or {}, _Stream()
     t0 = loop.time()
@@ -302,28 +394,47 @@ async def _send(self: LLMClient, model: str, messages: list[dict], max_tokens: i
     try:
         async with asyncio.timeout(min(t0 + s.llm_idle_timeout_seconds, deadline)) as window:
             stream = await self.client.chat.completions.create(
-                model=model, messages=messages, stream=True, stream_options={'include_usage': True},
-                **{self._limit_param(model): max_tokens}, **extra)
+                model=model,
+                messages=messages,
+                stream=True,
+                stream_options={'include_usage': True},
+                **{self._limit_param(model): max_tokens},
+                **extra,
+            )
             try:
                 async for chunk in stream:
                     got.add(chunk)
                     window.reschedule(min(loop.time() + s.llm_idle_timeout_seconds, deadline))
-            finally: await stream.close()
+            finally:
+                await stream.close()
     except TimeoutError:
         total = loop.time() >= deadline - 0.05
-        a = _Attempt('timeout', text=got.text, error=f"stream cut: {'over the total limit of ' + str(s.llm_total_timeout_seconds) if total else 'no token for ' + str(s.llm_idle_timeout_seconds)}s")
+        a = _Attempt(
+            'timeout',
+            text=got.text,
+            error=f"stream cut: {'over the total limit of ' + str(s.llm_total_timeout_seconds) if total else 'no token for ' + str(s.llm_idle_timeout_seconds)}s",
+        )
     except openai.APIStatusError as e:
-        a = _Attempt('http_error', e.status_code, error=self._redact(_provider_message(e)),
-                     retry_after=parse_retry_after(e.response.headers.get('retry-after')))
-    except openai.APITimeoutError: a = _Attempt('timeout', error='the request timed out')
-    except openai.APIConnectionError as e: a = _Attempt('connection_error', error=self._redact(f"{type(e).__name__}: {e}"))
+        a = _Attempt(
+            'http_error',
+            e.status_code,
+            error=self._redact(_provider_message(e)),
+            retry_after=parse_retry_after(e.response.headers.get('retry-after')),
+        )
+    except openai.APITimeoutError:
+        a = _Attempt('timeout', error='the request timed out')
+    except openai.APIConnectionError as e:
+        a = _Attempt('connection_error', error=self._redact(f"{type(e).__name__}: {e}"))
     except openai.APIError as e:  # an error event inside the stream, or a reply the SDK cannot read: worth a retry
         a = _Attempt('http_error', 502, error=self._redact(f"provider error: {type(e).__name__}: {e}"))
     else:
-        if got.finish is None: a = _Attempt('connection_error', text=got.text, error='the stream ended before the answer was complete')
-        else: a = _Attempt('truncated' if got.finish == 'length' else 'ok', 200, text=got.text)
+        if got.finish is None:
+            a = _Attempt('connection_error', text=got.text, error='the stream ended before the answer was complete')
+        else:
+            a = _Attempt('truncated' if got.finish == 'length' else 'ok', 200, text=got.text)
     _usage_into(a, got, messages, extra)
-    if a.outcome == 'timeout' and got.usage is None and got.routed and got.id: await self._billed_usage(a, got.id)
+    if a.outcome == 'timeout' and got.usage is None and got.routed and got.id:
+        await self._billed_usage(a, got.id)
     a.latency_ms = int((loop.time() - t0) * 1000)
     return a
 
@@ -331,38 +442,59 @@ async def _send(self: LLMClient, model: str, messages: list[dict], max_tokens: i
 @dataclass
 class _Call:
     "What every attempt of one `complete` shares."
+
     role: Role
     user_id: int
-    project_id: int|None
+    project_id: int | None
     call_key: str
-    funding: int|None
+    funding: int | None
     max_tokens: int
-    schema: type[BaseModel]|None
-    rf: dict|None
-    prompt_version: str|None = None  # hash of the prompt files the caller used (aidevbot.prompting)
+    schema: type[BaseModel] | None
+    rf: dict | None
+    prompt_version: str | None = None  # hash of the prompt files the caller used (aidevbot.prompting)
     attempt: int = 0
     attempts: list = field(default_factory=list)  # (model, _Attempt, cost_usd, credits)
 
 # %% ../nbs/05_llm.ipynb #7dfc2a71
 @patch
-async def _record(self: LLMClient, c: _Call, model: str, a: _Attempt, rid: int, cost: Decimal, credits: Decimal) -> Decimal:
+async def _record(
+    self: LLMClient, c: _Call, model: str, a: _Attempt, rid: int, cost: Decimal, credits: Decimal
+) -> Decimal:
     "Write the attempt's usage row and settle its reservation, in one transaction; returns the credits charged."
     for _ in range(5):
         try:
             async with self.db.sessions() as s, s.begin():
-                s.add(row := ApiKeyUsage(user_id=c.user_id, project_id=c.project_id, role=str(c.role), model=model,
-                                         call_key=c.call_key, attempt=c.attempt, prompt_tokens=a.prompt_tokens,
-                                         completion_tokens=a.completion_tokens, cost_usd=cost, credits=credits,
-                                         outcome=a.outcome, http_status=a.status, error=self._redact(a.error),
-                                         latency_ms=a.latency_ms, response=a.text if a.outcome == 'ok' else None,
-                                         prompt_version=c.prompt_version))
+                s.add(
+                    row := ApiKeyUsage(
+                        user_id=c.user_id,
+                        project_id=c.project_id,
+                        role=str(c.role),
+                        model=model,
+                        call_key=c.call_key,
+                        attempt=c.attempt,
+                        prompt_tokens=a.prompt_tokens,
+                        completion_tokens=a.completion_tokens,
+                        cost_usd=cost,
+                        credits=credits,
+                        outcome=a.outcome,
+                        http_status=a.status,
+                        error=self._redact(a.error),
+                        latency_ms=a.latency_ms,
+                        response=a.text if a.outcome == 'ok' else None,
+                        prompt_version=c.prompt_version,
+                    )
+                )
                 await s.flush()
                 row.credits = charged = await self.ledger.settle(rid, credits, llm_call_id=row.id, session=s)
             break
         except IntegrityError:  # the same call_key ran concurrently and took this attempt number
             c.attempt += 1
-    else: raise LLMError(f"could not record attempt {c.attempt} of call {c.call_key}")
-    if charged < credits: log.warning("call %s attempt %s: charged %s of %s credits (balance exhausted)", c.call_key, c.attempt, charged, credits)
+    else:
+        raise LLMError(f"could not record attempt {c.attempt} of call {c.call_key}")
+    if charged < credits:
+        log.warning(
+            "call %s attempt %s: charged %s of %s credits (balance exhausted)", c.call_key, c.attempt, charged, credits
+        )
     metrics.LLM_CALLS.labels(model=model, role=str(c.role), outcome=a.outcome).inc()
     metrics.LLM_TOKENS.labels(model=model, direction='prompt').inc(a.prompt_tokens)
     metrics.LLM_TOKENS.labels(model=model, direction='completion').inc(a.completion_tokens)
@@ -374,10 +506,13 @@ async def _record(self: LLMClient, c: _Call, model: str, a: _Attempt, rid: int, 
 @patch
 def _extra(self: LLMClient, c: _Call, model: str) -> dict:
     "The request fields for `c`'s structured output on `model`, in the mode that works for it."
-    if c.schema is None: return {}
+    if c.schema is None:
+        return {}
     kw = structured_request(MODES[self._modes.get(model, 0)], c.schema)
-    if kw and self.settings.llm_require_parameters: kw['extra_body'] = {'provider': {'require_parameters': True}}
+    if kw and self.settings.llm_require_parameters:
+        kw['extra_body'] = {'provider': {'require_parameters': True}}
     return kw
+
 
 @patch
 async def _metered(self: LLMClient, c: _Call, model: str, messages: list[dict]) -> _Attempt:
@@ -385,16 +520,28 @@ async def _metered(self: LLMClient, c: _Call, model: str, messages: list[dict]) 
     price = await self.pricing.price(model)
     worst = self.pricing.credits_for_cost(cost_usd(price, estimate_prompt_tokens(messages, c.rf), c.max_tokens))
     c.attempt += 1
-    rid = await self.ledger.reserve(c.user_id, worst, key=f"llm:{c.call_key}:{c.attempt}:{uuid.uuid4().hex[:8]}",
-                                    project_id=c.project_id, parent_id=c.funding, purpose=f"{c.role} call to {model}")
+    rid = await self.ledger.reserve(
+        c.user_id,
+        worst,
+        key=f"llm:{c.call_key}:{c.attempt}:{uuid.uuid4().hex[:8]}",
+        project_id=c.project_id,
+        parent_id=c.funding,
+        purpose=f"{c.role} call to {model}",
+    )
     try:
         a = await self._send(model, messages, c.max_tokens, self._extra(c, model))
         if a.outcome == 'ok' and c.schema is not None:
-            try: a.parsed = parse_structured(a.text, c.schema); a.text = a.parsed.model_dump_json()
-            except ValidationError as e: a.outcome, a.error = 'invalid', str(e)[:2000]
+            try:
+                a.parsed = parse_structured(a.text, c.schema)
+                a.text = a.parsed.model_dump_json()
+            except ValidationError as e:
+                a.outcome, a.error = 'invalid', str(e)[:2000]
     except BaseException as e:
-        a = _Attempt('cancelled', error='the call was interrupted') if isinstance(e, asyncio.CancelledError) else \
-            _Attempt('error', error=self._redact(f"{type(e).__name__}: {e}"))
+        a = (
+            _Attempt('cancelled', error='the call was interrupted')
+            if isinstance(e, asyncio.CancelledError)
+            else _Attempt('error', error=self._redact(f"{type(e).__name__}: {e}"))
+        )
         raise
     finally:  # recorded and settled even when cancelled; shielded so the reservation never stays open
         cost = a.reported_cost if a.reported_cost is not None else cost_usd(price, a.prompt_tokens, a.completion_tokens)
@@ -405,51 +552,96 @@ async def _metered(self: LLMClient, c: _Call, model: str, messages: list[dict]) 
 
 # %% ../nbs/05_llm.ipynb #bdfa6dd7
 @patch
-async def _stored(self: LLMClient, call_key: str, schema: type[BaseModel]|None) -> LLMResult|None:
+async def _stored(self: LLMClient, call_key: str, schema: type[BaseModel] | None) -> LLMResult | None:
     "The successful result stored under `call_key`, if any."
-    q = (select(ApiKeyUsage).where(ApiKeyUsage.call_key == call_key, ApiKeyUsage.outcome == 'ok')
-         .order_by(ApiKeyUsage.attempt.desc()).limit(1))
-    async with self.db.sessions() as s: row = (await s.execute(q)).scalar_one_or_none()
-    if row is None or row.response is None: return None
-    try: parsed = schema.model_validate_json(row.response) if schema is not None else None
-    except ValidationError: return None  # stored under another schema: make the call
-    return LLMResult(row.response, parsed, row.model, row.prompt_tokens, row.completion_tokens, Decimal(0), Decimal(0),
-                     reused=True, attempts=0, call_key=call_key)
+    q = (
+        select(ApiKeyUsage)
+        .where(ApiKeyUsage.call_key == call_key, ApiKeyUsage.outcome == 'ok')
+        .order_by(ApiKeyUsage.attempt.desc())
+        .limit(1)
+    )
+    async with self.db.sessions() as s:
+        row = (await s.execute(q)).scalar_one_or_none()
+    if row is None or row.response is None:
+        return None
+    try:
+        parsed = schema.model_validate_json(row.response) if schema is not None else None
+    except ValidationError:
+        return None  # stored under another schema: make the call
+    return LLMResult(
+        row.response,
+        parsed,
+        row.model,
+        row.prompt_tokens,
+        row.completion_tokens,
+        Decimal(0),
+        Decimal(0),
+        reused=True,
+        attempts=0,
+        call_key=call_key,
+    )
+
 
 @patch
 async def _last_attempt(self: LLMClient, call_key: str) -> int:
     async with self.db.sessions() as s:
-        return (await s.execute(select(func.max(ApiKeyUsage.attempt)).where(ApiKeyUsage.call_key == call_key))).scalar() or 0
+        return (
+            await s.execute(select(func.max(ApiKeyUsage.attempt)).where(ApiKeyUsage.call_key == call_key))
+        ).scalar() or 0
 
 # %% ../nbs/05_llm.ipynb #6149425d
-_GONE = re.compile(r"not a valid model id|no endpoints found for|model\b.{0,60}\b(not found|does not exist|deprecated|retired|no longer)", re.I)
-_PARAMS_REFUSED = re.compile(r"requested parameters|response_format|json_schema|structured output|tool_choice|function calling", re.I)
+_GONE = re.compile(
+    r"not a valid model id|no endpoints found for|model\b.{0,60}\b(not found|does not exist|deprecated|retired|no longer)",
+    re.I,
+)
+_PARAMS_REFUSED = re.compile(
+    r"requested parameters|response_format|json_schema|structured output|tool_choice|function calling", re.I
+)
 _LIMIT_REFUSED = re.compile(r"'max_tokens' is not supported|use 'max_completion_tokens'", re.I)
+
 
 def _gone(a: _Attempt) -> bool:
     "The model is not served (retired, unknown, or no endpoint up): move to the next one."
     return a.status == 404 or (a.status in (400, 410, 503) and bool(_GONE.search(a.error or '')))
 
+
 @patch
 def _models(self: LLMClient, role: Role, primary: str) -> list[str]:
     "The role's model, then its fallbacks; ids the provider called invalid last (kept only when nothing else is left)."
-    every = list(dict.fromkeys([primary, *getattr(self.settings, f"{role.value}_fallback_models"), *self.settings.llm_fallback_models]))
+    every = list(
+        dict.fromkeys(
+            [primary, *getattr(self.settings, f"{role.value}_fallback_models"), *self.settings.llm_fallback_models]
+        )
+    )
     return [m for m in every if m not in self._retired] or every
 
 # %% ../nbs/05_llm.ipynb #166fc46f
-def _repair(messages: list[dict], a: _Attempt, schema: type[BaseModel]|None) -> list[dict]:
+def _repair(messages: list[dict], a: _Attempt, schema: type[BaseModel] | None) -> list[dict]:
     "The conversation for the one repair attempt after an invalid or truncated reply."
-    if a.outcome == 'truncated': return messages + [{'role': 'user', 'content': load_prompt('repair').parts['truncated']}]
+    if a.outcome == 'truncated':
+        return messages + [{'role': 'user', 'content': load_prompt('repair').parts['truncated']}]
     shape = json.dumps(response_format(schema)['json_schema']['schema']) if schema else '(any JSON object)'
-    return messages + [{'role': 'assistant', 'content': a.text or ''},
-                       {'role': 'user', 'content': load_prompt('repair').fill('invalid', error=a.error, schema=shape)}]
+    return messages + [
+        {'role': 'assistant', 'content': a.text or ''},
+        {'role': 'user', 'content': load_prompt('repair').fill('invalid', error=a.error, schema=shape)},
+    ]
+
 
 def _result(c: _Call, model: str, a: _Attempt, truncated: bool = False) -> LLMResult:
     "The result of a call that ended with successful attempt `a`, costs summed over all attempts."
     tot = lambda f: sum((f(x) for x in c.attempts), start=0)
-    return LLMResult(a.text or '', a.parsed, model, tot(lambda x: x[1].prompt_tokens), tot(lambda x: x[1].completion_tokens),
-                     tot(lambda x: x[2]) + Decimal(0), tot(lambda x: x[3]) + Decimal(0), attempts=len(c.attempts),
-                     call_key=c.call_key, truncated=truncated)
+    return LLMResult(
+        a.text or '',
+        a.parsed,
+        model,
+        tot(lambda x: x[1].prompt_tokens),
+        tot(lambda x: x[1].completion_tokens),
+        tot(lambda x: x[2]) + Decimal(0),
+        tot(lambda x: x[3]) + Decimal(0),
+        attempts=len(c.attempts),
+        call_key=c.call_key,
+        truncated=truncated,
+    )
 
 # %% ../nbs/05_llm.ipynb #1ab111a7
 @patch
@@ -459,7 +651,12 @@ def _adapt(self: LLMClient, c: _Call, model: str, a: _Attempt) -> bool:
         self._limit_params[model] = 'max_completion_tokens'
         return True
     mode = self._modes.get(model, 0)
-    if c.schema is not None and a.status in (400, 404, 422) and _PARAMS_REFUSED.search(a.error or '') and mode < len(MODES) - 1:
+    if (
+        c.schema is not None
+        and a.status in (400, 404, 422)
+        and _PARAMS_REFUSED.search(a.error or '')
+        and mode < len(MODES) - 1
+    ):
         self._modes[model] = mode + 1
         log.warning("%s refused structured output as %s; asking as %s from now on", model, MODES[mode], MODES[mode + 1])
         return True
@@ -467,51 +664,93 @@ def _adapt(self: LLMClient, c: _Call, model: str, a: _Attempt) -> bool:
 
 # %% ../nbs/05_llm.ipynb #2d59f62e
 @patch
-async def complete(self: LLMClient, role: Role|str, messages: list[dict], *, user_id: int, project_id: int|None = None,
-                   call_key: str|None = None, max_tokens: int = 4096, schema: type[BaseModel]|None = None,
-                   funding_reservation_id: int|None = None, allow_truncated: bool = False,
-                   prompt_version: str|None = None) -> LLMResult:  # recorded with every attempt
+async def complete(
+    self: LLMClient,
+    role: Role | str,
+    messages: list[dict],
+    *,
+    user_id: int,
+    project_id: int | None = None,
+    call_key: str | None = None,
+    max_tokens: int = 4096,
+    schema: type[BaseModel] | None = None,
+    funding_reservation_id: int | None = None,
+    allow_truncated: bool = False,
+    prompt_version: str | None = None,
+) -> LLMResult:  # recorded with every attempt
     "Ask the model for `role`; metered, retried, validated against `schema` when given."
     role = Role(role)
-    if call_key and (done := await self._stored(call_key, schema)) is not None: return done
+    if call_key and (done := await self._stored(call_key, schema)) is not None:
+        return done
     primary = self.model_for(role)
     await self.pricing.price(primary)  # MissingPrice before anything is sent
     self.client  # ConfigError (no LLM_API_KEY) before anything is reserved
-    c = _Call(role, user_id, project_id, call_key or f"call:{uuid.uuid4().hex}", funding_reservation_id, max_tokens,
-              schema, response_format(schema) if schema else None, prompt_version)
+    c = _Call(
+        role,
+        user_id,
+        project_id,
+        call_key or f"call:{uuid.uuid4().hex}",
+        funding_reservation_id,
+        max_tokens,
+        schema,
+        response_format(schema) if schema else None,
+        prompt_version,
+    )
     c.attempt = await self._last_attempt(c.call_key)
-    msgs, repaired, roomier, waited, last = with_schema(messages, schema) if schema else list(messages), False, False, 0.0, None
+    msgs, repaired, roomier, waited, last = (
+        with_schema(messages, schema) if schema else list(messages),
+        False,
+        False,
+        0.0,
+        None,
+    )
     for model in self._models(role, primary):
         if model != primary:
-            try: await self.pricing.price(model)
-            except MissingPrice: log.warning("fallback model %s has no price; skipped", model); continue
+            try:
+                await self.pricing.price(model)
+            except MissingPrice:
+                log.warning("fallback model %s has no price; skipped", model)
+                continue
         tries = 0
         while True:
             tries += 1
             a = await self._metered(c, model, msgs)
             empty = a.outcome in ('ok', 'truncated') and not (a.text or '').strip()
-            if a.outcome == 'ok' and not empty: return _result(c, model, a)
+            if a.outcome == 'ok' and not empty:
+                return _result(c, model, a)
             if empty:  # a reasoning model spent the limit thinking: more room once, then the next model
                 last = f"{model}: an empty answer at a limit of {c.max_tokens} tokens"
-                if roomier: break
+                if roomier:
+                    break
                 roomier, c.max_tokens, tries = True, c.max_tokens * 2, tries - 1
                 continue
-            if a.outcome == 'truncated' and allow_truncated and schema is None: return _result(c, model, a, truncated=True)
+            if a.outcome == 'truncated' and allow_truncated and schema is None:
+                return _result(c, model, a, truncated=True)
             if a.outcome in ('truncated', 'invalid'):
-                if repaired: raise LLMOutputError(f"{model} gave a {a.outcome} reply again after the repair attempt: {self._redact(a.error) or 'cut off at max_tokens'}")
+                if repaired:
+                    raise LLMOutputError(
+                        f"{model} gave a {a.outcome} reply again after the repair attempt: {self._redact(a.error) or 'cut off at max_tokens'}"
+                    )
                 repaired, msgs, tries = True, _repair(msgs, a, schema), tries - 1
                 continue
             last = f"{model}: {a.status or a.outcome} {a.error or ''}".strip()
-            if a.status == 402: raise ProviderOutOfCredit(f"the model provider account is out of credit (HTTP 402): {a.error}")
-            if self._adapt(c, model, a): tries -= 1; continue
+            if a.status == 402:
+                raise ProviderOutOfCredit(f"the model provider account is out of credit (HTTP 402): {a.error}")
+            if self._adapt(c, model, a):
+                tries -= 1
+                continue
             if _gone(a):
-                if a.status == 400: self._retired.add(model)
+                if a.status == 400:
+                    self._retired.add(model)
                 log.warning("model %s is not available (%s); trying the next one", model, self._redact(a.error))
                 break
-            if not retryable(a.status): raise LLMRequestError(a.status, a.error or 'request refused')
-            if tries >= self.settings.llm_max_attempts: break
+            if not retryable(a.status):
+                raise LLMRequestError(a.status, a.error or 'request refused')
+            if tries >= self.settings.llm_max_attempts:
+                break
             delay = a.retry_after if a.retry_after is not None else backoff(tries, self.rng)
-            if waited + delay > self.settings.llm_max_retry_seconds: break
+            if waited + delay > self.settings.llm_max_retry_seconds:
+                break
             log.info("LLM %s attempt %d failed (%s); retrying in %.1fs", model, c.attempt, a.status or a.outcome, delay)
             await self.sleep(delay)
             waited += delay

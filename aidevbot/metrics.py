@@ -15,7 +15,9 @@ __all__ = ['REGISTRY', 'UPDATES', 'HANDLER_SECONDS', 'LLM_CALLS', 'LLM_TOKENS', 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 UPDATES = Counter('aidevbot_updates_total', 'Telegram updates handled', ['kind'], registry=REGISTRY)
-HANDLER_SECONDS = Histogram('aidevbot_handler_seconds', 'Time spent in a Telegram handler', ['handler'], registry=REGISTRY)
+HANDLER_SECONDS = Histogram(
+    'aidevbot_handler_seconds', 'Time spent in a Telegram handler', ['handler'], registry=REGISTRY
+)
 LLM_CALLS = Counter('aidevbot_llm_calls_total', 'LLM call attempts', ['model', 'role', 'outcome'], registry=REGISTRY)
 LLM_TOKENS = Counter('aidevbot_llm_tokens_total', 'LLM tokens', ['model', 'direction'], registry=REGISTRY)
 LLM_COST_USD = Counter('aidevbot_llm_cost_usd_total', 'Provider cost of LLM calls in USD', ['model'], registry=REGISTRY)
@@ -24,6 +26,7 @@ PAYMENTS = Counter('aidevbot_payments_total', 'Telegram Stars payments', ['outco
 PROJECTS = Gauge('aidevbot_projects', 'Projects by state', ['state'], registry=REGISTRY)
 JOBS_QUEUED = Gauge('aidevbot_jobs_queued', 'Project jobs waiting to run', registry=REGISTRY)
 JOB_OLDEST_AGE = Gauge('aidevbot_job_oldest_age_seconds', 'Age of the oldest waiting job', registry=REGISTRY)
+
 
 def render() -> bytes:
     "The Prometheus text exposition of every aidevbot metric."

@@ -22,14 +22,53 @@ from sqlalchemy import delete, func, or_, select, update
 
 from .billing import InsufficientCredits, Ledger, MissingPrice, Pricing, stale_after
 from .config import Settings
-from .db import (ACTIVE_STATES, ApiKeyUsage, CreditReservation, Database, Project, ProjectFile, ProjectState, ProjectTask,
-                         ReservationStatus, TaskState, User, utcnow)
+from aidevbot.db import (
+    ACTIVE_STATES,
+    ApiKeyUsage,
+    CreditReservation,
+    Database,
+    Project,
+    ProjectFile,
+    ProjectState,
+    ProjectTask,
+    ReservationStatus,
+    TaskState,
+    User,
+    utcnow,
+)
 from .llm import LLMError, LLMOutputError, LLMRequestError, LLMUnavailable, ProviderOutOfCredit, Role
-from .packaging import (Limits, PackagingError, TooLarge, UnsafePath, autorun_files, build_zip, safe_path,
-                                slugify, validate_files, with_autorun_section)
-from .plans import (MAX_TASK_WRITES, MAX_TASKS, ProjectPlan, Readme, ReviewVerdict, architect_messages, continuation, estimate_calls,
-                            implementer_messages, parse_file_blocks, import_check, import_problems, is_test_file, later_writes, readme_messages,
-                            implementer_limit, ready_tests, reviewer_messages)
+from aidevbot.packaging import (
+    Limits,
+    PackagingError,
+    TooLarge,
+    UnsafePath,
+    autorun_files,
+    build_zip,
+    safe_path,
+    slugify,
+    validate_files,
+    with_autorun_section,
+)
+from aidevbot.plans import (
+    MAX_TASK_WRITES,
+    MAX_TASKS,
+    ProjectPlan,
+    Readme,
+    ReviewVerdict,
+    architect_messages,
+    continuation,
+    estimate_calls,
+    implementer_messages,
+    parse_file_blocks,
+    import_check,
+    import_problems,
+    is_test_file,
+    later_writes,
+    readme_messages,
+    implementer_limit,
+    ready_tests,
+    reviewer_messages,
+)
 from .prompting import load_prompt, user_language
 from .executor import run_tests
 from .render import Msg, caption, credits, pack_buttons, progress_bar, progress_text, state_label
@@ -47,45 +86,51 @@ class Button:
     text: str  # a `Msg` (rendered in the user's language by the bot) or plain user content
     data: str  # callback data, ≤ 64 bytes
 
+
 @dataclass(frozen=True)
 class Document:
     filename: str
     data: bytes
     caption: str
 
+
 @dataclass
 class Reply:
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
-    document: Document|None = None
+    document: Document | None = None
 
 # %% ../nbs/08_orchestrator.ipynb #6d161461
 @dataclass(frozen=True)
 class Progress:
     "Where a running project is: `task_index` is the 1-based task being worked on, `tasks_done` how many are verified."
+
     state: str
     version: int
     task_index: int
     task_total: int
     current: str  # what is happening now, e.g. "writing cli.py"
-    verification: str|None  # the last verification result
-    tasks_done: int|None = None  # tasks verified so far (for a progress bar)
+    verification: str | None  # the last verification result
+    tasks_done: int | None = None  # tasks verified so far (for a progress bar)
+
 
 EVENT_KINDS = ('plan_ready', 'progress', 'completed', 'paused', 'failed', 'cancelled')
+
 
 @dataclass
 class Event:
     kind: str  # one of EVENT_KINDS
     project_id: int
     user_id: int  # users.id
-    chat_id: int|None
+    chat_id: int | None
     reply: Reply
-    progress: Progress|None = None
+    progress: Progress | None = None
 
 # %% ../nbs/08_orchestrator.ipynb #90122a40
 def approx(amount: Decimal) -> int:
     "Whole credits shown on the Approve button (rounded up)."
     return max(1, math.ceil(amount))
+
 
 def buy_buttons(settings: Settings) -> list[list[Button]]:
     "A row of buttons per credit pack."
@@ -95,16 +140,27 @@ def buy_buttons(settings: Settings) -> list[list[Button]]:
 class Stopped(Exception):
     "The project left the state this runner expected (cancelled, paused, or taken over)."
 
+
 class CapReached(Exception):
     "The project reached its credit cap."
 
+
 class ModelOrchestrator:
     "Runs projects through the state machine; talks to the bot only through `Reply` and `Event` data."
-    def __init__(self, settings: Settings, db: Database, llm, *, ledger: Ledger, on_event: Callable|None = None,
-                 pricing: Pricing|None = None,
-                 lease_seconds: float = 60.0,  # a runner's claim on a project, renewed while it works
-                 context_tokens: int = 12000,  # budget for file contents in one implementer prompt
-                 limits: Limits = Limits()):  # what a generated project may hold
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        llm,
+        *,
+        ledger: Ledger,
+        on_event: Callable | None = None,
+        pricing: Pricing | None = None,
+        lease_seconds: float = 60.0,  # a runner's claim on a project, renewed while it works
+        context_tokens: int = 12000,  # budget for file contents in one implementer prompt
+        limits: Limits = Limits(),
+    ):  # what a generated project may hold
         self.settings, self.db, self.llm, self.ledger, self.on_event = settings, db, llm, ledger, on_event
         self.pricing = pricing or getattr(llm, 'pricing', None) or Pricing(db, settings)
         self.lease_seconds, self.context_tokens, self.limits = lease_seconds, context_tokens, limits
@@ -115,109 +171,175 @@ S, T = ProjectState, TaskState
 RUNNABLE = frozenset(ACTIVE_STATES | {S.draft})  # states a runner works on
 OPEN = frozenset(RUNNABLE | {S.awaiting_approval, S.paused})  # states a user may cancel
 
+
 @patch
-async def _project(self: ModelOrchestrator, pid: int) -> Project|None:
-    async with self.db.sessions() as s: return await s.get(Project, pid)
+async def _project(self: ModelOrchestrator, pid: int) -> Project | None:
+    async with self.db.sessions() as s:
+        return await s.get(Project, pid)
+
 
 @patch
 async def _update(self: ModelOrchestrator, pid: int, *, expect=None, **values) -> bool:
     "Commit `values` on project `pid` (only while its state is in `expect`, when given); True if it changed."
     stmt = update(Project).where(Project.id == pid).values(**values, updated_at=utcnow())
-    if expect is not None: stmt = stmt.where(Project.state.in_([str(x) for x in expect]))
+    if expect is not None:
+        stmt = stmt.where(Project.state.in_([str(x) for x in expect]))
     async with self.db.sessions() as s, s.begin():
         return (await s.execute(stmt)).rowcount == 1
+
 
 @patch
 async def _move(self: ModelOrchestrator, pid: int, state: str, *, expect=RUNNABLE, **values) -> None:
     "A runner's transition: raises `Stopped` when the project is no longer in `expect`."
-    if not await self._update(pid, expect=expect, state=str(state), **values): raise Stopped(pid)
+    if not await self._update(pid, expect=expect, state=str(state), **values):
+        raise Stopped(pid)
 
 # %% ../nbs/08_orchestrator.ipynb #b54cd2b1
 @patch
 async def _tasks(self: ModelOrchestrator, pid: int, version: int) -> list[ProjectTask]:
     async with self.db.sessions() as s:
-        q = select(ProjectTask).where(ProjectTask.project_id == pid, ProjectTask.version == version).order_by(ProjectTask.idx)
+        q = (
+            select(ProjectTask)
+            .where(ProjectTask.project_id == pid, ProjectTask.version == version)
+            .order_by(ProjectTask.idx)
+        )
         return list((await s.scalars(q)).all())
+
 
 @patch
 async def _update_task(self: ModelOrchestrator, task_id: int, **values) -> None:
     async with self.db.sessions() as s, s.begin():
         await s.execute(update(ProjectTask).where(ProjectTask.id == task_id).values(**values, updated_at=utcnow()))
 
+
 @patch
 async def _files(self: ModelOrchestrator, pid: int, version: int) -> dict[str, str]:
     "The project's files of `version`, path → text."
     async with self.db.sessions() as s:
-        q = select(ProjectFile.path, ProjectFile.content).where(ProjectFile.project_id == pid, ProjectFile.version == version)
+        q = select(ProjectFile.path, ProjectFile.content).where(
+            ProjectFile.project_id == pid, ProjectFile.version == version
+        )
         return dict(sorted((await s.execute(q)).all()))
 
+
 @patch
-async def _store_files(self: ModelOrchestrator, pid: int, version: int, files: dict[str, bytes], task_idx: int|None) -> None:
+async def _store_files(
+    self: ModelOrchestrator, pid: int, version: int, files: dict[str, bytes], task_idx: int | None
+) -> None:
     "Insert or overwrite files of `version` in one transaction."
     async with self.db.sessions() as s, s.begin():
-        rows = {f.path: f for f in (await s.scalars(select(ProjectFile).where(
-            ProjectFile.project_id == pid, ProjectFile.version == version, ProjectFile.path.in_(list(files))))).all()}
+        rows = {
+            f.path: f
+            for f in (
+                await s.scalars(
+                    select(ProjectFile).where(
+                        ProjectFile.project_id == pid, ProjectFile.version == version, ProjectFile.path.in_(list(files))
+                    )
+                )
+            ).all()
+        }
         for path, data in files.items():
             text = data.decode('utf-8', 'replace')
             vals = dict(content=text, sha256=sha256(data).hexdigest(), size=len(data), task_idx=task_idx)
             if path in rows:
-                for k, v in vals.items(): setattr(rows[path], k, v)
-            else: s.add(ProjectFile(project_id=pid, version=version, path=path, **vals))
+                for k, v in vals.items():
+                    setattr(rows[path], k, v)
+            else:
+                s.add(ProjectFile(project_id=pid, version=version, path=path, **vals))
 
 # %% ../nbs/08_orchestrator.ipynb #802fd81b
 def call_key(pid: int, version: int, *parts) -> str:
     "`p12:v1:t0:impl:1` — one key per model call, reused after a crash so nothing is paid twice."
     return ':'.join([f"p{pid}", f"v{version}", *map(str, parts)])
 
+
 @patch
-async def _spent(self: ModelOrchestrator, pid: int, version: int|None = None) -> Decimal:
+async def _spent(self: ModelOrchestrator, pid: int, version: int | None = None) -> Decimal:
     "Credits charged for the project's calls (one version's, or all)."
     q = select(func.coalesce(func.sum(ApiKeyUsage.credits), 0)).where(ApiKeyUsage.project_id == pid)
-    if version is not None: q = q.where(ApiKeyUsage.call_key.like(call_key(pid, version) + ':%'))
-    async with self.db.sessions() as s: return Decimal((await s.execute(q)).scalar_one()).quantize(Decimal('0.01'))
+    if version is not None:
+        q = q.where(ApiKeyUsage.call_key.like(call_key(pid, version) + ':%'))
+    async with self.db.sessions() as s:
+        return Decimal((await s.execute(q)).scalar_one()).quantize(Decimal('0.01'))
 
 # %% ../nbs/08_orchestrator.ipynb #b99510d6
 @patch
-async def _emit(self: ModelOrchestrator, p: Project, kind: str, reply: Reply, progress: Progress|None = None) -> None:
-    if self.on_event is None: return
+async def _emit(self: ModelOrchestrator, p: Project, kind: str, reply: Reply, progress: Progress | None = None) -> None:
+    if self.on_event is None:
+        return
     try:
         r = self.on_event(Event(kind, p.id, p.user_id, p.chat_id, reply, progress))
-        if inspect.isawaitable(r): await r
-    except Exception: log.exception("on_event failed for project %s (%s)", p.id, kind)
+        if inspect.isawaitable(r):
+            await r
+    except Exception:
+        log.exception("on_event failed for project %s (%s)", p.id, kind)
+
 
 @patch
-async def _progress(self: ModelOrchestrator, p: Project, state: str, idx: int, total: int, current: str,
-                    verification: str|None = None, *, done: int|None = None) -> None:
+async def _progress(
+    self: ModelOrchestrator,
+    p: Project,
+    state: str,
+    idx: int,
+    total: int,
+    current: str,
+    verification: str | None = None,
+    *,
+    done: int | None = None,
+) -> None:
     "Emit a `progress` event: task `idx` (0-based) of `total`, what is happening and the last check."
     done = idx if done is None else done
     progress = Progress(str(state), p.version, min(idx + 1, total), total, current, verification, done)
-    await self._emit(p, 'progress', Reply(progress_text(p.id, progress), [[Button(Msg('btn_cancel'), f"cancel:{p.id}")]]), progress)
+    await self._emit(
+        p, 'progress', Reply(progress_text(p.id, progress), [[Button(Msg('btn_cancel'), f"cancel:{p.id}")]]), progress
+    )
 
 # %% ../nbs/08_orchestrator.ipynb #5bcd2885
 @patch
 async def _claim(self: ModelOrchestrator, pid: int, worker: str) -> bool:
     now = utcnow()
-    stmt = (update(Project).where(Project.id == pid, or_(Project.lease_owner.is_(None), Project.lease_owner == worker,
-                                                           Project.lease_until < now))
-            .values(lease_owner=worker, lease_until=now + timedelta(seconds=self.lease_seconds)))
-    async with self.db.sessions() as s, s.begin(): return (await s.execute(stmt)).rowcount == 1
+    stmt = (
+        update(Project)
+        .where(
+            Project.id == pid,
+            or_(Project.lease_owner.is_(None), Project.lease_owner == worker, Project.lease_until < now),
+        )
+        .values(lease_owner=worker, lease_until=now + timedelta(seconds=self.lease_seconds))
+    )
+    async with self.db.sessions() as s, s.begin():
+        return (await s.execute(stmt)).rowcount == 1
+
 
 @patch
 async def _renew(self: ModelOrchestrator, pid: int, worker: str, lost: asyncio.Event) -> None:
     "Renew the lease every third of its length until cancelled; set `lost` if another worker took it."
     while True:
         await asyncio.sleep(self.lease_seconds / 3)
-        stmt = (update(Project).where(Project.id == pid, Project.lease_owner == worker)
-                .values(lease_until=utcnow() + timedelta(seconds=self.lease_seconds)))
+        stmt = (
+            update(Project)
+            .where(Project.id == pid, Project.lease_owner == worker)
+            .values(lease_until=utcnow() + timedelta(seconds=self.lease_seconds))
+        )
         try:
-            async with self.db.sessions() as s, s.begin(): ok = (await s.execute(stmt)).rowcount == 1
-        except Exception: log.exception("lease renewal failed for project %s", pid); continue
-        if not ok: lost.set(); return
+            async with self.db.sessions() as s, s.begin():
+                ok = (await s.execute(stmt)).rowcount == 1
+        except Exception:
+            log.exception("lease renewal failed for project %s", pid)
+            continue
+        if not ok:
+            lost.set()
+            return
+
 
 @patch
 async def _unclaim(self: ModelOrchestrator, pid: int, worker: str) -> None:
-    stmt = update(Project).where(Project.id == pid, Project.lease_owner == worker).values(lease_owner=None, lease_until=None)
-    async with self.db.sessions() as s, s.begin(): await s.execute(stmt)
+    stmt = (
+        update(Project)
+        .where(Project.id == pid, Project.lease_owner == worker)
+        .values(lease_owner=None, lease_until=None)
+    )
+    async with self.db.sessions() as s, s.begin():
+        await s.execute(stmt)
 
 # %% ../nbs/08_orchestrator.ipynb #e440b559
 @patch
@@ -225,11 +347,16 @@ async def _release_leftovers(self: ModelOrchestrator, pid: int) -> int:
     "Release open call reservations of project `pid` (not its hold); returns how many."
     async with self.db.sessions() as s:
         hold = (await s.get(Project, pid)).reservation_id
-        q = select(CreditReservation.id).where(CreditReservation.project_id == pid, CreditReservation.status == str(ReservationStatus.open),
-                                               or_(CreditReservation.purpose.is_(None), CreditReservation.purpose != 'project'))
+        q = select(CreditReservation.id).where(
+            CreditReservation.project_id == pid,
+            CreditReservation.status == str(ReservationStatus.open),
+            or_(CreditReservation.purpose.is_(None), CreditReservation.purpose != 'project'),
+        )
         ids = [i for i in (await s.scalars(q)).all() if i != hold]
-    for rid in ids: await self.ledger.release(rid)
-    if ids: log.warning("project %s: released %d reservation(s) left by an interrupted run", pid, len(ids))
+    for rid in ids:
+        await self.ledger.release(rid)
+    if ids:
+        log.warning("project %s: released %d reservation(s) left by an interrupted run", pid, len(ids))
     return len(ids)
 
 # %% ../nbs/08_orchestrator.ipynb #7fe15e5b
@@ -237,57 +364,100 @@ async def _release_leftovers(self: ModelOrchestrator, pid: int) -> int:
 async def _cap(self: ModelOrchestrator, p: Project) -> Decimal:
     return Decimal(p.credit_cap if p.credit_cap is not None else self.settings.project_credit_cap)
 
+
 @patch
-async def _call(self: ModelOrchestrator, p: Project, role: Role, messages: list[dict], *, key: str, schema,
-                max_tokens: int = 4096, funded: bool = True, allow_truncated: bool = False, prompt: str|None = None):
+async def _call(
+    self: ModelOrchestrator,
+    p: Project,
+    role: Role,
+    messages: list[dict],
+    *,
+    key: str,
+    schema,
+    max_tokens: int = 4096,
+    funded: bool = True,
+    allow_truncated: bool = False,
+    prompt: str | None = None,
+):
     "One metered model call for project `p`; raises `CapReached` at the project's credit cap."
     cap = await self._cap(p)
-    if await self._spent(p.id, p.version) >= cap: raise CapReached(Msg('reason_cap', credits=credits(cap)))
-    r = await self.llm.complete(role, messages, user_id=p.user_id, project_id=p.id, call_key=key, max_tokens=max_tokens,
-                                schema=schema, funding_reservation_id=p.reservation_id if funded else None,
-                                allow_truncated=allow_truncated, prompt_version=load_prompt(prompt).version if prompt else None)
+    if await self._spent(p.id, p.version) >= cap:
+        raise CapReached(Msg('reason_cap', credits=credits(cap)))
+    r = await self.llm.complete(
+        role,
+        messages,
+        user_id=p.user_id,
+        project_id=p.id,
+        call_key=key,
+        max_tokens=max_tokens,
+        schema=schema,
+        funding_reservation_id=p.reservation_id if funded else None,
+        allow_truncated=allow_truncated,
+        prompt_version=load_prompt(prompt).version if prompt else None,
+    )
     await self._update(p.id, credits_spent=await self._spent(p.id))
     return r
 
 # %% ../nbs/08_orchestrator.ipynb #43cd8c19
 @patch
-async def create_project(self: ModelOrchestrator, *, user_id: int, chat_id: int|None, description: str) -> int:
+async def create_project(self: ModelOrchestrator, *, user_id: int, chat_id: int | None, description: str) -> int:
     "Store a new project in state `draft`; the caller enqueues `advance(project_id)`."
-    text = (description or '').strip()[:self.settings.max_description_chars]
-    if not text: raise ValueError("Describe the project you want in a few sentences.")
+    text = (description or '').strip()[: self.settings.max_description_chars]
+    if not text:
+        raise ValueError("Describe the project you want in a few sentences.")
     async with self.db.sessions() as s, s.begin():
-        p = Project(user_id=user_id, chat_id=chat_id, description=text, state=str(S.draft), title=text.splitlines()[0][:60])
+        p = Project(
+            user_id=user_id, chat_id=chat_id, description=text, state=str(S.draft), title=text.splitlines()[0][:60]
+        )
         s.add(p)
         await s.flush()
         return p.id
 
+
 def clean_plan(plan: ProjectPlan, limits: Limits = Limits(), max_tasks: int = MAX_TASKS) -> ProjectPlan:
     "The plan with every path made safe; raises `UnsafePath`/`TooLarge` when it cannot be used."
+
     def safe(paths, strict):
         out = []
         for x in paths:
-            try: out.append(safe_path(x))
+            try:
+                out.append(safe_path(x))
             except UnsafePath:
-                if strict: raise
+                if strict:
+                    raise
         return list(dict.fromkeys(out))
-    if len(plan.tasks) > max_tasks: raise TooLarge(f"The plan has {len(plan.tasks)} tasks; the limit is {max_tasks}.")
+
+    if len(plan.tasks) > max_tasks:
+        raise TooLarge(f"The plan has {len(plan.tasks)} tasks; the limit is {max_tasks}.")
     if big := next((i for i, t in enumerate(plan.tasks, 1) if len(set(t.writes)) > MAX_TASK_WRITES), None):
-        raise TooLarge(f"Task {big} writes {len(set(plan.tasks[big - 1].writes))} files; the limit is {MAX_TASK_WRITES} (they must fit one answer).")
+        raise TooLarge(
+            f"Task {big} writes {len(set(plan.tasks[big - 1].writes))} files; the limit is {MAX_TASK_WRITES} (they must fit one answer)."
+        )
     tasks = [t.model_copy(update=dict(writes=safe(t.writes, True), reads=safe(t.reads, False))) for t in plan.tasks]
     files = [f.model_copy(update=dict(path=safe_path(f.path))) for f in plan.files if _is_safe(f.path)]
-    if len(files) > limits.max_files: raise TooLarge(f"The plan has {len(files)} files; the limit is {limits.max_files}.")
+    if len(files) > limits.max_files:
+        raise TooLarge(f"The plan has {len(files)} files; the limit is {limits.max_files}.")
     return plan.model_copy(update=dict(tasks=tasks, files=files, remove=safe(plan.remove, False)))
 
+
 def _is_safe(path: str) -> bool:
-    try: safe_path(path); return True
-    except UnsafePath: return False
+    try:
+        safe_path(path)
+        return True
+    except UnsafePath:
+        return False
 
 # %% ../nbs/08_orchestrator.ipynb #43dd61e5
 def merge_delta(current: ProjectPlan, delta: ProjectPlan, version: int) -> ProjectPlan:
     "The delta plan with the current plan's files (minus removed ones) and summary carried over."
     files = {f.path: f for f in current.files if f.path not in delta.remove} | {f.path: f for f in delta.files}
-    return delta.model_copy(update=dict(title=current.title or delta.title, files=list(files.values()),
-                                        summary=f"{current.summary}\nVersion {version}: {delta.summary}"[-3000:]))
+    return delta.model_copy(
+        update=dict(
+            title=current.title or delta.title,
+            files=list(files.values()),
+            summary=f"{current.summary}\nVersion {version}: {delta.summary}"[-3000:],
+        )
+    )
 
 # %% ../nbs/08_orchestrator.ipynb #ef42425a
 @patch
@@ -309,27 +479,71 @@ async def _plan(self: ModelOrchestrator, p: Project) -> None:
     await self._move(p.id, S.planning, expect={S.draft, S.planning})
     files = await self._files(p.id, p.version)
     current = ProjectPlan.model_validate(p.plan) if p.plan and p.version > 1 else None
-    msgs = architect_messages(p.description, change=p.change_request if p.version > 1 else None, current=current,
-                              files=files, version=p.version, max_files=self.limits.max_files, settings=self.settings,
-                              language=await self._language(p))
-    r = await self._call(p, Role.architect, msgs, key=call_key(p.id, p.version, 'plan'), schema=ProjectPlan,
-                        max_tokens=6000, funded=False, prompt='architect')
-    try: plan = clean_plan(r.parsed, self.limits)
-    except PackagingError as e: return await self._fail(p, Msg('reason_bad_plan', error=str(e)))
-    if current: plan = merge_delta(current, plan, p.version)
+    msgs = architect_messages(
+        p.description,
+        change=p.change_request if p.version > 1 else None,
+        current=current,
+        files=files,
+        version=p.version,
+        max_files=self.limits.max_files,
+        settings=self.settings,
+        language=await self._language(p),
+    )
+    r = await self._call(
+        p,
+        Role.architect,
+        msgs,
+        key=call_key(p.id, p.version, 'plan'),
+        schema=ProjectPlan,
+        max_tokens=6000,
+        funded=False,
+        prompt='architect',
+    )
+    try:
+        plan = clean_plan(r.parsed, self.limits)
+    except PackagingError as e:
+        return await self._fail(p, Msg('reason_bad_plan', error=str(e)))
+    if current:
+        plan = merge_delta(current, plan, p.version)
     low, high = await self.estimate(plan)
     async with self.db.sessions() as s, s.begin():
         await s.execute(delete(ProjectTask).where(ProjectTask.project_id == p.id, ProjectTask.version == p.version))
         if plan.remove:
-            await s.execute(delete(ProjectFile).where(ProjectFile.project_id == p.id, ProjectFile.version == p.version,
-                                                      ProjectFile.path.in_(plan.remove)))
+            await s.execute(
+                delete(ProjectFile).where(
+                    ProjectFile.project_id == p.id, ProjectFile.version == p.version, ProjectFile.path.in_(plan.remove)
+                )
+            )
         for i, t in enumerate(plan.tasks):
-            s.add(ProjectTask(project_id=p.id, version=p.version, idx=i, title=t.title[:300], description=t.description,
-                              writes=t.writes, reads=t.reads, verify=t.verify))
-        ok = (await s.execute(update(Project).where(Project.id == p.id, Project.state == str(S.planning)).values(
-            state=str(S.awaiting_approval), plan=plan.model_dump(), title=plan.title[:200], estimate_low=low,
-            estimate_high=high, current_task=0, updated_at=utcnow()))).rowcount == 1
-        if not ok: raise Stopped(p.id)  # rolled back: cancelled while planning
+            s.add(
+                ProjectTask(
+                    project_id=p.id,
+                    version=p.version,
+                    idx=i,
+                    title=t.title[:300],
+                    description=t.description,
+                    writes=t.writes,
+                    reads=t.reads,
+                    verify=t.verify,
+                )
+            )
+        ok = (
+            await s.execute(
+                update(Project)
+                .where(Project.id == p.id, Project.state == str(S.planning))
+                .values(
+                    state=str(S.awaiting_approval),
+                    plan=plan.model_dump(),
+                    title=plan.title[:200],
+                    estimate_low=low,
+                    estimate_high=high,
+                    current_task=0,
+                    updated_at=utcnow(),
+                )
+            )
+        ).rowcount == 1
+        if not ok:
+            raise Stopped(p.id)  # rolled back: cancelled while planning
     p = await self._project(p.id)
     await self._emit(p, 'plan_ready', await self._plan_reply(p))
 
@@ -337,7 +551,8 @@ async def _plan(self: ModelOrchestrator, p: Project) -> None:
 @patch
 async def _language(self: ModelOrchestrator, p: Project) -> str:
     "The language the user reads the plan and README in: the request's, else their /language choice, else Telegram's."
-    async with self.db.sessions() as s: u = await s.get(User, p.user_id) if p.user_id else None
+    async with self.db.sessions() as s:
+        u = await s.get(User, p.user_id) if p.user_id else None
     return user_language(p.description, (u.language or u.language_code) if u else None)
 
 # %% ../nbs/08_orchestrator.ipynb #95c36f77
@@ -346,18 +561,48 @@ async def _plan_reply(self: ModelOrchestrator, p: Project) -> Reply:
     "The plan, the estimate and Approve / Cancel buttons."
     plan = ProjectPlan.model_validate(p.plan)
     n = approx(p.estimate_high)
-    head = Msg('plan_head_version', title=plan.title, version=p.version) if p.version > 1 else Msg('plan_head', title=plan.title)
+    head = (
+        Msg('plan_head_version', title=plan.title, version=p.version)
+        if p.version > 1
+        else Msg('plan_head', title=plan.title)
+    )
     tasks = [f"{i}. {t.title} — {', '.join(t.writes)}" for i, t in enumerate(plan.tasks, 1)]
-    estimate = Msg('plan_estimate', approx=credits(n), low=p.estimate_low, high=p.estimate_high,
-                   balance=credits(await self.ledger.balance(p.user_id)))
-    text = Msg.join('\n', [head, plan.summary[:800], Msg('plan_stack', stack=plan.stack[:200]), '', Msg('plan_tasks'), *tasks, '', estimate])
-    return Reply(text, [[Button(Msg('btn_approve', credits=credits(n)), f"approve:{p.id}"), Button(Msg('btn_cancel'), f"cancel:{p.id}")]])
+    estimate = Msg(
+        'plan_estimate',
+        approx=credits(n),
+        low=p.estimate_low,
+        high=p.estimate_high,
+        balance=credits(await self.ledger.balance(p.user_id)),
+    )
+    text = Msg.join(
+        '\n',
+        [
+            head,
+            plan.summary[:800],
+            Msg('plan_stack', stack=plan.stack[:200]),
+            '',
+            Msg('plan_tasks'),
+            *tasks,
+            '',
+            estimate,
+        ],
+    )
+    return Reply(
+        text,
+        [
+            [
+                Button(Msg('btn_approve', credits=credits(n)), f"approve:{p.id}"),
+                Button(Msg('btn_cancel'), f"cancel:{p.id}"),
+            ]
+        ],
+    )
 
 # %% ../nbs/08_orchestrator.ipynb #8dea1fb5
 NOT_FOUND = Msg('not_found')
 
+
 @patch
-async def _owned(self: ModelOrchestrator, pid: int, user_id: int) -> Project|Reply:
+async def _owned(self: ModelOrchestrator, pid: int, user_id: int) -> Project | Reply:
     p = await self._project(pid) if isinstance(pid, int) else None
     return p if p is not None and p.user_id == user_id else Reply(NOT_FOUND)
 
@@ -366,30 +611,55 @@ async def _owned(self: ModelOrchestrator, pid: int, user_id: int) -> Project|Rep
 async def approve(self: ModelOrchestrator, project_id: int, *, user_id: int) -> Reply:
     "Reserve the estimate's upper bound as the project's hold and queue it (the caller enqueues)."
     p = await self._owned(project_id, user_id)
-    if isinstance(p, Reply): return p
-    if p.state in RUNNABLE - {S.draft, S.planning}: return Reply(Msg('already_approved', title=p.title, state=state_label(p.state)))
-    if p.state != S.awaiting_approval: return Reply(Msg('nothing_to_approve', title=p.title, state=state_label(p.state)))
+    if isinstance(p, Reply):
+        return p
+    if p.state in RUNNABLE - {S.draft, S.planning}:
+        return Reply(Msg('already_approved', title=p.title, state=state_label(p.state)))
+    if p.state != S.awaiting_approval:
+        return Reply(Msg('nothing_to_approve', title=p.title, state=state_label(p.state)))
     cap = Decimal(self.settings.project_credit_cap)
     if p.estimate_high > cap:
-        return Reply(Msg('over_cap', estimate=credits(p.estimate_high), cap=credits(cap)), [[Button(Msg('btn_cancel'), f"cancel:{p.id}")]])
+        return Reply(
+            Msg('over_cap', estimate=credits(p.estimate_high), cap=credits(cap)),
+            [[Button(Msg('btn_cancel'), f"cancel:{p.id}")]],
+        )
     try:
-        rid = await self.ledger.reserve(user_id, p.estimate_high, key=f"hold:p{p.id}:v{p.version}", project_id=p.id, purpose='project')
+        rid = await self.ledger.reserve(
+            user_id, p.estimate_high, key=f"hold:p{p.id}:v{p.version}", project_id=p.id, purpose='project'
+        )
     except InsufficientCredits as e:
-        return Reply(Msg('approve_short', estimate=credits(p.estimate_high), available=credits(e.available)),
-                     [[Button(Msg('btn_approve', credits=credits(approx(p.estimate_high))), f"approve:{p.id}")], *buy_buttons(self.settings)])
-    if not await self._update(p.id, expect={S.awaiting_approval}, state=str(S.queued), reservation_id=rid,
-                              credit_cap=cap, paused_reason=None, error=None):
+        return Reply(
+            Msg('approve_short', estimate=credits(p.estimate_high), available=credits(e.available)),
+            [
+                [Button(Msg('btn_approve', credits=credits(approx(p.estimate_high))), f"approve:{p.id}")],
+                *buy_buttons(self.settings),
+            ],
+        )
+    if not await self._update(
+        p.id,
+        expect={S.awaiting_approval},
+        state=str(S.queued),
+        reservation_id=rid,
+        credit_cap=cap,
+        paused_reason=None,
+        error=None,
+    ):
         q = await self._project(p.id)
-        if q.reservation_id != rid: await self.ledger.release(rid)  # cancelled meanwhile: give the hold back
+        if q.reservation_id != rid:
+            await self.ledger.release(rid)  # cancelled meanwhile: give the hold back
         return Reply(Msg('project_state', title=q.title, state=state_label(q.state)))
-    return Reply(Msg('approved', title=p.title, credits=credits(p.estimate_high)), [[Button(Msg('btn_cancel'), f"cancel:{p.id}")]])
+    return Reply(
+        Msg('approved', title=p.title, credits=credits(p.estimate_high)),
+        [[Button(Msg('btn_cancel'), f"cancel:{p.id}")]],
+    )
 
 # %% ../nbs/08_orchestrator.ipynb #3389a2e0
 @patch
 async def cancel(self: ModelOrchestrator, project_id: int, *, user_id: int) -> Reply:
     "Cancel an open project and release its hold."
     p = await self._owned(project_id, user_id)
-    if isinstance(p, Reply): return p
+    if isinstance(p, Reply):
+        return p
     if p.state not in OPEN or not await self._update(p.id, expect=OPEN, state=str(S.cancelled), completed_at=utcnow()):
         q = await self._project(p.id)
         return Reply(Msg('already_state', title=q.title, state=state_label(q.state)))
@@ -398,21 +668,30 @@ async def cancel(self: ModelOrchestrator, project_id: int, *, user_id: int) -> R
     await self._emit(p, 'cancelled', reply)
     return reply
 
+
 @patch
 async def _release_hold(self: ModelOrchestrator, p: Project) -> None:
-    if p.reservation_id is None: return
-    try: await self.ledger.release(p.reservation_id)
-    except Exception: log.exception("releasing hold %s of project %s", p.reservation_id, p.id)
+    if p.reservation_id is None:
+        return
+    try:
+        await self.ledger.release(p.reservation_id)
+    except Exception:
+        log.exception("releasing hold %s of project %s", p.reservation_id, p.id)
 
 # %% ../nbs/08_orchestrator.ipynb #f83da128
 @patch
 async def resume(self: ModelOrchestrator, project_id: int, *, user_id: int) -> Reply:
     "Continue a paused project (the caller enqueues it)."
     p = await self._owned(project_id, user_id)
-    if isinstance(p, Reply): return p
-    if p.state != S.paused: return Reply(Msg('nothing_to_resume', title=p.title, state=state_label(p.state)))
+    if isinstance(p, Reply):
+        return p
+    if p.state != S.paused:
+        return Reply(Msg('nothing_to_resume', title=p.title, state=state_label(p.state)))
     balance = await self.ledger.balance(user_id)
-    if balance <= 0: return Reply(Msg('resume_no_balance'), [[Button(Msg('btn_resume'), f"resume:{p.id}")], *buy_buttons(self.settings)])
+    if balance <= 0:
+        return Reply(
+            Msg('resume_no_balance'), [[Button(Msg('btn_resume'), f"resume:{p.id}")], *buy_buttons(self.settings)]
+        )
     target = S.queued if await self._tasks(p.id, p.version) and p.plan else S.planning
     if not await self._update(p.id, expect={S.paused}, state=str(target), paused_reason=None):
         return Reply(Msg('no_longer_paused', title=p.title))
@@ -423,18 +702,40 @@ async def resume(self: ModelOrchestrator, project_id: int, *, user_id: int) -> R
 async def request_change(self: ModelOrchestrator, project_id: int, *, user_id: int, text: str) -> Reply:
     "Start version+1 of a completed project from a change request (the caller enqueues it)."
     p = await self._owned(project_id, user_id)
-    if isinstance(p, Reply): return p
-    text = (text or '').strip()[:self.settings.max_description_chars]
-    if not text: return Reply(Msg('change_empty'))
-    if p.state != S.completed: return Reply(Msg('change_not_completed', title=p.title, state=state_label(p.state)))
+    if isinstance(p, Reply):
+        return p
+    text = (text or '').strip()[: self.settings.max_description_chars]
+    if not text:
+        return Reply(Msg('change_empty'))
+    if p.state != S.completed:
+        return Reply(Msg('change_not_completed', title=p.title, state=state_label(p.state)))
     v = p.version + 1
     async with self.db.sessions() as s, s.begin():
-        ok = (await s.execute(update(Project).where(Project.id == p.id, Project.state == str(S.completed)).values(
-            state=str(S.planning), version=v, change_request=text, estimate_low=None, estimate_high=None, reservation_id=None,
-            current_task=0, error=None, paused_reason=None, completed_at=None, updated_at=utcnow()))).rowcount == 1
-        if not ok: return Reply(Msg('no_longer_completed', title=p.title))
+        ok = (
+            await s.execute(
+                update(Project)
+                .where(Project.id == p.id, Project.state == str(S.completed))
+                .values(
+                    state=str(S.planning),
+                    version=v,
+                    change_request=text,
+                    estimate_low=None,
+                    estimate_high=None,
+                    reservation_id=None,
+                    current_task=0,
+                    error=None,
+                    paused_reason=None,
+                    completed_at=None,
+                    updated_at=utcnow(),
+                )
+            )
+        ).rowcount == 1
+        if not ok:
+            return Reply(Msg('no_longer_completed', title=p.title))
         await s.execute(delete(ProjectFile).where(ProjectFile.project_id == p.id, ProjectFile.version == v))
-        for f in (await s.scalars(select(ProjectFile).where(ProjectFile.project_id == p.id, ProjectFile.version == p.version))).all():
+        for f in (
+            await s.scalars(select(ProjectFile).where(ProjectFile.project_id == p.id, ProjectFile.version == p.version))
+        ).all():
             s.add(ProjectFile(project_id=p.id, version=v, path=f.path, content=f.content, sha256=f.sha256, size=f.size))
     return Reply(Msg('change_planning', version=v, title=p.title))
 
@@ -442,22 +743,30 @@ async def request_change(self: ModelOrchestrator, project_id: int, *, user_id: i
 @dataclass
 class Check:
     "The outcome of verifying a task (or the final suite)."
+
     ok: bool
     summary: str  # one line for progress messages and the result
     output: str = ''  # details sent back to the implementer in a repair round
     tests_ran: int = 0
     tests_passed: int = 0
-    unverified: str|None = None  # why tests could not be verified (missing package)
-    isolation: dict|None = None
+    unverified: str | None = None  # why tests could not be verified (missing package)
+    isolation: dict | None = None
+
 
 def compile_errors(files: dict[str, str]) -> list[str]:
     "Syntax errors of the Python files, one line each with file and line."
     errs = []
     for path, src in files.items():
-        if not path.endswith('.py'): continue
-        try: compile(src, path, 'exec', dont_inherit=True)
-        except SyntaxError as e: errs.append(f"{path}, line {e.lineno}: SyntaxError: {e.msg}" + (f"\n    {e.text.rstrip()}" if e.text else ''))
-        except (ValueError, OverflowError, RecursionError) as e: errs.append(f"{path}: {type(e).__name__}: {e}")
+        if not path.endswith('.py'):
+            continue
+        try:
+            compile(src, path, 'exec', dont_inherit=True)
+        except SyntaxError as e:
+            errs.append(
+                f"{path}, line {e.lineno}: SyntaxError: {e.msg}" + (f"\n    {e.text.rstrip()}" if e.text else '')
+            )
+        except (ValueError, OverflowError, RecursionError) as e:
+            errs.append(f"{path}: {type(e).__name__}: {e}")
     return errs
 
 # %% ../nbs/08_orchestrator.ipynb #dd75eb18
@@ -467,7 +776,8 @@ async def _run_tests(self: ModelOrchestrator, files: dict[str, str], skip: list[
     payload = {p: c.encode() for p, c in files.items() if p not in skip}
     rep = await run_tests(self.settings, payload)  # the local sandbox or the executor; secrets redacted from the output
     out, iso = (rep.output or '')[-8000:], getattr(rep.result, 'isolation', None)
-    if rep.status == 'passed': return Check(True, f"{rep.passed}/{rep.ran} tests passed", out, rep.ran, rep.passed, isolation=iso)
+    if rep.status == 'passed':
+        return Check(True, f"{rep.passed}/{rep.ran} tests passed", out, rep.ran, rep.passed, isolation=iso)
     if rep.status in ('not_verified', 'no_tests'):  # nothing the implementer can fix: said plainly, not a failure
         return Check(True, rep.message, out, rep.ran, rep.passed, unverified=rep.message, isolation=iso)
     return Check(False, f"tests {rep.status}: {rep.message}", out, rep.ran, rep.passed, isolation=iso)
@@ -477,57 +787,90 @@ async def _run_tests(self: ModelOrchestrator, files: dict[str, str], skip: list[
 async def _verify(self: ModelOrchestrator, plan: ProjectPlan, idx: int, files: dict[str, str]) -> Check:
     "Compile, check imports, and run the tests that can run after task `idx`."
     if errs := compile_errors(files):
-        return Check(False, f"syntax error in {errs[0].split(',')[0].split(':')[0]}", "Python files must compile:\n" + '\n'.join(errs))
+        return Check(
+            False,
+            f"syntax error in {errs[0].split(',')[0].split(':')[0]}",
+            "Python files must compile:\n" + '\n'.join(errs),
+        )
     later = later_writes(plan, idx)
     if probs := import_problems(import_check(files, later)):
-        return Check(False, f"missing module: {probs[0].split('imports ')[1].split(',')[0]}",
-                     "Imports that cannot work (write the module, or use one that exists):\n" + '\n'.join(probs))
+        return Check(
+            False,
+            f"missing module: {probs[0].split('imports ')[1].split(',')[0]}",
+            "Imports that cannot work (write the module, or use one that exists):\n" + '\n'.join(probs),
+        )
     ready, waiting = ready_tests(files, later)
     if not ready:
-        return Check(True, "checks passed; no tests to run yet" + (f" ({len(waiting)} test file(s) wait for later tasks)" if waiting else ''))
+        return Check(
+            True,
+            "checks passed; no tests to run yet"
+            + (f" ({len(waiting)} test file(s) wait for later tasks)" if waiting else ''),
+        )
     check = await self._run_tests(files, skip=waiting)
-    if waiting and check.ok: check.summary += f"; {len(waiting)} test file(s) wait for later tasks"
+    if waiting and check.ok:
+        check.summary += f"; {len(waiting)} test file(s) wait for later tasks"
     return check
 
 # %% ../nbs/08_orchestrator.ipynb #39e009e1
 _FENCE = re.compile(r"^\s*```[\w.+-]*\n(.*?)\n?```\s*$", re.S)
+
 
 def unfence(content: str) -> str:
     "Strip one Markdown code fence wrapping a whole file (a common model habit)."
     m = _FENCE.match(content)
     return m.group(1) + '\n' if m else content
 
+
 MAX_CONTINUATIONS = 2  # follow-up calls for the files a cut-off implementer answer did not finish
+
 
 @patch
 async def _implementer_files(self: ModelOrchestrator, p: Project, t: ProjectTask, msgs: list[dict], key: str):
     "The files of the implementer's answer (as text blocks), continued while it was cut off with files still due."
     limit = implementer_limit(len(t.writes))  # a file's budget each (the architect is told it)
-    r = await self._call(p, Role.implementer, msgs, key=key, schema=None, max_tokens=limit, allow_truncated=True, prompt='implementer')
+    r = await self._call(
+        p, Role.implementer, msgs, key=key, schema=None, max_tokens=limit, allow_truncated=True, prompt='implementer'
+    )
     got = parse_file_blocks(r.text, t.writes)
     for n in range(1, MAX_CONTINUATIONS + 1):
         todo = [w for w in t.writes if w not in got.files]
-        if not (r.truncated and todo): break
+        if not (r.truncated and todo):
+            break
         msgs = continuation(msgs, r.text, list(got.files), todo)
-        r = await self._call(p, Role.implementer, msgs, key=f"{key}:more{n}", schema=None, max_tokens=limit, allow_truncated=True,
-                             prompt='implementer')
+        r = await self._call(
+            p,
+            Role.implementer,
+            msgs,
+            key=f"{key}:more{n}",
+            schema=None,
+            max_tokens=limit,
+            allow_truncated=True,
+            prompt='implementer',
+        )
         got.files.update(parse_file_blocks(r.text, todo).files)
     return got.files
 
+
 @patch
-async def _attempt(self: ModelOrchestrator, p: Project, t: ProjectTask, msgs: list[dict], files: dict[str, str],
-                   attempt: int) -> tuple[Check|None, list[str]]:
+async def _attempt(
+    self: ModelOrchestrator, p: Project, t: ProjectTask, msgs: list[dict], files: dict[str, str], attempt: int
+) -> tuple[Check | None, list[str]]:
     "Ask for the task's files and store them; (a failed `Check` or None, paths written)."
     key = call_key(p.id, p.version, f"t{t.idx}", 'impl', attempt)
-    try: answer = await self._implementer_files(p, t, msgs, key)
-    except LLMOutputError as e: return Check(False, "the implementer's answer was not usable", f"{e}"), []
+    try:
+        answer = await self._implementer_files(p, t, msgs, key)
+    except LLMOutputError as e:
+        return Check(False, "the implementer's answer was not usable", f"{e}"), []
     try:
         clean = validate_files(answer, limits=self.limits)
         validate_files({**{k: v for k, v in files.items() if k not in clean}, **clean}, limits=self.limits)
-    except PackagingError as e: return Check(False, "files rejected", f"{e} Use safe relative paths like src/app.py."), []
+    except PackagingError as e:
+        return Check(False, "files rejected", f"{e} Use safe relative paths like src/app.py."), []
     await self._store_files(p.id, p.version, clean, t.idx)
     if missing := [w for w in t.writes if w not in clean]:
-        return Check(False, f"did not write {', '.join(missing)}", f"Return these files in full: {', '.join(missing)}"), list(clean)
+        return Check(
+            False, f"did not write {', '.join(missing)}", f"Return these files in full: {', '.join(missing)}"
+        ), list(clean)
     return None, list(clean)
 
 # %% ../nbs/08_orchestrator.ipynb #47ddc647
@@ -538,12 +881,36 @@ def _context_paths(self: ModelOrchestrator, plan: ProjectPlan, t: ProjectTask, f
 
 # %% ../nbs/08_orchestrator.ipynb #9b3b3672
 @patch
-async def _review(self: ModelOrchestrator, p: Project, plan: ProjectPlan, t: ProjectTask, files: dict[str, str],
-                  written: list[str], check: Check, attempt: int) -> Check:
-    msgs = reviewer_messages(plan, t.idx, {w: files[w] for w in written if w in files}, check.summary, budget=self.context_tokens,
-                             settings=self.settings)
-    try: v = (await self._call(p, Role.reviewer, msgs, key=call_key(p.id, p.version, f"t{t.idx}", 'review', attempt),
-                               schema=ReviewVerdict, max_tokens=4000, prompt='reviewer')).parsed  # room for a reasoning model's thinking
+async def _review(
+    self: ModelOrchestrator,
+    p: Project,
+    plan: ProjectPlan,
+    t: ProjectTask,
+    files: dict[str, str],
+    written: list[str],
+    check: Check,
+    attempt: int,
+) -> Check:
+    msgs = reviewer_messages(
+        plan,
+        t.idx,
+        {w: files[w] for w in written if w in files},
+        check.summary,
+        budget=self.context_tokens,
+        settings=self.settings,
+    )
+    try:
+        v = (
+            await self._call(
+                p,
+                Role.reviewer,
+                msgs,
+                key=call_key(p.id, p.version, f"t{t.idx}", 'review', attempt),
+                schema=ReviewVerdict,
+                max_tokens=4000,
+                prompt='reviewer',
+            )
+        ).parsed  # room for a reasoning model's thinking
     except (LLMOutputError, LLMRequestError):
         check.summary += "; review unavailable"
         return check
@@ -553,39 +920,72 @@ async def _review(self: ModelOrchestrator, p: Project, plan: ProjectPlan, t: Pro
     if attempt > self.settings.max_fix_attempts:
         check.summary += f"; reviewer notes: {'; '.join(v.problems)[:300]}"
         return check
-    return Check(False, "the reviewer asked for changes", "The reviewer found problems:\n- " + '\n- '.join(v.problems),
-                 check.tests_ran, check.tests_passed)
+    return Check(
+        False,
+        "the reviewer asked for changes",
+        "The reviewer found problems:\n- " + '\n- '.join(v.problems),
+        check.tests_ran,
+        check.tests_passed,
+    )
 
 # %% ../nbs/08_orchestrator.ipynb #10a20a7f
 @patch
-async def _run_task(self: ModelOrchestrator, p: Project, plan: ProjectPlan, t: ProjectTask, total: int,
-                    done: set[int]) -> tuple[bool, Check]:
+async def _run_task(
+    self: ModelOrchestrator, p: Project, plan: ProjectPlan, t: ProjectTask, total: int, done: set[int]
+) -> tuple[bool, Check]:
     attempt, state = max(t.attempts, 1), t.result or {}
     failure, last = state.get('last_failure'), state.get('last_check')
     while True:
         await self._update_task(t.id, state=str(T.running), attempts=attempt)
         await self._move(p.id, S.implementing, current_task=t.idx)
-        writing = Msg('now_repairing', files=', '.join(t.writes), n=attempt - 1) if attempt > 1 else Msg('now_writing', files=', '.join(t.writes))
+        writing = (
+            Msg('now_repairing', files=', '.join(t.writes), n=attempt - 1)
+            if attempt > 1
+            else Msg('now_writing', files=', '.join(t.writes))
+        )
         await self._progress(p, S.implementing, t.idx, total, writing, last)
         files = await self._files(p.id, p.version)
-        msgs = implementer_messages(plan, files, t.idx, budget=self.context_tokens, failure=failure, done=done,
-                                    context=self._context_paths(plan, t, files), settings=self.settings)
+        msgs = implementer_messages(
+            plan,
+            files,
+            t.idx,
+            budget=self.context_tokens,
+            failure=failure,
+            done=done,
+            context=self._context_paths(plan, t, files),
+            settings=self.settings,
+        )
         check, written = await self._attempt(p, t, msgs, files, attempt)
         if check is None:
             await self._move(p.id, S.verifying)
             await self._progress(p, S.verifying, t.idx, total, Msg('now_verifying', files=', '.join(written)), last)
             files = await self._files(p.id, p.version)
             check = await self._verify(plan, t.idx, files)
-            if check.ok: check = await self._review(p, plan, t, files, written, check, attempt)
+            if check.ok:
+                check = await self._review(p, plan, t, files, written, check, attempt)
         last = check.summary
         if check.ok:
-            await self._update_task(t.id, state=str(T.done), error=None, result=dict(
-                check=check.summary, attempts=attempt, tests_ran=check.tests_ran, tests_passed=check.tests_passed, unverified=check.unverified))
+            await self._update_task(
+                t.id,
+                state=str(T.done),
+                error=None,
+                result=dict(
+                    check=check.summary,
+                    attempts=attempt,
+                    tests_ran=check.tests_ran,
+                    tests_passed=check.tests_passed,
+                    unverified=check.unverified,
+                ),
+            )
             await self._progress(p, S.verifying, t.idx, total, f"✓ {t.title}", check.summary, done=t.idx + 1)
             return True, check
         if attempt > self.settings.max_fix_attempts:
-            await self._update_task(t.id, state=str(T.failed), error=f"{check.summary}\n{check.output}"[:8000],
-                                    result=dict(check=check.summary, attempts=attempt))
+            await self._update_task(
+                t.id,
+                state=str(T.failed),
+                error=f"{check.summary}\n{check.output}"[:8000],
+                result=dict(check=check.summary, attempts=attempt),
+            )
             return False, check
         failure, attempt = f"{check.summary}\n{check.output}"[-8000:], attempt + 1
         await self._update_task(t.id, attempts=attempt, result=dict(last_failure=failure, last_check=check.summary))
@@ -598,24 +998,31 @@ async def _implement(self: ModelOrchestrator, p: Project) -> None:
     tasks = await self._tasks(p.id, p.version)
     done = {t.idx for t in tasks if t.state in (T.done, T.skipped)}
     for t in tasks:
-        if t.idx in done: continue
+        if t.idx in done:
+            continue
         ok, check = await self._run_task(p, plan, t, len(tasks), done)
         if not ok:
             n = self.settings.max_fix_attempts + 1
-            return await self._fail(p, Msg('reason_task_failed', i=t.idx + 1, total=len(tasks), title=t.title, n=n, check=check.summary))
+            return await self._fail(
+                p, Msg('reason_task_failed', i=t.idx + 1, total=len(tasks), title=t.title, n=n, check=check.summary)
+            )
         done.add(t.idx)
     await self._move(p.id, S.documenting)
 
 # %% ../nbs/08_orchestrator.ipynb #d3ea11f9
 def with_test_instructions(readme: str, files: dict[str, str]) -> str:
     "Add a 'Tests' section when the project has tests and the README never mentions pytest."
-    if not any(is_test_file(p) for p in files) or 'pytest' in readme: return readme
+    if not any(is_test_file(p) for p in files) or 'pytest' in readme:
+        return readme
     req = ' -r requirements.txt' if 'requirements.txt' in files else ''
     return readme.rstrip() + f"\n\n## Tests\n\n```bash\npip install pytest{req}\npython -m pytest -q\n```\n"
 
+
 def plain_readme(plan: ProjectPlan, files: dict[str, str]) -> str:
     "A README from the plan alone."
-    listing = '\n'.join(f"- `{f.path}` — {f.purpose}" for f in plan.files if f.path in files) or '\n'.join(f"- `{p}`" for p in files)
+    listing = '\n'.join(f"- `{f.path}` — {f.purpose}" for f in plan.files if f.path in files) or '\n'.join(
+        f"- `{p}`" for p in files
+    )
     return f"# {plan.title}\n\n{plan.summary}\n\nStack: {plan.stack}\n\n## Files\n\n{listing}\n"
 
 # %% ../nbs/08_orchestrator.ipynb #5e95c8df
@@ -627,12 +1034,27 @@ async def _document(self: ModelOrchestrator, p: Project) -> None:
     tests = next(((t.result or {}).get('check') for t in reversed(tasks) if (t.result or {}).get('check')), 'no tests')
     await self._progress(p, S.documenting, len(tasks) - 1, len(tasks), Msg('now_readme'), tests, done=len(tasks))
     try:
-        msgs = readme_messages(plan, files, tests, budget=self.context_tokens, settings=self.settings, language=await self._language(p))
-        r = await self._call(p, Role.implementer, msgs, key=call_key(p.id, p.version, 'readme'), schema=Readme, max_tokens=3000,
-                             prompt='readme')
+        msgs = readme_messages(
+            plan, files, tests, budget=self.context_tokens, settings=self.settings, language=await self._language(p)
+        )
+        r = await self._call(
+            p,
+            Role.implementer,
+            msgs,
+            key=call_key(p.id, p.version, 'readme'),
+            schema=Readme,
+            max_tokens=3000,
+            prompt='readme',
+        )
         content = r.parsed.content.strip() or plain_readme(plan, files)
-    except (LLMOutputError, LLMRequestError): content = plain_readme(plan, files)
-    await self._store_files(p.id, p.version, {'README.md': with_autorun_section(with_test_instructions(content, files), files).encode()}, None)
+    except (LLMOutputError, LLMRequestError):
+        content = plain_readme(plan, files)
+    await self._store_files(
+        p.id,
+        p.version,
+        {'README.md': with_autorun_section(with_test_instructions(content, files), files).encode()},
+        None,
+    )
     await self._move(p.id, S.packaging, expect={S.documenting})
 
 # %% ../nbs/08_orchestrator.ipynb #1b146d2c
@@ -643,21 +1065,49 @@ async def _package(self: ModelOrchestrator, p: Project) -> None:
     await self._progress(p, S.packaging, n - 1, n, Msg('now_packaging'), None, done=n)
     has_tests = any(is_test_file(x) for x in files)
     final = await self._run_tests(files) if has_tests else Check(True, 'no tests')
-    if not final.ok: return await self._fail(p, Msg('reason_final_tests', check=final.summary))
+    if not final.ok:
+        return await self._fail(p, Msg('reason_final_tests', check=final.summary))
     root = slugify(p.title or 'project')
-    try: data = build_zip(files, root=root)
-    except PackagingError as e: return await self._fail(p, str(e))
-    summary = dict(version=p.version, files=len(files), tests_run=final.tests_ran, tests_passed=final.tests_passed,
-                   tests_verified=has_tests and final.unverified is None, note=final.unverified,
-                   credits_spent=str(await self._spent(p.id, p.version)), isolation=_plain(final.isolation or {}),
-                   root=root, filename=f"{root}-v{p.version}.zip", zip_bytes=len(data), autorun=list(autorun_files(files)))
+    try:
+        data = build_zip(files, root=root)
+    except PackagingError as e:
+        return await self._fail(p, str(e))
+    summary = dict(
+        version=p.version,
+        files=len(files),
+        tests_run=final.tests_ran,
+        tests_passed=final.tests_passed,
+        tests_verified=has_tests and final.unverified is None,
+        note=final.unverified,
+        credits_spent=str(await self._spent(p.id, p.version)),
+        isolation=_plain(final.isolation or {}),
+        root=root,
+        filename=f"{root}-v{p.version}.zip",
+        zip_bytes=len(data),
+        autorun=list(autorun_files(files)),
+    )
     result = {**summary, 'versions': {**((p.result or {}).get('versions') or {}), str(p.version): summary}}
     await self._release_hold(p)
-    await self._move(p.id, S.completed, expect={S.packaging}, result=result, completed_at=utcnow(), reservation_id=None,
-                     credits_spent=await self._spent(p.id))
+    await self._move(
+        p.id,
+        S.completed,
+        expect={S.packaging},
+        result=result,
+        completed_at=utcnow(),
+        reservation_id=None,
+        credits_spent=await self._spent(p.id),
+    )
     text = Msg('completed', title=p.title, version=p.version, caption=caption(summary))
-    await self._emit(p, 'completed', Reply(text, [[Button(Msg('btn_download_again'), f"dl:{p.id}:{p.version}")]],
-                                           Document(summary['filename'], data, caption(summary))))
+    await self._emit(
+        p,
+        'completed',
+        Reply(
+            text,
+            [[Button(Msg('btn_download_again'), f"dl:{p.id}:{p.version}")]],
+            Document(summary['filename'], data, caption(summary)),
+        ),
+    )
+
 
 def _plain(d: dict) -> dict:
     "JSON-safe copy (isolation details may hold non-JSON values)."
@@ -667,16 +1117,29 @@ def _plain(d: dict) -> dict:
 @patch
 async def _fail(self: ModelOrchestrator, p: Project, reason: str) -> None:
     "Stop the project for `reason` (a `Msg`, stored in English) and tell the user."
-    if not await self._update(p.id, expect=RUNNABLE, state=str(S.failed), error=str(reason)[:4000], completed_at=utcnow()): return
+    if not await self._update(
+        p.id, expect=RUNNABLE, state=str(S.failed), error=str(reason)[:4000], completed_at=utcnow()
+    ):
+        return
     await self._release_hold(p)
     reason = reason if isinstance(reason, Msg) else reason[:1500]
-    await self._emit(p, 'failed', Reply(Msg('failed', title=p.title, reason=reason), [[Button(Msg('btn_status'), f"status:{p.id}")]]))
+    await self._emit(
+        p, 'failed', Reply(Msg('failed', title=p.title, reason=reason), [[Button(Msg('btn_status'), f"status:{p.id}")]])
+    )
+
 
 @patch
 async def _pause(self: ModelOrchestrator, p: Project, reason: str) -> None:
-    if not await self._update(p.id, expect=RUNNABLE, state=str(S.paused), paused_reason=str(reason)[:500]): return
-    await self._emit(p, 'paused', Reply(Msg('paused', title=p.title, reason=reason),
-                                        [[Button(Msg('btn_resume'), f"resume:{p.id}"), Button(Msg('btn_cancel'), f"cancel:{p.id}")]]))
+    if not await self._update(p.id, expect=RUNNABLE, state=str(S.paused), paused_reason=str(reason)[:500]):
+        return
+    await self._emit(
+        p,
+        'paused',
+        Reply(
+            Msg('paused', title=p.title, reason=reason),
+            [[Button(Msg('btn_resume'), f"resume:{p.id}"), Button(Msg('btn_cancel'), f"cancel:{p.id}")]],
+        ),
+    )
 
 # %% ../nbs/08_orchestrator.ipynb #8c80e3ee
 @patch
@@ -684,10 +1147,12 @@ async def _state(self: ModelOrchestrator, pid: int) -> str:
     p = await self._project(pid)
     return p.state if p else 'missing'
 
+
 @patch
 async def advance(self: ModelOrchestrator, project_id: int, *, worker_id: str = 'local') -> str:
     "Move project `project_id` as far as it can go now; returns its state."
-    if project_id in self._running or not await self._claim(project_id, worker_id): return await self._state(project_id)
+    if project_id in self._running or not await self._claim(project_id, worker_id):
+        return await self._state(project_id)
     self._running.add(project_id)
     lost = asyncio.Event()
     renew = asyncio.create_task(self._renew(project_id, worker_id, lost))
@@ -706,22 +1171,32 @@ async def advance(self: ModelOrchestrator, project_id: int, *, worker_id: str = 
 async def _drive(self: ModelOrchestrator, pid: int, lost: asyncio.Event) -> None:
     while not lost.is_set() and (p := await self._project(pid)) is not None:
         try:
-            if p.state in (S.draft, S.planning): return await self._plan(p)
-            elif p.state in (S.queued, S.implementing, S.verifying): await self._implement(p)
-            elif p.state == S.documenting: await self._document(p)
-            elif p.state == S.packaging: await self._package(p)
-            else: return
-        except Stopped: return
+            if p.state in (S.draft, S.planning):
+                return await self._plan(p)
+            elif p.state in (S.queued, S.implementing, S.verifying):
+                await self._implement(p)
+            elif p.state == S.documenting:
+                await self._document(p)
+            elif p.state == S.packaging:
+                await self._package(p)
+            else:
+                return
+        except Stopped:
+            return
         except InsufficientCredits as e:
-            return await self._pause(p, Msg('reason_insufficient', needed=credits(e.needed), available=credits(e.available)))
+            return await self._pause(
+                p, Msg('reason_insufficient', needed=credits(e.needed), available=credits(e.available))
+            )
         except MissingPrice as e:
             log.error("project %s: %s", pid, e)
             return await self._pause(p, Msg('reason_no_price'))
         except (LLMUnavailable, ProviderOutOfCredit) as e:
             log.warning("project %s: provider unavailable: %s", pid, e)
             return await self._pause(p, Msg('reason_provider'))
-        except CapReached as e: return await self._fail(p, e.args[0])
-        except LLMError as e: return await self._fail(p, Msg('reason_llm_error', error=f"{type(e).__name__}: {str(e)[:300]}"))
+        except CapReached as e:
+            return await self._fail(p, e.args[0])
+        except LLMError as e:
+            return await self._fail(p, Msg('reason_llm_error', error=f"{type(e).__name__}: {str(e)[:300]}"))
         except Exception:
             log.exception("project %s failed", pid)
             return await self._fail(p, Msg('reason_internal'))
@@ -732,30 +1207,50 @@ def _buttons(self: ModelOrchestrator, p: Project) -> list[list[Button]]:
     cancel = Button(Msg('btn_cancel'), f"cancel:{p.id}")
     if p.state == S.awaiting_approval:
         return [[Button(Msg('btn_approve', credits=credits(approx(p.estimate_high))), f"approve:{p.id}"), cancel]]
-    if p.state == S.paused: return [[Button(Msg('btn_resume'), f"resume:{p.id}"), cancel]]
-    if p.state in RUNNABLE: return [[Button(Msg('btn_refresh'), f"status:{p.id}"), cancel]]
+    if p.state == S.paused:
+        return [[Button(Msg('btn_resume'), f"resume:{p.id}"), cancel]]
+    if p.state in RUNNABLE:
+        return [[Button(Msg('btn_refresh'), f"status:{p.id}"), cancel]]
     versions = sorted(int(v) for v in ((p.result or {}).get('versions') or {}))
     return [[Button(Msg('btn_download', version=v), f"dl:{p.id}:{v}") for v in versions[-3:]]] if versions else []
+
 
 @patch
 async def status(self: ModelOrchestrator, project_id: int, *, user_id: int) -> Reply:
     "Where the project is: state, tasks done, last check, spend, and the buttons that apply."
     p = await self._owned(project_id, user_id)
-    if isinstance(p, Reply): return p
+    if isinstance(p, Reply):
+        return p
     tasks = await self._tasks(p.id, p.version)
     done = sum(t.state == T.done for t in tasks)
     lines = [Msg('status_head', title=p.title, state=state_label(p.state), version=p.version)]
-    if tasks: lines.append(Msg('status_tasks', done=done, total=len(tasks), bar=progress_bar(done, len(tasks))))
+    if tasks:
+        lines.append(Msg('status_tasks', done=done, total=len(tasks), bar=progress_bar(done, len(tasks))))
     if cur := next((t for t in tasks if t.state in (T.running, T.failed)), None):
         lines.append(Msg('status_task', i=cur.idx + 1, title=cur.title, attempt=cur.attempts))
-    if last := next(((t.result or {}).get('check') or (t.result or {}).get('last_check') for t in reversed(tasks)
-                     if (t.result or {}).get('check') or (t.result or {}).get('last_check')), None):
+    if last := next(
+        (
+            (t.result or {}).get('check') or (t.result or {}).get('last_check')
+            for t in reversed(tasks)
+            if (t.result or {}).get('check') or (t.result or {}).get('last_check')
+        ),
+        None,
+    ):
         lines.append(Msg('last_check', check=last))
     if p.estimate_high is not None:
-        lines.append(Msg('status_estimate', approx=credits(approx(p.estimate_high)), spent=credits(await self._spent(p.id, p.version))))
-    if p.state == S.paused and p.paused_reason: lines.append(Msg('status_paused', reason=p.paused_reason))
-    if p.state == S.failed and p.error: lines.append(Msg('status_stopped', error=p.error[:1000]))
-    if p.state == S.completed and p.result: lines.append(Msg('status_result', caption=caption(p.result)))
+        lines.append(
+            Msg(
+                'status_estimate',
+                approx=credits(approx(p.estimate_high)),
+                spent=credits(await self._spent(p.id, p.version)),
+            )
+        )
+    if p.state == S.paused and p.paused_reason:
+        lines.append(Msg('status_paused', reason=p.paused_reason))
+    if p.state == S.failed and p.error:
+        lines.append(Msg('status_stopped', error=p.error[:1000]))
+    if p.state == S.completed and p.result:
+        lines.append(Msg('status_result', caption=caption(p.result)))
     return Reply(Msg.join('\n', lines), self._buttons(p))
 
 # %% ../nbs/08_orchestrator.ipynb #9d64a31c
@@ -763,33 +1258,52 @@ async def status(self: ModelOrchestrator, project_id: int, *, user_id: int) -> R
 async def list_projects(self: ModelOrchestrator, *, user_id: int, limit: int = 10) -> Reply:
     "The user's recent projects with their state, version and buttons (status, download, resume)."
     async with self.db.sessions() as s:
-        ps = (await s.scalars(select(Project).where(Project.user_id == user_id).order_by(Project.id.desc()).limit(limit))).all()
-    if not ps: return Reply(Msg('no_projects_yet'))
+        ps = (
+            await s.scalars(select(Project).where(Project.user_id == user_id).order_by(Project.id.desc()).limit(limit))
+        ).all()
+    if not ps:
+        return Reply(Msg('no_projects_yet'))
     lines, buttons = [Msg('your_projects')], []
     for p in ps:
         lines.append(Msg('project_line_short', pid=p.id, title=p.title, state=state_label(p.state), version=p.version))
         row = [Button(Msg('btn_project_status', pid=p.id), f"status:{p.id}")]
         versions = sorted(int(v) for v in ((p.result or {}).get('versions') or {}))
-        if versions: row.append(Button(Msg('btn_project_download', pid=p.id, version=versions[-1]), f"dl:{p.id}:{versions[-1]}"))
-        if p.state == S.paused: row.append(Button(Msg('btn_project_resume', pid=p.id), f"resume:{p.id}"))
+        if versions:
+            row.append(Button(Msg('btn_project_download', pid=p.id, version=versions[-1]), f"dl:{p.id}:{versions[-1]}"))
+        if p.state == S.paused:
+            row.append(Button(Msg('btn_project_resume', pid=p.id), f"resume:{p.id}"))
         buttons.append(row)
     return Reply(Msg.join('\n', lines), buttons)
 
+
 @patch
-async def artifact(self: ModelOrchestrator, project_id: int, *, user_id: int, version: int|None = None) -> Document|Reply:
+async def artifact(
+    self: ModelOrchestrator, project_id: int, *, user_id: int, version: int | None = None
+) -> Document | Reply:
     "The ZIP of a completed version (default: the latest), rebuilt byte-identical from the stored files."
     p = await self._owned(project_id, user_id)
-    if isinstance(p, Reply): return p
+    if isinstance(p, Reply):
+        return p
     versions = (p.result or {}).get('versions') or {}
     v = version if version is not None else max(map(int, versions), default=None)
-    if v is None or str(v) not in versions: return Reply(Msg('no_zip', version=v or p.version, title=p.title))
+    if v is None or str(v) not in versions:
+        return Reply(Msg('no_zip', version=v or p.version, title=p.title))
     r = versions[str(v)]
     return Document(r['filename'], build_zip(await self._files(p.id, v), root=r['root']), caption(r))
+
 
 @patch
 async def resumable(self: ModelOrchestrator) -> list[int]:
     "Projects a runner should pick up after a restart (drafts and every active state); first frees stale reservations."
-    try: await self.ledger.recover_stale(stale_after(self.settings))  # a crash leaves no credits stuck (live holds stay)
-    except Exception: log.exception("recovering stale reservations")
+    try:
+        await self.ledger.recover_stale(stale_after(self.settings))  # a crash leaves no credits stuck (live holds stay)
+    except Exception:
+        log.exception("recovering stale reservations")
     async with self.db.sessions() as s:
-        return list((await s.scalars(select(Project.id).where(Project.state.in_([str(x) for x in RUNNABLE])).order_by(Project.id))).all())
+        return list(
+            (
+                await s.scalars(
+                    select(Project.id).where(Project.state.in_([str(x) for x in RUNNABLE])).order_by(Project.id)
+                )
+            ).all()
+        )

@@ -22,8 +22,10 @@ __all__ = ['MAX_PATH_CHARS', 'MAX_PART_BYTES', 'MAX_ZIP_BYTES', 'AUTORUN', 'Pack
 class PackagingError(ValueError):
     "A generated project cannot be packaged as it is."
 
+
 class UnsafePath(PackagingError):
     "A file name from model output is not a safe relative POSIX path."
+
 
 class TooLarge(PackagingError):
     "A project, file or ZIP is over a limit."
@@ -31,25 +33,30 @@ class TooLarge(PackagingError):
 # %% ../nbs/06_packaging.ipynb #75bb0f86
 _WRAPPERS = (('**', '**'), ('`', '`'), ('"', '"'), ("'", "'"), ('[', ']'), ('(', ')'), ('<', '>'), ('{', '}'))
 
+
 def clean_name(name: str) -> str:
     "Strip whitespace and wrapping backticks, quotes, brackets and `**` from a model-written file name."
     prev = None
     while name != prev:
         prev, name = name, name.strip()
         for a, b in _WRAPPERS:
-            if len(name) > len(a) + len(b) and name.startswith(a) and name.endswith(b): name = name[len(a):-len(b)]
+            if len(name) > len(a) + len(b) and name.startswith(a) and name.endswith(b):
+                name = name[len(a) : -len(b)]
     return name
 
 # %% ../nbs/06_packaging.ipynb #68726033
 _CJK = ('CJK', 'HIRAGANA', 'KATAKANA', 'HANGUL', 'BOPOMOFO', 'IDEOGRAPHIC')
 
-def _script(ch: str) -> str|None:
+
+def _script(ch: str) -> str | None:
     "The script of a letter, read from its Unicode name (`LATIN`, `CYRILLIC`, `CJK`…); None for anything else."
-    if not unicodedata.category(ch).startswith('L'): return None
+    if not unicodedata.category(ch).startswith('L'):
+        return None
     word = unicodedata.name(ch, 'UNNAMED').split(' ')[0]
     return 'CJK' if word.startswith(_CJK) else word  # Japanese and Korean mix Han with kana or Hangul by design
 
-def _mixed_word(part: str) -> str|None:
+
+def _mixed_word(part: str) -> str | None:
     "The first word (a run of letters) in `part` whose letters come from more than one script, or None."
     return next((w for w in re.findall(r'[^\W\d_]+', part) if len({_script(c) for c in w} - {None}) > 1), None)
 
@@ -59,51 +66,82 @@ MAX_PART_BYTES = 255  # the file-name limit of common file systems
 _RESERVED = {'CON', 'PRN', 'AUX', 'NUL', *(f'COM{i}' for i in range(1, 10)), *(f'LPT{i}' for i in range(1, 10))}
 _WINDOWS_FORBIDDEN = set('<>:"|?*')
 
-def _control(ch: str) -> bool: return unicodedata.category(ch) in ('Cc', 'Cf', 'Zl', 'Zp')
-def _show(name: str) -> str: return repr(name if len(name) <= 80 else name[:77] + '...')
 
-def _problem(name: str) -> str|None:
+def _control(ch: str) -> bool:
+    return unicodedata.category(ch) in ('Cc', 'Cf', 'Zl', 'Zp')
+
+
+def _show(name: str) -> str:
+    return repr(name if len(name) <= 80 else name[:77] + '...')
+
+
+def _problem(name: str) -> str | None:
     "Why `name` (already cleaned) is not a safe path, or None."
-    if not name: return "the name is empty"
-    if any(_control(c) for c in name): return "it contains a control character (such as NUL or a newline)"
-    if re.match(r'^[A-Za-z]:', name): return "it starts with a drive letter; use a path relative to the project folder"
-    if '\\' in name: return "it contains a backslash; use '/' between folders"
-    if '`' in name: return "it contains a backtick"
-    if name.startswith('/'): return "it is an absolute path; use a path relative to the project folder"
-    if len(name) > MAX_PATH_CHARS: return f"it is longer than {MAX_PATH_CHARS} characters"
+    if not name:
+        return "the name is empty"
+    if any(_control(c) for c in name):
+        return "it contains a control character (such as NUL or a newline)"
+    if re.match(r'^[A-Za-z]:', name):
+        return "it starts with a drive letter; use a path relative to the project folder"
+    if '\\' in name:
+        return "it contains a backslash; use '/' between folders"
+    if '`' in name:
+        return "it contains a backtick"
+    if name.startswith('/'):
+        return "it is an absolute path; use a path relative to the project folder"
+    if len(name) > MAX_PATH_CHARS:
+        return f"it is longer than {MAX_PATH_CHARS} characters"
     for part in name.split('/'):
-        if part in ('', '.'): return "it has an empty or '.' folder part (like 'a//b', './a' or a trailing '/')"
-        if part == '..': return "it contains '..', which would leave the project folder"
-        if part.casefold() in ('.git', 'git~1'): return "it is inside a '.git' folder, which can run commands on the user's machine"
-        if w := _mixed_word(part): return f"the word {w!r} mixes letters of different scripts (a look-alike name)"
-        if bad := sorted(set(part) & _WINDOWS_FORBIDDEN): return f"it contains {' '.join(bad)}, which Windows does not allow in file names"
-        if part[-1] in '. ': return f"the part {part!r} ends in a dot or a space"
-        if part.split('.')[0].upper().rstrip() in _RESERVED: return f"{part!r} is a reserved device name on Windows"
-        if len(part.encode('utf-8')) > MAX_PART_BYTES: return f"a part is longer than {MAX_PART_BYTES} bytes"
+        if part in ('', '.'):
+            return "it has an empty or '.' folder part (like 'a//b', './a' or a trailing '/')"
+        if part == '..':
+            return "it contains '..', which would leave the project folder"
+        if part.casefold() in ('.git', 'git~1'):
+            return "it is inside a '.git' folder, which can run commands on the user's machine"
+        if w := _mixed_word(part):
+            return f"the word {w!r} mixes letters of different scripts (a look-alike name)"
+        if bad := sorted(set(part) & _WINDOWS_FORBIDDEN):
+            return f"it contains {' '.join(bad)}, which Windows does not allow in file names"
+        if part[-1] in '. ':
+            return f"the part {part!r} ends in a dot or a space"
+        if part.split('.')[0].upper().rstrip() in _RESERVED:
+            return f"{part!r} is a reserved device name on Windows"
+        if len(part.encode('utf-8')) > MAX_PART_BYTES:
+            return f"a part is longer than {MAX_PART_BYTES} bytes"
     return None
+
 
 def safe_path(name: str) -> str:
     "The cleaned, validated relative POSIX path for a model-written file name; raises `UnsafePath`."
-    if not isinstance(name, str): raise UnsafePath(f"File name {name!r} is not text")
+    if not isinstance(name, str):
+        raise UnsafePath(f"File name {name!r} is not text")
     cleaned = clean_name(name)
     for form in ('NFC', 'NFKC'):  # NFKC is the name written; NFC is judged too, so neither form slips through
-        if why := _problem(unicodedata.normalize(form, cleaned)): raise UnsafePath(f"Unsafe file name {_show(name)}: {why}.")
+        if why := _problem(unicodedata.normalize(form, cleaned)):
+            raise UnsafePath(f"Unsafe file name {_show(name)}: {why}.")
     return unicodedata.normalize('NFKC', cleaned)
 
 # %% ../nbs/06_packaging.ipynb #7ade02de
 @dataclass(frozen=True)
 class Limits:
     "How much a generated project may hold."
+
     max_files: int = 200  # files in one project
     max_file_bytes: int = 1_000_000  # one file
     max_total_bytes: int = 20_000_000  # all files together
 
-def _mb(n: int) -> str: return f"{n / 1_000_000:.1f} MB"
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB"
+
 
 def _to_bytes(path: str, content) -> bytes:
-    if isinstance(content, str): return content.encode('utf-8')
-    if isinstance(content, (bytes, bytearray, memoryview)): return bytes(content)
+    if isinstance(content, str):
+        return content.encode('utf-8')
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return bytes(content)
     raise PackagingError(f"The content of {path!r} is neither text nor bytes")
+
 
 def _check_names(names) -> dict[str, str]:
     "Map each original name to its safe path; raises on unsafe names, case-folded duplicates and file/folder clashes."
@@ -111,25 +149,31 @@ def _check_names(names) -> dict[str, str]:
     for name in names:
         p = clean[name] = safe_path(name)
         key = p.casefold()
-        if key in seen: raise UnsafePath(f"Duplicate file name: {_show(seen[key])} and {_show(name)} are the same file on a case-insensitive file system.")
+        if key in seen:
+            raise UnsafePath(
+                f"Duplicate file name: {_show(seen[key])} and {_show(name)} are the same file on a case-insensitive file system."
+            )
         seen[key] = name
     for key in seen:
         parts = key.split('/')
         for i in range(1, len(parts)):
-            if (d := '/'.join(parts[:i])) in seen: raise UnsafePath(f"{_show(seen[d])} is both a file and a folder.")
+            if (d := '/'.join(parts[:i])) in seen:
+                raise UnsafePath(f"{_show(seen[d])} is both a file and a folder.")
     return clean
 
 # %% ../nbs/06_packaging.ipynb #06f4d893
-def validate_files(files: Mapping[str, str|bytes], *, limits: Limits = Limits()) -> dict[str, bytes]:
+def validate_files(files: Mapping[str, str | bytes], *, limits: Limits = Limits()) -> dict[str, bytes]:
     "Check a generated project's files; returns clean path → bytes sorted by path, or raises `UnsafePath`/`TooLarge`."
-    if len(files) > limits.max_files: raise TooLarge(f"The project has {len(files)} files; the limit is {limits.max_files}.")
+    if len(files) > limits.max_files:
+        raise TooLarge(f"The project has {len(files)} files; the limit is {limits.max_files}.")
     clean, out, total = _check_names(files), {}, 0
     for name, content in files.items():
         data = _to_bytes(clean[name], content)
         if len(data) > limits.max_file_bytes:
             raise TooLarge(f"{clean[name]} is {_mb(len(data))}; one file may be at most {_mb(limits.max_file_bytes)}.")
         total += len(data)
-        if total > limits.max_total_bytes: raise TooLarge(f"The project's files add up to more than {_mb(limits.max_total_bytes)}.")
+        if total > limits.max_total_bytes:
+            raise TooLarge(f"The project's files add up to more than {_mb(limits.max_total_bytes)}.")
         out[clean[name]] = data
     return dict(sorted(out.items()))
 
@@ -137,26 +181,32 @@ def validate_files(files: Mapping[str, str|bytes], *, limits: Limits = Limits())
 MAX_ZIP_BYTES = 50_000_000  # Telegram Bot API upload limit (50 MB)
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
+
 def _entry(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=_EPOCH)
     info.compress_type, info.create_system = zipfile.ZIP_DEFLATED, 3  # 3: unix, so the mode below is honoured
-    info.external_attr = (0o100644 << 16)  # regular file, rw-r--r--
+    info.external_attr = 0o100644 << 16  # regular file, rw-r--r--
     return info
 
-def build_zip(files: Mapping[str, str|bytes], *, root: str|None = None, max_bytes: int = MAX_ZIP_BYTES) -> bytes:
+
+def build_zip(files: Mapping[str, str | bytes], *, root: str | None = None, max_bytes: int = MAX_ZIP_BYTES) -> bytes:
     "A byte-identical-for-the-same-input ZIP of `files` (optionally under folder `root`); raises `TooLarge` past `max_bytes`."
     clean = _check_names(files)
     prefix = ''
     if root is not None:
         prefix = safe_path(root) + '/'
-        if prefix.count('/') != 1: raise UnsafePath(f"The ZIP folder name {_show(root)} must be a single folder.")
+        if prefix.count('/') != 1:
+            raise UnsafePath(f"The ZIP folder name {_show(root)} must be a single folder.")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, 'w', compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
         for name in sorted(files, key=lambda n: clean[n]):
             zf.writestr(_entry(prefix + clean[name]), _to_bytes(clean[name], files[name]))
-            if buf.tell() > max_bytes: break
+            if buf.tell() > max_bytes:
+                break
     if buf.tell() > max_bytes:
-        raise TooLarge(f"The ZIP would be over {_mb(max_bytes)}, more than a Telegram bot can send. Make the project smaller (fewer or smaller files).")
+        raise TooLarge(
+            f"The ZIP would be over {_mb(max_bytes)}, more than a Telegram bot can send. Make the project smaller (fewer or smaller files)."
+        )
     return buf.getvalue()
 
 # %% ../nbs/06_packaging.ipynb #3a808550
@@ -164,7 +214,8 @@ def slugify(title: str, *, max_len: int = 48) -> str:
     "A short, safe, lower-case ASCII slug for a project title (folder and ZIP names)."
     ascii_ = unicodedata.normalize('NFKD', title or '').encode('ascii', 'ignore').decode()
     slug = re.sub(r'[^a-z0-9]+', '-', ascii_.lower()).strip('-')[:max_len].rstrip('-')
-    if not slug: return 'project'
+    if not slug:
+        return 'project'
     return slug + '-project' if slug.upper() in _RESERVED else slug
 
 # %% ../nbs/06_packaging.ipynb #5cedc656
@@ -182,20 +233,25 @@ AUTORUN = {  # pattern (matched against the path and each tail of it, case-insen
     'usercustomize.py': "Python imports it at start-up when it is on the import path",
 }
 
+
 def autorun_files(paths) -> dict[str, str]:
     "The paths among `paths` that run code when the folder is opened or used, sorted, with what runs each."
     out = {}
     for p in sorted(paths):
         parts = p.casefold().split('/')
         tails = ['/'.join(parts[i:]) for i in range(len(parts))]
-        if why := next((w for pat, w in AUTORUN.items() for t in tails if fnmatchcase(t, pat)), None): out[p] = why
+        if why := next((w for pat, w in AUTORUN.items() for t in tails if fnmatchcase(t, pat)), None):
+            out[p] = why
     return out
 
 # %% ../nbs/06_packaging.ipynb #79eb58a1
 def with_autorun_section(readme: str, paths) -> str:
     "`readme` plus a section naming the files among `paths` that run code when the folder is opened (unchanged if none)."
     found = autorun_files(paths)
-    if not found: return readme
+    if not found:
+        return readme
     items = '\n'.join(f"- `{p}` — {why}" for p, why in found.items())
-    return (readme.rstrip() + "\n\n## Files that run code on their own\n\nOpening or using this folder can run code "
-            f"from these files before you run the project yourself. Read them first:\n\n{items}\n")
+    return (
+        readme.rstrip() + "\n\n## Files that run code on their own\n\nOpening or using this folder can run code "
+        f"from these files before you run the project yourself. Read them first:\n\n{items}\n"
+    )

@@ -22,19 +22,25 @@ __all__ = ['CURRENCY', 'InvoicePayload', 'make_payload', 'parse_payload', 'invoi
 CURRENCY = 'XTR'  # Telegram Stars
 _PAYLOAD = re.compile(r'^pack:(?P<pack>[A-Za-z0-9_-]{1,32}):user:(?P<user>\d{1,20}):(?P<nonce>[0-9a-f]{4,32})$')
 
+
 @dataclass(frozen=True)
 class InvoicePayload:
     "What an invoice sells and to whom."
+
     pack_id: str
     telegram_user_id: int
     nonce: str
-    def __str__(self) -> str: return f"pack:{self.pack_id}:user:{self.telegram_user_id}:{self.nonce}"
+
+    def __str__(self) -> str:
+        return f"pack:{self.pack_id}:user:{self.telegram_user_id}:{self.nonce}"
+
 
 def make_payload(pack: CreditPack, telegram_user_id: int) -> InvoicePayload:
     "A fresh payload for `pack` bought by `telegram_user_id`."
     return InvoicePayload(pack.id, int(telegram_user_id), secrets.token_hex(6))
 
-def parse_payload(text: str|None) -> InvoicePayload|None:
+
+def parse_payload(text: str | None) -> InvoicePayload | None:
     "The payload in `text`, or None when it is not one of ours."
     m = _PAYLOAD.fullmatch(text or '')
     return InvoicePayload(m['pack'], int(m['user']), m['nonce']) if m else None
@@ -43,30 +49,46 @@ def parse_payload(text: str|None) -> InvoicePayload|None:
 def invoice_args(pack: CreditPack, telegram_user_id: int, lang: str = 'en') -> dict:
     "The `send_invoice` arguments for `pack` (without `chat_id`), worded in `lang`."
     amount = credits(pack.credits)
-    return dict(title=render(Msg('invoice_title', credits=amount), lang), payload=str(make_payload(pack, telegram_user_id)),
-                description=render(Msg('invoice_description', credits=amount), lang),
-                currency=CURRENCY, prices=[LabeledPrice(render(amount, lang), pack.stars)], provider_token='')
+    return dict(
+        title=render(Msg('invoice_title', credits=amount), lang),
+        payload=str(make_payload(pack, telegram_user_id)),
+        description=render(Msg('invoice_description', credits=amount), lang),
+        currency=CURRENCY,
+        prices=[LabeledPrice(render(amount, lang), pack.stars)],
+        provider_token='',
+    )
 
-async def send_pack_invoice(bot: Bot, chat_id: int, pack: CreditPack, telegram_user_id: int, lang: str = 'en') -> Message:
+
+async def send_pack_invoice(
+    bot: Bot, chat_id: int, pack: CreditPack, telegram_user_id: int, lang: str = 'en'
+) -> Message:
     "Send a Telegram Stars invoice for `pack`."
     return await bot.send_invoice(chat_id, **invoice_args(pack, telegram_user_id, lang))
 
 # %% ../nbs/10a_payments.ipynb #b220ca4b
-def check_order(settings: Settings, payload: str|None, currency: str, total_amount: int, telegram_user_id: int) -> Msg|None:
+def check_order(
+    settings: Settings, payload: str | None, currency: str, total_amount: int, telegram_user_id: int
+) -> Msg | None:
     "None if the order matches one of our packs for this buyer, else the reason to refuse it."
     pl = parse_payload(payload)
-    if pl is None: return Msg('order_invalid')
+    if pl is None:
+        return Msg('order_invalid')
     pack = pack_by_id(settings, pl.pack_id)
-    if pack is None: return Msg('order_gone')
-    if currency != CURRENCY: return Msg('order_currency')
-    if total_amount != pack.stars: return Msg('order_price', credits=credits(pack.credits), stars=pack.stars)
-    if pl.telegram_user_id != telegram_user_id: return Msg('order_account')
+    if pack is None:
+        return Msg('order_gone')
+    if currency != CURRENCY:
+        return Msg('order_currency')
+    if total_amount != pack.stars:
+        return Msg('order_price', credits=credits(pack.credits), stars=pack.stars)
+    if pl.telegram_user_id != telegram_user_id:
+        return Msg('order_account')
     return None
 
 # %% ../nbs/10a_payments.ipynb #5c76efb2
 @dataclass(frozen=True)
 class HeldPack:
     "Stands in for a credit pack when a paid charge does not match its invoice: recorded at 0 credits, for an admin."
+
     stars: int  # what was paid, in Stars (0 when paid in anything else)
     id: str = 'unmatched'
     credits: int = 0

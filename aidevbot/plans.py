@@ -31,19 +31,24 @@ __all__ = ['MAX_TASKS', 'FILE_TOKENS', 'FILE_LINES', 'IMPLEMENTER_MAX_TOKENS', '
 # %% ../nbs/07a_plans.ipynb #d0731fb6
 class PlanFile(BaseModel):
     "A file the project will contain."
+
     path: str  # relative POSIX path, e.g. `wordstats.py`
     purpose: str  # one line
 
+
 class PlanTask(BaseModel):
     "One step of the plan: the files it writes, the files it needs to read, how it is verified."
+
     title: str
     description: str
     writes: list[str]  # paths this task creates or rewrites
     reads: list[str]  # existing paths the implementer needs to see
     verify: str  # how the result is checked, e.g. `pytest tests/test_cli.py`
 
+
 class ProjectPlan(BaseModel):
     "The architect's plan: ordered tasks; for a change request, a delta against the current files."
+
     title: str
     summary: str
     stack: str  # language, libraries, test runner
@@ -54,22 +59,30 @@ class ProjectPlan(BaseModel):
 # %% ../nbs/07a_plans.ipynb #738a1e89
 class FileOut(BaseModel):
     "A file written by the implementer, in full."
+
     path: str
     content: str
 
+
 class TaskFiles(BaseModel):
     "The implementer's answer for one task."
+
     files: list[FileOut]
     notes: str
 
+
 class ReviewVerdict(BaseModel):
     "The reviewer's verdict on one task."
+
     approved: bool
     problems: list[str]
 
+
 class Readme(BaseModel):
     "The project's README.md."
+
     content: str
+
 
 def schema_name(schema: type[BaseModel]) -> str:
     "The snake_case `json_schema.name` the LLM client sends for `schema`."
@@ -79,13 +92,16 @@ def schema_name(schema: type[BaseModel]) -> str:
 _FENCE_OPEN = re.compile(r'^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^`\s]*)[ \t]*$')
 _KNOWN_NAMES = {'Makefile', 'Dockerfile', 'LICENSE', 'Procfile'}
 
-def _path_line(line: str) -> str|None:
+
+def _path_line(line: str) -> str | None:
     "The path a header line names (`cli.py`, `### src/app.py`, `**cli.py**`, `File: cli.py`), else None."
     s = re.sub(r'^\s*(#+\s*|[-*]\s+)?', '', line).strip()
     s = re.sub(r'^(file(name)?|path)\s*:\s*', '', s, flags=re.I).strip('*_` ').rstrip(':').strip('*_` ')
-    if not re.fullmatch(r'[\w.\-/]+', s) or s.endswith('.'): return None
+    if not re.fullmatch(r'[\w.\-/]+', s) or s.endswith('.'):
+        return None
     name = s.rsplit('/', 1)[-1]
     return s.removeprefix('./') if ('/' in s or name in _KNOWN_NAMES or re.search(r'\.\w+$', name)) else None
+
 
 def _closes(line: str, fence: str) -> bool:
     s = line.strip()
@@ -95,18 +111,22 @@ def _closes(line: str, fence: str) -> bool:
 @dataclass
 class FileBlocks:
     "Files read from an implementer's answer, and what is wrong with it."
+
     files: dict[str, str]  # path -> content, complete blocks only
     unclosed: list[str] = field(default_factory=list)  # paths whose block never closed (cut off, or a lost fence)
     missing: list[str] = field(default_factory=list)  # expected paths that did not come
     extra: list[str] = field(default_factory=list)  # paths that came but were not expected
 
+
 def _headers(lines: list[str]) -> list[tuple[int, str, int, str]]:
     "(path line, path, opening fence line, fence) of every file header: a path line, then a fence (one blank line allowed)."
     out = []
     for i in range(len(lines) - 1):
-        if (path := _path_line(lines[i])) is None: continue
+        if (path := _path_line(lines[i])) is None:
+            continue
         j = i + 1 if lines[i + 1].strip() or i + 2 >= len(lines) else i + 2
-        if (m := _FENCE_OPEN.match(lines[j])): out.append((i, path, j, m.group(1)))
+        if m := _FENCE_OPEN.match(lines[j]):
+            out.append((i, path, j, m.group(1)))
     return out
 
 # %% ../nbs/07a_plans.ipynb #bde92495
@@ -115,21 +135,28 @@ def parse_file_blocks(text: str, expected: list[str] = ()) -> FileBlocks:
     lines = (text or '').replace('\r\n', '\n').replace('\r', '\n').split('\n')
     heads, files, unclosed, pos = _headers(lines), {}, [], 0
     for k, (i, path, j, fence) in enumerate(heads):
-        if i < pos: continue  # a header-like pair inside the previous file
+        if i < pos:
+            continue  # a header-like pair inside the previous file
         closers = [x for x in range(j + 1, len(lines)) if _closes(lines[x], fence)]
-        if len(fence) > 3 or fence[0] == '~': end = closers[0] if closers else None
+        if len(fence) > 3 or fence[0] == '~':
+            end = closers[0] if closers else None
         else:  # three backticks: the block may hold nested fences; it ends at the last bare fence before the next file
-            nxt = next((h[0] for h in heads[k + 1:] if h[0] > j), len(lines))
+            nxt = next((h[0] for h in heads[k + 1 :] if h[0] > j), len(lines))
             end = max((x for x in closers if x < nxt), default=None)
         if end is None:
             unclosed.append(path)
-            pos = len(lines) if len(fence) > 3 else next((h[0] for h in heads[k + 1:] if h[0] > j), len(lines))
+            pos = len(lines) if len(fence) > 3 else next((h[0] for h in heads[k + 1 :] if h[0] > j), len(lines))
             continue
-        body = '\n'.join(lines[j + 1:end])
+        body = '\n'.join(lines[j + 1 : end])
         files[path], pos = body + '\n' if body else '', end + 1
-        if path in unclosed: unclosed.remove(path)
-    return FileBlocks(files, [p for p in unclosed if p not in files], [p for p in expected if p not in files],
-                      [p for p in files if expected and p not in expected])
+        if path in unclosed:
+            unclosed.remove(path)
+    return FileBlocks(
+        files,
+        [p for p in unclosed if p not in files],
+        [p for p in expected if p not in files],
+        [p for p in files if expected and p not in expected],
+    )
 
 # %% ../nbs/07a_plans.ipynb #43d3ce24
 def render_file_blocks(files: dict[str, str]) -> str:
@@ -138,7 +165,9 @@ def render_file_blocks(files: dict[str, str]) -> str:
     for path, content in files.items():
         fence = '`' * max(4, 1 + max((len(m) for m in re.findall(r'`+', content)), default=0))
         lang = posixpath.splitext(path)[1].lstrip('.')
-        out.append(f"{path}\n{fence}{lang}\n{content}{'' if not content or content.endswith(chr(10)) else chr(10)}{fence}\n")
+        out.append(
+            f"{path}\n{fence}{lang}\n{content}{'' if not content or content.endswith(chr(10)) else chr(10)}{fence}\n"
+        )
     return '\n'.join(out)
 
 # %% ../nbs/07a_plans.ipynb #ce365314
@@ -148,11 +177,13 @@ FILE_LINES = FILE_TOKENS * 4 // 40  # the same budget in lines (~4 characters a 
 IMPLEMENTER_MAX_TOKENS = 16384  # the implementer's answer limit for one task
 MAX_TASK_WRITES = IMPLEMENTER_MAX_TOKENS // FILE_TOKENS - 1  # files one task may write: all fit one answer
 
+
 def implementer_limit(writes: int) -> int:
     "`max_tokens` of an implementer call writing `writes` files: a file's budget each, plus one for prose and slack."
     return min(IMPLEMENTER_MAX_TOKENS, FILE_TOKENS * (writes + 1))
 
-def _facts(settings: Settings|None) -> str:
+
+def _facts(settings: Settings | None) -> str:
     "The sandbox facts for `settings` (defaults, no environment read, when None)."
     return sandbox_facts(settings if settings is not None else Settings.model_construct())
 
@@ -161,36 +192,59 @@ def count_tokens(text: str) -> int:
     "Rough token count of `text` (~4 characters per token)."
     return math.ceil(len(text) / 4)
 
+
 def is_test_file(path: str) -> bool:
     "A pytest test module (`test_*.py` or `*_test.py`)."
     name = posixpath.basename(path)
     return name.endswith('.py') and (name.startswith('test_') or name.endswith('_test.py'))
 
 # %% ../nbs/07a_plans.ipynb #b4d5fc8f
-REQUIREMENT_ALIASES = {'beautifulsoup4': 'bs4', 'pyyaml': 'yaml', 'pillow': 'PIL', 'scikit-learn': 'sklearn',
-                       'python-dateutil': 'dateutil', 'opencv-python': 'cv2', 'pyjwt': 'jwt', 'python-dotenv': 'dotenv'}
+REQUIREMENT_ALIASES = {
+    'beautifulsoup4': 'bs4',
+    'pyyaml': 'yaml',
+    'pillow': 'PIL',
+    'scikit-learn': 'sklearn',
+    'python-dateutil': 'dateutil',
+    'opencv-python': 'cv2',
+    'pyjwt': 'jwt',
+    'python-dotenv': 'dotenv',
+}
 ALWAYS_AVAILABLE = {'pytest', '_pytest', 'setuptools', 'pkg_resources'}  # present wherever the tests run
+
 
 def _candidates(mod: str, bases: list[str]) -> list[str]:
     p = mod.replace('.', '/')
     return [posixpath.join(b, p + suffix) for b in bases for suffix in ('.py', '/__init__.py')]
 
+
 def _guarded(tree: ast.AST) -> set[int]:
     "ids of import nodes inside a `try:` body (optional imports)."
-    return {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) for s in t.body for n in ast.walk(s)
-            if isinstance(n, (ast.Import, ast.ImportFrom))}
+    return {
+        id(n)
+        for t in ast.walk(tree)
+        if isinstance(t, ast.Try)
+        for s in t.body
+        for n in ast.walk(s)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+    }
+
 
 def imported_modules(path: str, source: str) -> list[tuple[str, int]]:
     "(module, level) per unguarded import in `source`; `from pkg import x` also yields `pkg.x`, `from . import x` yields `.x`."
-    try: tree = ast.parse(source, path)
-    except SyntaxError: return []
+    try:
+        tree = ast.parse(source, path)
+    except SyntaxError:
+        return []
     guarded, out = _guarded(tree), []
     for n in ast.walk(tree):
-        if id(n) in guarded: continue
-        if isinstance(n, ast.Import): out += [(a.name, 0) for a in n.names]
+        if id(n) in guarded:
+            continue
+        if isinstance(n, ast.Import):
+            out += [(a.name, 0) for a in n.names]
         elif isinstance(n, ast.ImportFrom):
             base = n.module or ''
-            if base: out.append((base, n.level))
+            if base:
+                out.append((base, n.level))
             out += [(f"{base}.{a.name}", n.level) for a in n.names if a.name != '*']
     return out
 
@@ -198,6 +252,7 @@ def imported_modules(path: str, source: str) -> list[tuple[str, int]]:
 @dataclass
 class ImportCheck:
     "Resolves a project's imports: existing files, files a later task writes, requirements."
+
     files: dict[str, str]  # path -> content, what exists now
     later: set[str] = field(default_factory=set)  # paths later tasks will write
     requirements: set[str] = field(default_factory=set)  # import names of requirements.txt entries
@@ -208,55 +263,76 @@ class ImportCheck:
         heads = [posixpath.join(b, top) if b else top for b in bases]
         return any(h + '.py' in every or any(p.startswith(h + '/') for p in every) for h in heads)
 
-    def resolve(self, importer: str, mod: str, level: int) -> tuple[str, str|None]:
+    def resolve(self, importer: str, mod: str, level: int) -> tuple[str, str | None]:
         "('ok'|'missing'|'pending'|'external', path) for one import in `importer`."
         here = posixpath.dirname(importer)
         if level:  # relative: from the importer's package
             bases = [here]
-            for _ in range(level - 1): bases = [posixpath.dirname(bases[0])]
+            for _ in range(level - 1):
+                bases = [posixpath.dirname(bases[0])]
         else:
             top, bases = mod.split('.')[0], list(dict.fromkeys(['', 'src', here]))
-            if top in ALWAYS_AVAILABLE or top in self.requirements: return 'external', None
+            if top in ALWAYS_AVAILABLE or top in self.requirements:
+                return 'external', None
             if not self._local(top, bases):
-                return ('external', None) if top in sys.stdlib_module_names or self.requirements_present else ('missing', None)
+                return (
+                    ('external', None)
+                    if top in sys.stdlib_module_names or self.requirements_present
+                    else ('missing', None)
+                )
         if level and mod.startswith('.'):  # `from . import x`: a sibling module, or a name in the package's __init__
             status, target = self.resolve(importer, mod[1:], level)
-            return ('ok', None) if status == 'missing' and posixpath.join(bases[0], '__init__.py') in self.files else (status, target)
+            return (
+                ('ok', None)
+                if status == 'missing' and posixpath.join(bases[0], '__init__.py') in self.files
+                else (status, target)
+            )
         cands = _candidates(mod, bases)
         for c in cands:
-            if c in self.files: return 'ok', c
+            if c in self.files:
+                return 'ok', c
         for c in cands:
-            if c in self.later: return 'pending', c
+            if c in self.later:
+                return 'pending', c
         if '.' in mod:  # `from pkg import name`: name may be an attribute of an existing module
             status, target = self.resolve(importer, mod.rsplit('.', 1)[0], level)
-            if status != 'missing': return status, (target if status == 'pending' else None)
+            if status != 'missing':
+                return status, (target if status == 'pending' else None)
         return 'missing', None
 
 # %% ../nbs/07a_plans.ipynb #9a8bd5ed
-def import_problems(chk: ImportCheck, paths: list[str]|None = None) -> list[str]:
+def import_problems(chk: ImportCheck, paths: list[str] | None = None) -> list[str]:
     "Human-readable import faults in `paths` (default: every Python file)."
     out = []
     for p in paths if paths is not None else sorted(chk.files):
-        if not p.endswith('.py') or p not in chk.files: continue
+        if not p.endswith('.py') or p not in chk.files:
+            continue
         reported = set()
         for mod, level in imported_modules(p, chk.files[p]):
-            if any(mod == r or mod.startswith(r + '.') for r in reported): continue
+            if any(mod == r or mod.startswith(r + '.') for r in reported):
+                continue
             if chk.resolve(p, mod, level)[0] == 'missing':
                 reported.add(mod)
-                out.append(f"{p}: imports {'.' * level}{mod.lstrip('.')}, which is not a file of the project, the standard library or requirements.txt")
+                out.append(
+                    f"{p}: imports {'.' * level}{mod.lstrip('.')}, which is not a file of the project, the standard library or requirements.txt"
+                )
     return out
+
 
 def pending_imports(chk: ImportCheck, path: str) -> set[str]:
     "Files written by later tasks that `path` needs, directly or through other project modules."
     seen, todo, out = set(), [path], set()
     while todo:
         p = todo.pop()
-        if p in seen or p not in chk.files: continue
+        if p in seen or p not in chk.files:
+            continue
         seen.add(p)
         for mod, level in imported_modules(p, chk.files[p]):
             status, target = chk.resolve(p, mod, level)
-            if status == 'pending': out.add(target)
-            elif status == 'ok' and target: todo.append(target)
+            if status == 'pending':
+                out.add(target)
+            elif status == 'ok' and target:
+                todo.append(target)
     return out
 
 # %% ../nbs/07a_plans.ipynb #e312a6b5
@@ -265,10 +341,12 @@ def requirement_names(text: str) -> set[str]:
     names = set()
     for line in text.splitlines():
         line = line.split('#')[0].strip()
-        if not line or line.startswith('-'): continue
+        if not line or line.startswith('-'):
+            continue
         name = re.split(r'[\s\[<>=!~;@]', line, maxsplit=1)[0].lower()
         names |= {REQUIREMENT_ALIASES.get(name, name).replace('-', '_'), name.replace('-', '_')}
     return names
+
 
 def import_check(files: dict[str, str], later: set[str] = frozenset()) -> ImportCheck:
     "An `ImportCheck` for the project's current `files` (requirements read from requirements.txt)."
@@ -276,10 +354,13 @@ def import_check(files: dict[str, str], later: set[str] = frozenset()) -> Import
     return ImportCheck(files, set(later), requirement_names(req or ''), requirements_present=req is not None)
 
 # %% ../nbs/07a_plans.ipynb #73d81fa7
-def plan_outline(plan: ProjectPlan, current: int|None = None, done: set[int] = frozenset()) -> str:
+def plan_outline(plan: ProjectPlan, current: int | None = None, done: set[int] = frozenset()) -> str:
     "The ordered task list, marking done tasks and the current one."
     mark = lambda i: '[current]' if i == current else '[done]' if i in done else '[todo]'
-    return '\n'.join(f"{i+1}. {mark(i)} {t.title} — writes: {', '.join(t.writes) or '-'}" for i, t in enumerate(plan.tasks))
+    return '\n'.join(
+        f"{i + 1}. {mark(i)} {t.title} — writes: {', '.join(t.writes) or '-'}" for i, t in enumerate(plan.tasks)
+    )
+
 
 def file_tree(files: dict[str, str], planned: list[str] = ()) -> str:
     "Sorted paths: `+` written (with size), `-` planned but not written yet."
@@ -287,16 +368,21 @@ def file_tree(files: dict[str, str], planned: list[str] = ()) -> str:
     lines += [f"- {p}" for p in sorted(set(planned) - set(files))]
     return '\n'.join(lines) or '(empty)'
 
+
 def context_files(paths: list[str], files: dict[str, str], budget: int) -> str:
     "Contents of `paths` that exist in `files`, in order, cut to fit `budget` tokens."
     parts, left = [], budget
     for p in dict.fromkeys(paths):
-        if p not in files: continue
+        if p not in files:
+            continue
         body, room = files[p], max(left, 0) * 4
-        if len(body) > room: body = body[:room] + f"\n[... {len(files[p]) - room} more characters not shown]"
+        if len(body) > room:
+            body = body[:room] + f"\n[... {len(files[p]) - room} more characters not shown]"
         parts.append(f"--- {p} ---\n{body}\n--- end of {p} ---")
         left -= count_tokens(body)
-    return ("Current contents of the files you need:\n" + '\n'.join(parts)) if parts else "No existing files are needed."
+    return (
+        ("Current contents of the files you need:\n" + '\n'.join(parts)) if parts else "No existing files are needed."
+    )
 
 # %% ../nbs/07a_plans.ipynb #31334083
 def _signature(n: ast.AST) -> str:
@@ -306,22 +392,34 @@ def _signature(n: ast.AST) -> str:
     ret = f" -> {ast.unparse(n.returns)}" if n.returns else ''
     return f"{'async ' * isinstance(n, ast.AsyncFunctionDef)}{n.name}({ast.unparse(n.args)}){ret}"
 
+
 def file_outline(path: str, content: str) -> tuple[str, list[str]]:
     "(the map's line for a file: path and first docstring line or size, its top-level signatures)."
-    if not path.endswith('.py'): return f"+ {path} ({len(content.encode())} bytes)", []
-    try: tree = ast.parse(content, path)
-    except (SyntaxError, ValueError): return f"+ {path} ({len(content)} chars; does not parse)", []
+    if not path.endswith('.py'):
+        return f"+ {path} ({len(content.encode())} bytes)", []
+    try:
+        tree = ast.parse(content, path)
+    except (SyntaxError, ValueError):
+        return f"+ {path} ({len(content)} chars; does not parse)", []
     doc = (ast.get_docstring(tree) or '').strip().split('\n')[0]
     defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     return f"+ {path}" + (f" — {doc}" if doc else ''), [_signature(n) for n in tree.body if isinstance(n, defs)]
 
 # %% ../nbs/07a_plans.ipynb #16b6c140
-def _name(sig: str) -> str: return re.match(r'(?:async |class )?(\w+)', sig).group(1)
+def _name(sig: str) -> str:
+    return re.match(r'(?:async |class )?(\w+)', sig).group(1)
 
-def repo_map(files: dict[str, str], planned: list[str] = (), budget: int = 3000, shown: list[str] = (),
-             related: set[str]|None = None) -> str:
+
+def repo_map(
+    files: dict[str, str],
+    planned: list[str] = (),
+    budget: int = 3000,
+    shown: list[str] = (),
+    related: set[str] | None = None,
+) -> str:
     "Every file: path, first docstring line, signatures (names only outside `related`; just the path if `shown`); `-` planned."
     outlines = {p: file_outline(p, c) for p, c in sorted(files.items())}
+
     def render(sigs: bool) -> list[str]:
         out = []
         for p, (head, defs) in outlines.items():
@@ -329,9 +427,12 @@ def repo_map(files: dict[str, str], planned: list[str] = (), budget: int = 3000,
             if sigs and defs and p not in shown:
                 out.append('  ' + '; '.join(defs if related is None or p in related else map(_name, defs)))
         return out + [f"- {p}" for p in sorted(set(planned) - set(files))]
+
     lines = render(True)
-    if count_tokens('\n'.join(lines)) > budget: lines = render(False)
-    while lines and count_tokens('\n'.join(lines)) > budget: lines = lines[:len(lines) * 3 // 4]
+    if count_tokens('\n'.join(lines)) > budget:
+        lines = render(False)
+    while lines and count_tokens('\n'.join(lines)) > budget:
+        lines = lines[: len(lines) * 3 // 4]
     left = len(render(False)) - len(lines) if count_tokens('\n'.join(render(False))) > budget else 0
     return '\n'.join(lines + [f"[... {left} more files not listed]"] * bool(left)) or '(empty)'
 
@@ -339,75 +440,160 @@ def repo_map(files: dict[str, str], planned: list[str] = (), budget: int = 3000,
 def related_paths(files: dict[str, str], paths: list[str]) -> set[str]:
     "Project files that `paths` import, and project files that import one of `paths` (one step each way)."
     chk, wanted = import_check(files), set(paths)
+
     def deps(p: str) -> set[str]:
         return {t for m, lv in imported_modules(p, files[p]) for s, t in [chk.resolve(p, m, lv)] if s == 'ok' and t}
+
     out = set().union(*(deps(p) for p in wanted if p in files))
     return out | {q for q in files if q.endswith('.py') and deps(q) & wanted}
 
 # %% ../nbs/07a_plans.ipynb #f9b507b5
 _TB_PATH = re.compile(r'File "([^"]+)", line \d+|^([^\s:"]+\.py):\d+:', re.M)
 
+
 def traceback_paths(output: str, files: dict[str, str], limit: int = 5) -> list[str]:
     "Project files named in the tracebacks of `output`, in order of appearance, at most `limit`."
     out = []
     for m in _TB_PATH.finditer(output or ''):
         raw = (m.group(1) or m.group(2)).replace('\\', '/')
-        hit = raw.removeprefix('./') if raw.removeprefix('./') in files else next(
-            (p for p in sorted(files, key=len, reverse=True) if raw.endswith('/' + p)), None)
-        if hit and hit not in out: out.append(hit)
+        hit = (
+            raw.removeprefix('./')
+            if raw.removeprefix('./') in files
+            else next((p for p in sorted(files, key=len, reverse=True) if raw.endswith('/' + p)), None)
+        )
+        if hit and hit not in out:
+            out.append(hit)
     return out[:limit]
 
 # %% ../nbs/07a_plans.ipynb #6c45ba9e
-def _msgs(system: str, user: str) -> list[dict]: return [{'role': 'system', 'content': system}, {'role': 'user', 'content': user}]
+def _msgs(system: str, user: str) -> list[dict]:
+    return [{'role': 'system', 'content': system}, {'role': 'user', 'content': user}]
+
 
 def planned_paths(plan: ProjectPlan) -> list[str]:
     "Every path the plan mentions (files and task writes)."
     return list(dict.fromkeys([f.path for f in plan.files] + [p for t in plan.tasks for p in t.writes]))
 
-def architect_messages(description: str, *, max_tasks: int = MAX_TASKS, max_files: int = 40, change: str|None = None,
-                       current: ProjectPlan|None = None, files: dict[str, str]|None = None, version: int = 1,
-                       settings: Settings|None = None, language: str = 'English (en)') -> list[dict]:
+
+def architect_messages(
+    description: str,
+    *,
+    max_tasks: int = MAX_TASKS,
+    max_files: int = 40,
+    change: str | None = None,
+    current: ProjectPlan | None = None,
+    files: dict[str, str] | None = None,
+    version: int = 1,
+    settings: Settings | None = None,
+    language: str = 'English (en)',
+) -> list[dict]:
     "Messages asking the architect for a plan (or, with `change`, a delta plan against `files`)."
     pr = load_prompt('architect')
-    system = pr.fill('system', max_tasks=max_tasks, max_files=max_files, max_writes=MAX_TASK_WRITES, file_lines=FILE_LINES,
-                     file_tokens=FILE_TOKENS, language=language, sandbox=_facts(settings))
+    system = pr.fill(
+        'system',
+        max_tasks=max_tasks,
+        max_files=max_files,
+        max_writes=MAX_TASK_WRITES,
+        file_lines=FILE_LINES,
+        file_tokens=FILE_TOKENS,
+        language=language,
+        sandbox=_facts(settings),
+    )
     user = pr.fill('user', description=description)
     if change is not None:
-        user += '\n\n' + pr.fill('change', version=version, summary=current.summary if current else '',
-                                  tree=file_tree(files or {}), change=change)
+        user += '\n\n' + pr.fill(
+            'change',
+            version=version,
+            summary=current.summary if current else '',
+            tree=file_tree(files or {}),
+            change=change,
+        )
     return _msgs(system, user)
 
 # %% ../nbs/07a_plans.ipynb #59a28e2b
-def implementer_messages(plan: ProjectPlan, files: dict[str, str], idx: int, *, budget: int = 12000,
-                         failure: str|None = None, done: set[int] = frozenset(), context: list[str]|None = None,
-                         settings: Settings|None = None) -> list[dict]:
+def implementer_messages(
+    plan: ProjectPlan,
+    files: dict[str, str],
+    idx: int,
+    *,
+    budget: int = 12000,
+    failure: str | None = None,
+    done: set[int] = frozenset(),
+    context: list[str] | None = None,
+    settings: Settings | None = None,
+) -> list[dict]:
     "Task `idx`: plan, repository map and the files it writes or reads (or `context`), within `budget` tokens."
     t, pr = plan.tasks[idx], load_prompt('implementer')
-    paths = list(context if context is not None else t.writes + t.reads) + (traceback_paths(failure, files) if failure else [])
+    paths = list(context if context is not None else t.writes + t.reads) + (
+        traceback_paths(failure, files) if failure else []
+    )
     shown = [p for p in dict.fromkeys(paths) if p in files]
     rmap = repo_map(files, planned_paths(plan), budget // 4, shown, related_paths(files, shown + list(t.writes)))
-    user = pr.fill('user', title=plan.title, summary=plan.summary, stack=plan.stack, plan=plan_outline(plan, idx, done),
-                   repo_map=rmap, number=idx + 1, total=len(plan.tasks), task_title=t.title, description=t.description,
-                   verify=t.verify, writes=', '.join(t.writes), context=context_files(paths, files, budget - count_tokens(rmap)))
-    if failure: user += '\n\n' + pr.fill('repair', failure=failure[-6000:])
+    user = pr.fill(
+        'user',
+        title=plan.title,
+        summary=plan.summary,
+        stack=plan.stack,
+        plan=plan_outline(plan, idx, done),
+        repo_map=rmap,
+        number=idx + 1,
+        total=len(plan.tasks),
+        task_title=t.title,
+        description=t.description,
+        verify=t.verify,
+        writes=', '.join(t.writes),
+        context=context_files(paths, files, budget - count_tokens(rmap)),
+    )
+    if failure:
+        user += '\n\n' + pr.fill('repair', failure=failure[-6000:])
     return _msgs(pr.fill('system', sandbox=_facts(settings), file_lines=FILE_LINES), user)
 
 # %% ../nbs/07a_plans.ipynb #8b21a9a3
-def reviewer_messages(plan: ProjectPlan, idx: int, written: dict[str, str], verification: str, *, budget: int = 12000,
-                      settings: Settings|None = None) -> list[dict]:
+def reviewer_messages(
+    plan: ProjectPlan,
+    idx: int,
+    written: dict[str, str],
+    verification: str,
+    *,
+    budget: int = 12000,
+    settings: Settings | None = None,
+) -> list[dict]:
     "Messages asking the reviewer for a verdict on the files task `idx` wrote."
     t, pr = plan.tasks[idx], load_prompt('reviewer')
-    user = pr.fill('user', title=plan.title, number=idx + 1, total=len(plan.tasks), task_title=t.title,
-                   description=t.description, verification=verification, files=context_files(list(written), written, budget))
+    user = pr.fill(
+        'user',
+        title=plan.title,
+        number=idx + 1,
+        total=len(plan.tasks),
+        task_title=t.title,
+        description=t.description,
+        verification=verification,
+        files=context_files(list(written), written, budget),
+    )
     return _msgs(pr.fill('system', sandbox=_facts(settings)), user)
 
-def readme_messages(plan: ProjectPlan, files: dict[str, str], tests: str, *, budget: int = 12000,
-                    settings: Settings|None = None, language: str = 'English (en)') -> list[dict]:
+
+def readme_messages(
+    plan: ProjectPlan,
+    files: dict[str, str],
+    tests: str,
+    *,
+    budget: int = 12000,
+    settings: Settings | None = None,
+    language: str = 'English (en)',
+) -> list[dict]:
     "Messages asking for the README of the final `files`, in `language`."
     order = sorted(files, key=lambda p: (is_test_file(p), p.count('/'), p))  # modules first, tests last
     pr = load_prompt('readme')
-    user = pr.fill('user', title=plan.title, summary=plan.summary, stack=plan.stack, tests=tests, tree=file_tree(files),
-                   context=context_files(order, files, budget))
+    user = pr.fill(
+        'user',
+        title=plan.title,
+        summary=plan.summary,
+        stack=plan.stack,
+        tests=tests,
+        tree=file_tree(files),
+        context=context_files(order, files, budget),
+    )
     return _msgs(pr.fill('system', sandbox=_facts(settings), language=language), user)
 
 # %% ../nbs/07a_plans.ipynb #667a6a53
@@ -419,8 +605,9 @@ def continuation(messages: list[dict], answer: str, done: list[str], todo: list[
 # %% ../nbs/07a_plans.ipynb #19c135f8
 def later_writes(plan: ProjectPlan, idx: int) -> set[str]:
     "Paths written by tasks after `idx` (and not before or by it)."
-    upto = {p for t in plan.tasks[:idx + 1] for p in t.writes}
-    return {p for t in plan.tasks[idx + 1:] for p in t.writes} - upto
+    upto = {p for t in plan.tasks[: idx + 1] for p in t.writes}
+    return {p for t in plan.tasks[idx + 1 :] for p in t.writes} - upto
+
 
 def ready_tests(files: dict[str, str], later: set[str]) -> tuple[list[str], list[str]]:
     "(test files that can run now, test files waiting for a later task)."
@@ -433,14 +620,20 @@ def ready_tests(files: dict[str, str], later: set[str]) -> tuple[list[str], list
 TOKENS_PER_FILE = 700  # expected size of one generated file
 SYSTEM_TOKENS = 250  # system prompt and framing per call
 
-def estimate_calls(plan: ProjectPlan, *, max_fix_attempts: int = 2, budget: int = 12000) -> dict[str, list[tuple[str, int, int]]]:
+
+def estimate_calls(
+    plan: ProjectPlan, *, max_fix_attempts: int = 2, budget: int = 12000
+) -> dict[str, list[tuple[str, int, int]]]:
     "{'low': [...], 'high': [...]} of (role, prompt_tokens, completion_tokens) for the calls after approval."
     outline = SYSTEM_TOKENS + count_tokens(plan_outline(plan)) + count_tokens(file_tree({}, planned_paths(plan))) + 100
     tasks = []
     for t in plan.tasks:
         ctx = min(budget, TOKENS_PER_FILE * len(set(t.writes + t.reads)))
         out = TOKENS_PER_FILE * max(1, len(t.writes))
-        tasks += [('implementer', outline + ctx + count_tokens(t.description), out + 50), ('reviewer', SYSTEM_TOKENS + out + 100, 150)]
+        tasks += [
+            ('implementer', outline + ctx + count_tokens(t.description), out + 50),
+            ('reviewer', SYSTEM_TOKENS + out + 100, 150),
+        ]
     readme = [('implementer', outline + min(budget, TOKENS_PER_FILE * len(planned_paths(plan))), 900)]
     repairs = [(r, p + (1500 if r == 'implementer' else 0), c) for r, p, c in tasks] if max_fix_attempts > 0 else []
     return {'low': tasks + readme, 'high': tasks + repairs + readme}

@@ -33,80 +33,119 @@ MAX_TEXT = 4096  # Telegram's limit for a message
 MAX_CAPTION = 1024  # and for a document caption
 MAX_CHUNKS = 3  # longer texts go out as a .md file
 
+
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     "Split `text` into chunks of at most `limit` characters at line boundaries."
     chunks, cur = [], ''
     for line in text.splitlines(keepends=True):
         while len(line) > limit:  # one over-long line: cut it hard
-            if cur: chunks.append(cur); cur = ''
-            chunks.append(line[:limit]); line = line[limit:]
-        if len(cur) + len(line) > limit: chunks.append(cur); cur = ''
+            if cur:
+                chunks.append(cur)
+                cur = ''
+            chunks.append(line[:limit])
+            line = line[limit:]
+        if len(cur) + len(line) > limit:
+            chunks.append(cur)
+            cur = ''
         cur += line
-    if cur: chunks.append(cur)
+    if cur:
+        chunks.append(cur)
     return [c.rstrip('\n') for c in chunks if c.strip()] or ['…']
 
 # %% ../nbs/10b_progress.ipynb #06eaefce
-def keyboard(rows, lang: str = 'en') -> InlineKeyboardMarkup|None:
+def keyboard(rows, lang: str = 'en') -> InlineKeyboardMarkup | None:
     "An inline keyboard from rows of objects with `.text` and `.data` (or `(text, data)` pairs), labels in `lang`; None when empty."
     seen, out = set(), []
     for row in rows or []:
         pairs = [b if isinstance(b, tuple) else (b.text, b.data) for b in row]
-        if r := [InlineKeyboardButton(render(t, lang), callback_data=d) for t, d in pairs if d not in seen]: out.append(r)
+        if r := [InlineKeyboardButton(render(t, lang), callback_data=d) for t, d in pairs if d not in seen]:
+            out.append(r)
         seen.update(d for _, d in pairs)  # a button offered twice (e.g. the packs) shows once
     return InlineKeyboardMarkup(out) if out else None
 
 # %% ../nbs/10b_progress.ipynb #83d0f275
 FINAL_KINDS = frozenset({'completed', 'paused', 'failed', 'cancelled', 'plan_ready'})  # events that end a run
-NO_PROGRESS = SimpleNamespace(state='', version=None, task_index=0, task_total=0, current=None, verification=None)  # nothing known
+NO_PROGRESS = SimpleNamespace(
+    state='', version=None, task_index=0, task_total=0, current=None, verification=None
+)  # nothing known
 
 # %% ../nbs/10b_progress.ipynb #eebf881a
-def redact(text: str, *secrets: str|None) -> str:
+def redact(text: str, *secrets: str | None) -> str:
     "`text` with every secret replaced by `***`."
     for s in secrets:
-        if s: text = text.replace(s, '***')
+        if s:
+            text = text.replace(s, '***')
     return text
+
 
 class RedactSecrets(logging.Filter):
     "A logging filter that masks registered secrets in the message."
-    def __init__(self): super().__init__(); self.secrets: set[str] = set()
+
+    def __init__(self):
+        super().__init__()
+        self.secrets: set[str] = set()
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
             msg = record.getMessage()
-            if (masked := redact(msg, *self.secrets)) != msg: record.msg, record.args = masked, ()
+            if (masked := redact(msg, *self.secrets)) != msg:
+                record.msg, record.args = masked, ()
         return True
 
-_REDACTOR = RedactSecrets()
-TOKEN_LOGGERS = ('telegram.Bot', 'telegram.ext.ExtBot', 'telegram.ext.Application', 'telegram.ext.Updater',
-                 'telegram.request', 'httpx', 'httpcore', 'aidevbot.bot', 'aidevbot.progress')
 
-def protect_logs(*secrets: str|None) -> None:
+_REDACTOR = RedactSecrets()
+TOKEN_LOGGERS = (
+    'telegram.Bot',
+    'telegram.ext.ExtBot',
+    'telegram.ext.Application',
+    'telegram.ext.Updater',
+    'telegram.request',
+    'httpx',
+    'httpcore',
+    'aidevbot.bot',
+    'aidevbot.progress',
+)
+
+
+def protect_logs(*secrets: str | None) -> None:
     "Mask `secrets` in everything the Telegram, httpx and bot loggers write."
     _REDACTOR.secrets.update(s for s in secrets if s)
-    for name in TOKEN_LOGGERS: logging.getLogger(name).addFilter(_REDACTOR)
+    for name in TOKEN_LOGGERS:
+        logging.getLogger(name).addFilter(_REDACTOR)
 
 # %% ../nbs/10b_progress.ipynb #ebc3721b
 def make_bot(settings: Settings, *, max_retries: int = 3) -> ExtBot:
     "An `ExtBot` for `settings` (token, Bot API base URLs, `AIORateLimiter`); `await bot.initialize()` before use."
     protect_logs(token := require_bot_token(settings))
-    return ExtBot(token, base_url=settings.telegram_api_base_url,
-                  base_file_url=settings.telegram_file_base_url, rate_limiter=AIORateLimiter(max_retries=max_retries))
+    return ExtBot(
+        token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_file_base_url,
+        rate_limiter=AIORateLimiter(max_retries=max_retries),
+    )
+
 
 async def call_telegram(fn: Callable[..., Awaitable], *args, attempts: int = 4, **kw):
     "Call a Bot API method, waiting out flood control (`RetryAfter`) and retrying network errors, up to `attempts` times."
     for attempt in range(attempts):
-        try: return await fn(*args, **kw)
+        try:
+            return await fn(*args, **kw)
         except RetryAfter as e:
-            if attempt == attempts - 1: raise
+            if attempt == attempts - 1:
+                raise
             with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
-                warnings.simplefilter('ignore'); ra = e.retry_after
+                warnings.simplefilter('ignore')
+                ra = e.retry_after
             await asyncio.sleep(ra.total_seconds() if hasattr(ra, 'total_seconds') else float(ra))
         except NetworkError as e:  # a dropped connection or a timeout; a refused request (BadRequest) is final
-            if isinstance(e, BadRequest) or attempt == attempts - 1: raise
-            await asyncio.sleep(0.5 * 2 ** attempt)
+            if isinstance(e, BadRequest) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5 * 2**attempt)
 
 # %% ../nbs/10b_progress.ipynb #88d46cbe
-async def send_text(bot: Bot, chat_id: int, text: str, reply_markup=None, *, lang: str = 'en',
-                    filename: str = 'message.md') -> Message:
+async def send_text(
+    bot: Bot, chat_id: int, text: str, reply_markup=None, *, lang: str = 'en', filename: str = 'message.md'
+) -> Message:
     "Send `text` (a `Msg` rendered in `lang`) split at line boundaries (or as a file when very long); returns the last message."
     text = render(text, lang)
     chunks = split_text(text)
@@ -114,28 +153,48 @@ async def send_text(bot: Bot, chat_id: int, text: str, reply_markup=None, *, lan
         head = split_text(text.split('\n', 1)[0], MAX_CAPTION)[0]
         return await send_file(bot, chat_id, text.encode(), filename, caption=head, reply_markup=reply_markup)
     for i, chunk in enumerate(chunks):
-        msg = await call_telegram(bot.send_message, chat_id, chunk, reply_markup=reply_markup if i == len(chunks) - 1 else None)
+        msg = await call_telegram(
+            bot.send_message, chat_id, chunk, reply_markup=reply_markup if i == len(chunks) - 1 else None
+        )
     return msg
 
-async def send_file(bot: Bot, chat_id: int, data: bytes, filename: str, *, caption: str|None = None, reply_markup=None,
-                    lang: str = 'en') -> Message:
+
+async def send_file(
+    bot: Bot,
+    chat_id: int,
+    data: bytes,
+    filename: str,
+    *,
+    caption: str | None = None,
+    reply_markup=None,
+    lang: str = 'en',
+) -> Message:
     "Send bytes as a document named `filename`, with `caption` rendered in `lang`."
     caption = render(caption, lang)
-    caption = caption if caption is None or len(caption) <= MAX_CAPTION else caption[:MAX_CAPTION - 1] + '…'
-    return await call_telegram(bot.send_document, chat_id, InputFile(data, filename=filename), caption=caption,
-                               filename=filename, reply_markup=reply_markup)
+    caption = caption if caption is None or len(caption) <= MAX_CAPTION else caption[: MAX_CAPTION - 1] + '…'
+    return await call_telegram(
+        bot.send_document,
+        chat_id,
+        InputFile(data, filename=filename),
+        caption=caption,
+        filename=filename,
+        reply_markup=reply_markup,
+    )
 
 # %% ../nbs/10b_progress.ipynb #0c753e1b
 @dataclass
 class _Chat:
     "Throttle state of one chat."
+
     last: float = -math.inf  # monotonic time of the last progress send/edit
     pending: dict = field(default_factory=dict)  # project_id -> (seq, event) not shown yet
-    task: asyncio.Task|None = None
+    task: asyncio.Task | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
 
 class TelegramNotifier:
     "Renders orchestrator `Event`s in Telegram; works with the Application's bot or a bare `Bot`/`ExtBot`."
+
     def __init__(self, bot: Bot, db: Database, settings: Settings):
         self.bot, self.db, self.settings = bot, db, settings
         self._chats: dict[int, _Chat] = {}
@@ -145,8 +204,12 @@ class TelegramNotifier:
         self._users, self._langs = UserService(db, settings), {}  # user_id -> (language, monotonic time read)
         self.log = logging.getLogger(__name__)
 
-    def _chat(self, chat_id: int) -> _Chat: return self._chats.setdefault(chat_id, _Chat())
-    def _next(self) -> int: self._seq += 1; return self._seq
+    def _chat(self, chat_id: int) -> _Chat:
+        return self._chats.setdefault(chat_id, _Chat())
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
 
     async def language(self, user_id: int, max_age: float = 60.0) -> str:
         "The user's language, read at most every `max_age` seconds (`forget` drops it at once)."
@@ -156,68 +219,108 @@ class TelegramNotifier:
             self._langs[user_id] = (lang, time.monotonic())
         return lang
 
-    def forget(self, user_id: int) -> None: self._langs.pop(user_id, None)
+    def forget(self, user_id: int) -> None:
+        self._langs.pop(user_id, None)
 
     async def __call__(self, event) -> None:
         "Render one orchestrator event."
         kind = str(event.kind)
-        if event.chat_id is None: return  # a project without a chat (e.g. created outside Telegram)
-        if event.progress is not None: self._last_progress[event.project_id] = event.progress
-        if kind == 'progress': return self._queue(event)
-        if kind in FINAL_KINDS: await self._finish(event)
-        if kind != 'cancelled': await self._deliver(event)  # a cancel's reply is sent by the handler that cancelled
+        if event.chat_id is None:
+            return  # a project without a chat (e.g. created outside Telegram)
+        if event.progress is not None:
+            self._last_progress[event.project_id] = event.progress
+        if kind == 'progress':
+            return self._queue(event)
+        if kind in FINAL_KINDS:
+            await self._finish(event)
+        if kind != 'cancelled':
+            await self._deliver(event)  # a cancel's reply is sent by the handler that cancelled
 
 # %% ../nbs/10b_progress.ipynb #305036b9
 def _queue(self, event) -> None:
     chat = self._chat(event.chat_id)
     chat.pending[event.project_id] = (self._next(), event)  # coalesce: the latest state wins
-    if chat.task is None or chat.task.done(): chat.task = asyncio.create_task(self._drain(event.chat_id))
+    if chat.task is None or chat.task.done():
+        chat.task = asyncio.create_task(self._drain(event.chat_id))
+
 
 async def _wait_slot(self, chat: _Chat) -> None:
     wait = chat.last + self.settings.progress_edit_seconds - time.monotonic()
-    if wait > 0: await asyncio.sleep(wait)
+    if wait > 0:
+        await asyncio.sleep(wait)
+
 
 async def _drain(self, chat_id: int) -> None:
     chat = self._chat(chat_id)
     while chat.pending:
         await self._wait_slot(chat)
-        if not chat.pending: break
-        pid = next(iter(chat.pending)); seq, event = chat.pending.pop(pid)
+        if not chat.pending:
+            break
+        pid = next(iter(chat.pending))
+        seq, event = chat.pending.pop(pid)
         async with chat.lock:
-            if seq <= self._shown.get(pid, 0): continue  # a newer state is already on screen
-            try: await self._show(event.project_id, chat_id, event.progress, seq=seq, lang=await self.language(event.user_id))
-            except Exception: self.log.exception("progress edit failed for project %s", pid)
+            if seq <= self._shown.get(pid, 0):
+                continue  # a newer state is already on screen
+            try:
+                await self._show(
+                    event.project_id, chat_id, event.progress, seq=seq, lang=await self.language(event.user_id)
+                )
+            except Exception:
+                self.log.exception("progress edit failed for project %s", pid)
             chat.last = time.monotonic()
+
 
 async def flush(self) -> None:
     "Wait until every queued progress edit has been made."
-    while tasks := [c.task for c in self._chats.values() if c.task and not c.task.done()]: await asyncio.gather(*tasks)
+    while tasks := [c.task for c in self._chats.values() if c.task and not c.task.done()]:
+        await asyncio.gather(*tasks)
 
-TelegramNotifier._queue, TelegramNotifier._wait_slot, TelegramNotifier._drain, TelegramNotifier.flush = _queue, _wait_slot, _drain, flush
+
+TelegramNotifier._queue, TelegramNotifier._wait_slot, TelegramNotifier._drain, TelegramNotifier.flush = (
+    _queue,
+    _wait_slot,
+    _drain,
+    flush,
+)
 
 # %% ../nbs/10b_progress.ipynb #67b7a6f1
-async def _message_id(self, project_id: int) -> int|None:
+async def _message_id(self, project_id: int) -> int | None:
     async with self.db.sessions() as s:
         p = await s.get(Project, project_id)
         return p.progress_message_id if p else None
 
-async def _store_message_id(self, project_id: int, message_id: int|None) -> None:
-    async with self.db.sessions.begin() as s:
-        if p := await s.get(Project, project_id): p.progress_message_id = message_id
 
-async def _show(self, project_id: int, chat_id: int, progress, *, seq: int, final: str|None = None, lang: str = 'en') -> None:
+async def _store_message_id(self, project_id: int, message_id: int | None) -> None:
+    async with self.db.sessions.begin() as s:
+        if p := await s.get(Project, project_id):
+            p.progress_message_id = message_id
+
+
+async def _show(
+    self, project_id: int, chat_id: int, progress, *, seq: int, final: str | None = None, lang: str = 'en'
+) -> None:
     self._shown[project_id] = seq
     text = render(progress_text(project_id, progress, final=final), lang)
     markup = None if final else keyboard([[(Msg('btn_cancel'), f'cancel:{project_id}')]], lang)
     if mid := await self._message_id(project_id):
-        try: return await call_telegram(self.bot.edit_message_text, text, chat_id=chat_id, message_id=mid, reply_markup=markup)
+        try:
+            return await call_telegram(
+                self.bot.edit_message_text, text, chat_id=chat_id, message_id=mid, reply_markup=markup
+            )
         except BadRequest as e:
-            if 'not modified' in e.message.lower(): return
-            if not any(s in e.message.lower() for s in ('not found', "can't be edited")): raise
+            if 'not modified' in e.message.lower():
+                return
+            if not any(s in e.message.lower() for s in ('not found', "can't be edited")):
+                raise
     msg = await call_telegram(self.bot.send_message, chat_id, text, reply_markup=markup)
     await self._store_message_id(project_id, msg.message_id)
 
-TelegramNotifier._message_id, TelegramNotifier._store_message_id, TelegramNotifier._show = _message_id, _store_message_id, _show
+
+TelegramNotifier._message_id, TelegramNotifier._store_message_id, TelegramNotifier._show = (
+    _message_id,
+    _store_message_id,
+    _show,
+)
 
 # %% ../nbs/10b_progress.ipynb #f26b81dd
 async def _finish(self, event) -> None:
@@ -225,31 +328,56 @@ async def _finish(self, event) -> None:
     chat.pending.pop(pid, None)
     progress = event.progress or self._last_progress.get(pid)
     if progress is None:  # e.g. a restarted worker: close the stored message if there is one
-        if not await self._message_id(pid): return
+        if not await self._message_id(pid):
+            return
         progress = NO_PROGRESS
     async with chat.lock:
         await self._wait_slot(chat)
-        try: await self._show(pid, event.chat_id, progress, seq=self._next(), final=str(event.kind), lang=await self.language(event.user_id))
-        except Exception: self.log.exception("final progress edit failed for project %s", pid)
+        try:
+            await self._show(
+                pid,
+                event.chat_id,
+                progress,
+                seq=self._next(),
+                final=str(event.kind),
+                lang=await self.language(event.user_id),
+            )
+        except Exception:
+            self.log.exception("final progress edit failed for project %s", pid)
         chat.last = time.monotonic()
     await self._store_message_id(pid, None)
     self._last_progress.pop(pid, None)
+
 
 TelegramNotifier._finish = _finish
 
 # %% ../nbs/10b_progress.ipynb #1f113fff
 async def _deliver(self, event) -> None:
     reply, chat_id = event.reply, event.chat_id
-    if reply is None: return
+    if reply is None:
+        return
     lang = await self.language(event.user_id)
     rows = list(reply.buttons or [])
-    if str(event.kind) == 'paused': rows += pack_buttons(self.settings.credit_packs)
-    if str(event.kind) == 'completed': rows.append([(Msg('btn_request_changes'), f'change:{event.project_id}')])
+    if str(event.kind) == 'paused':
+        rows += pack_buttons(self.settings.credit_packs)
+    if str(event.kind) == 'completed':
+        rows.append([(Msg('btn_request_changes'), f'change:{event.project_id}')])
     doc, markup = getattr(reply, 'document', None), keyboard(rows, lang)
     if doc is not None:
         caption = doc.caption or reply.text
-        await send_file(self.bot, chat_id, doc.data, doc.filename, caption=caption, reply_markup=markup if caption == reply.text else None, lang=lang)
-        if reply.text and reply.text != caption: await send_text(self.bot, chat_id, reply.text, markup, lang=lang)
-    elif reply.text: await send_text(self.bot, chat_id, reply.text, markup, lang=lang)
+        await send_file(
+            self.bot,
+            chat_id,
+            doc.data,
+            doc.filename,
+            caption=caption,
+            reply_markup=markup if caption == reply.text else None,
+            lang=lang,
+        )
+        if reply.text and reply.text != caption:
+            await send_text(self.bot, chat_id, reply.text, markup, lang=lang)
+    elif reply.text:
+        await send_text(self.bot, chat_id, reply.text, markup, lang=lang)
+
 
 TelegramNotifier._deliver = _deliver

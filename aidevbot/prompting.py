@@ -24,9 +24,11 @@ __all__ = ['INCLUDES', 'LANGUAGE_NAMES', 'prompt_text', 'Prompt', 'load_prompt',
 _PART = re.compile(r'^<!-- (\w+) -->[ \t]*$', re.M)
 INCLUDES = ('sandbox',)  # shared files a role's file pulls in with a `{sandbox}` field
 
+
 def prompt_text(name: str) -> str:
     "The text of `aidevbot/prompts/<name>.md`, read from the installed package."
     return (resources.files('aidevbot') / 'prompts' / f'{name}.md').read_text(encoding='utf-8')
+
 
 def _parts(text: str) -> dict[str, str]:
     bits = _PART.split(text)  # [comment, name, body, name, body, ...]
@@ -36,6 +38,7 @@ def _parts(text: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class Prompt:
     "One role's prompt file: its named parts, and a version hash of the file and the shared files it uses."
+
     name: str
     parts: dict[str, str]
     version: str  # 12 hex digits of sha256 over the file, then each include it uses
@@ -44,20 +47,25 @@ class Prompt:
         "Part `part` with its fields filled from `values` (extra values are ignored)."
         return self.parts[part].format(**values)
 
+
 @functools.cache
 def load_prompt(name: str) -> Prompt:
     "The prompt file `name` (read once per process)."
     text = prompt_text(name)
     h = hashlib.sha256(text.encode())
     for inc in INCLUDES:
-        if inc != name and '{' + inc + '}' in text: h.update(prompt_text(inc).encode())
+        if inc != name and '{' + inc + '}' in text:
+            h.update(prompt_text(inc).encode())
     return Prompt(name, _parts(text), h.hexdigest()[:12])
 
 # %% ../nbs/04a_prompting.ipynb #eadbd08a
-def _n(x: float) -> str: return f"{x:g}"
+def _n(x: float) -> str:
+    return f"{x:g}"
+
 
 def _install_fact(s: Settings) -> str:
-    if not s.sandbox_allow_install: return "Nothing else gets installed: a package in requirements.txt would be missing."
+    if not s.sandbox_allow_install:
+        return "Nothing else gets installed: a package in requirements.txt would be missing."
     only = f" and may name only: {', '.join(s.sandbox_allowed_packages)}" if s.sandbox_allowed_packages else ''
     return f"requirements.txt is installed before the tests, from wheels only (no source builds){only}."
 
@@ -65,51 +73,108 @@ def _install_fact(s: Settings) -> str:
 def sandbox_facts(s: Settings) -> str:
     "The sandbox facts every prompt states, filled from `s` and this runtime."
     has_async = importlib.util.find_spec('pytest_asyncio') is not None
-    asyncio = ("Async tests may use `@pytest.mark.asyncio` (pytest-asyncio is installed)." if has_async else
-               "pytest-asyncio is not installed: test async code with `asyncio.run(...)` in plain test functions.")
+    asyncio = (
+        "Async tests may use `@pytest.mark.asyncio` (pytest-asyncio is installed)."
+        if has_async
+        else "pytest-asyncio is not installed: test async code with `asyncio.run(...)` in plain test functions."
+    )
     return load_prompt('sandbox').fill(
-        'facts', python=f"{sys.version_info.major}.{sys.version_info.minor}", asyncio=asyncio, install=_install_fact(s),
-        installed='pytest' + (', pytest-asyncio' if has_async else ''), timeout=_n(s.sandbox_timeout_seconds),
-        memory_mb=s.sandbox_memory_mb, disk_mb=s.sandbox_disk_mb)
+        'facts',
+        python=f"{sys.version_info.major}.{sys.version_info.minor}",
+        asyncio=asyncio,
+        install=_install_fact(s),
+        installed='pytest' + (', pytest-asyncio' if has_async else ''),
+        timeout=_n(s.sandbox_timeout_seconds),
+        memory_mb=s.sandbox_memory_mb,
+        disk_mb=s.sandbox_disk_mb,
+    )
 
 # %% ../nbs/04a_prompting.ipynb #0ce15bb4
-_STOPWORDS = {k: set(v.split()) for k, v in dict(
-    en="the and that with for this which should from is are of to it an be will can it's into each want",
-    es="el los las que del y en una un con para por es como se su más pero está muestra cuenta al lo quiero cada muy este esta donde cuando sin sobre hay",
-    de="der die das und ist nicht mit ein eine für von zu den dem auf sich auch wie zählt einer werden",
-    fr="le les des et est une un pour dans qui avec du sur pas au ce aux sont compte affiche",
-    pt="o os as que do da dos das e em um uma com para por não é se ao mostra conta",
-    it="il lo gli le che di del della e è un una per con non sono nel da conta mostra",
-).items()}
-_LETTERS = {'es': 'ñ¿¡áíóú', 'de': 'ßäöü', 'pt': 'ãõçâêôáíóú', 'fr': 'àèùâêîôûçœë', 'it': 'àèìòù'}  # two points a letter
-_SCRIPTS = {'CYRILLIC': 'ru', 'GREEK': 'el', 'ARABIC': 'ar', 'HEBREW': 'he', 'HIRAGANA': 'ja', 'KATAKANA': 'ja',
-            'HANGUL': 'ko', 'CJK': 'zh', 'DEVANAGARI': 'hi', 'THAI': 'th'}
+_STOPWORDS = {
+    k: set(v.split())
+    for k, v in dict(
+        en="the and that with for this which should from is are of to it an be will can it's into each want",
+        es="el los las que del y en una un con para por es como se su más pero está muestra cuenta al lo quiero cada muy este esta donde cuando sin sobre hay",
+        de="der die das und ist nicht mit ein eine für von zu den dem auf sich auch wie zählt einer werden",
+        fr="le les des et est une un pour dans qui avec du sur pas au ce aux sont compte affiche",
+        pt="o os as que do da dos das e em um uma com para por não é se ao mostra conta",
+        it="il lo gli le che di del della e è un una per con non sono nel da conta mostra",
+    ).items()
+}
+_LETTERS = {
+    'es': 'ñ¿¡áíóú',
+    'de': 'ßäöü',
+    'pt': 'ãõçâêôáíóú',
+    'fr': 'àèùâêîôûçœë',
+    'it': 'àèìòù',
+}  # two points a letter
+_SCRIPTS = {
+    'CYRILLIC': 'ru',
+    'GREEK': 'el',
+    'ARABIC': 'ar',
+    'HEBREW': 'he',
+    'HIRAGANA': 'ja',
+    'KATAKANA': 'ja',
+    'HANGUL': 'ko',
+    'CJK': 'zh',
+    'DEVANAGARI': 'hi',
+    'THAI': 'th',
+}
 
 # %% ../nbs/04a_prompting.ipynb #00a1a3a8
-def _script(text: str) -> str|None:
+def _script(text: str) -> str | None:
     "The language a non-Latin script implies, when most letters are in it."
     langs = [_SCRIPTS.get(unicodedata.name(c, '').split(' ')[0]) for c in text if c.isalpha()]
-    if 'ja' in langs: langs = ['ja' if x == 'zh' else x for x in langs]  # kanji among kana is Japanese
+    if 'ja' in langs:
+        langs = ['ja' if x == 'zh' else x for x in langs]  # kanji among kana is Japanese
     top = max(set(langs), key=langs.count, default=None)
-    if top is None or langs.count(top) * 2 <= len(langs): return None
+    if top is None or langs.count(top) * 2 <= len(langs):
+        return None
     return 'uk' if top == 'ru' and any(c in 'іїєґІЇЄҐ' for c in text) else top
 
-def detect_language(text: str) -> str|None:
+
+def detect_language(text: str) -> str | None:
     "An ISO 639-1 code for the language `text` is written in, or None when unsure."
-    if (lang := _script(text or '')): return lang
+    if lang := _script(text or ''):
+        return lang
     low = (text or '').lower()
     words = re.findall(r"[^\W\d_]+(?:'[a-z]+)?", low)
-    score = {k: sum(w in sw for w in words) + 2 * sum(c in _LETTERS.get(k, '') for c in low) for k, sw in _STOPWORDS.items()}
+    score = {
+        k: sum(w in sw for w in words) + 2 * sum(c in _LETTERS.get(k, '') for c in low) for k, sw in _STOPWORDS.items()
+    }
     (best, a), (_, b) = sorted(score.items(), key=lambda kv: -kv[1])[:2]
     return best if a >= 2 and a >= b + 2 else None
 
 # %% ../nbs/04a_prompting.ipynb #f7528a4c
-LANGUAGE_NAMES = dict(en='English', es='Spanish', de='German', fr='French', pt='Portuguese', it='Italian', ru='Russian',
-                      uk='Ukrainian', pl='Polish', nl='Dutch', tr='Turkish', el='Greek', ar='Arabic', he='Hebrew', ja='Japanese',
-                      ko='Korean', zh='Chinese', hi='Hindi', th='Thai', cs='Czech', sv='Swedish', id='Indonesian', fa='Persian')
+LANGUAGE_NAMES = dict(
+    en='English',
+    es='Spanish',
+    de='German',
+    fr='French',
+    pt='Portuguese',
+    it='Italian',
+    ru='Russian',
+    uk='Ukrainian',
+    pl='Polish',
+    nl='Dutch',
+    tr='Turkish',
+    el='Greek',
+    ar='Arabic',
+    he='Hebrew',
+    ja='Japanese',
+    ko='Korean',
+    zh='Chinese',
+    hi='Hindi',
+    th='Thai',
+    cs='Czech',
+    sv='Swedish',
+    id='Indonesian',
+    fa='Persian',
+)
 
-def user_language(text: str, language_code: str|None = None) -> str:
+
+def user_language(text: str, language_code: str | None = None) -> str:
     "The language to answer in: the request's, else Telegram's `language_code`, else English; as `Spanish (es)`."
     code = detect_language(text) or (language_code or '').split('-')[0].lower() or 'en'
     name = LANGUAGE_NAMES.get(code)
-    return f"{name} ({code})" if name else f"the language with the code '{code}'" 
+    return f"{name} ({code})" if name else f"the language with the code '{code}'"

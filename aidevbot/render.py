@@ -25,12 +25,15 @@ __all__ = ['MESSAGES', 'LANGUAGES', 'DOMAIN', 'STATE_ICONS', 'pick_language', 'c
            'catalog_problems']
 
 # %% ../nbs/06b_render.ipynb #73c8cc70
-MESSAGES: dict[str, str|tuple[str, str]] = {}  # key -> English template (singular, plural for `_n`)
+MESSAGES: dict[str, str | tuple[str, str]] = {}  # key -> English template (singular, plural for `_n`)
+
 
 def _(key: str, text: str) -> None:
     "Register the English `text` of message `key` (and mark it for extraction)."
-    if key in MESSAGES: raise ValueError(f"message {key!r} defined twice")
+    if key in MESSAGES:
+        raise ValueError(f"message {key!r} defined twice")
     MESSAGES[key] = text
+
 
 def _n(key: str, singular: str, plural: str) -> None:
     "Register a message with plural forms; it is rendered with its parameter `n`."
@@ -96,13 +99,19 @@ _('plan_head', "📋 {title}")
 _('plan_head_version', "📋 {title} (version {version})")
 _('plan_stack', "Stack: {stack}")
 _('plan_tasks', "Tasks:")
-_('plan_estimate', "Estimate: ≈{approx} ({low}–{high}). Your balance: {balance}.\n"
-                   "Nothing more is spent until you approve; unused credits come back at the end.")
+_(
+    'plan_estimate',
+    "Estimate: ≈{approx} ({low}–{high}). Your balance: {balance}.\n"
+    "Nothing more is spent until you approve; unused credits come back at the end.",
+)
 _('not_found', "I can't find that project.")
 _('already_approved', "Already approved: {title} — {state}.")
 _('nothing_to_approve', "{title} — {state}; there is nothing to approve.")
-_('over_cap', "This plan is estimated at up to {estimate}, over the limit of {cap} per project. "
-              "Cancel it and ask for something smaller.")
+_(
+    'over_cap',
+    "This plan is estimated at up to {estimate}, over the limit of {cap} per project. "
+    "Cancel it and ask for something smaller.",
+)
 _('approve_short', "This plan needs up to {estimate} and you have {available}. Top up, then press Approve again.")
 _('project_state', "{title} — {state}.")
 _('approved', "✅ Approved. Building {title}: {credits} are on hold; what is not used comes back at the end.")
@@ -117,7 +126,10 @@ _('resuming', "▶️ Resuming {title}. Work already done is kept.")
 _('change_empty', "Say what should change.")
 _('change_not_completed', "{title} — {state}; changes can be requested once it is completed.")
 _('no_longer_completed', "{title} is no longer completed.")
-_('change_planning', "✏️ Planning version {version} of {title}. You'll see the plan and its price before anything is built.")
+_(
+    'change_planning',
+    "✏️ Planning version {version} of {title}. You'll see the plan and its price before anything is built.",
+)
 _('completed', "🎉 {title} (v{version}) is ready: {caption}.\nYou can request changes to get a new version.")
 _('failed', "❌ {title} stopped: {reason}\nEverything written so far is kept; unused credits are back on your balance.")
 _('paused', "⏸ {title} is paused: {reason}\nNothing is lost. Top up your credits, then press Resume.")
@@ -125,8 +137,11 @@ _('paused', "⏸ {title} is paused: {reason}\nNothing is lost. Top up your credi
 # %% ../nbs/06b_render.ipynb #d04cf864
 _('reason_cap', "it reached its limit of {credits}")
 _('reason_bad_plan', "the plan was not usable ({error})")
-_n('reason_task_failed', "task {i} of {total} ({title}) did not pass verification after {n} attempt: {check}",
-   "task {i} of {total} ({title}) did not pass verification after {n} attempts: {check}")
+_n(
+    'reason_task_failed',
+    "task {i} of {total} ({title}) did not pass verification after {n} attempt: {check}",
+    "task {i} of {total} ({title}) did not pass verification after {n} attempts: {check}",
+)
 _('reason_final_tests', "the final test run failed: {check}")
 _('reason_insufficient', "not enough credits: this needs {needed} and you have {available}")
 _('reason_no_price', "a model's price is not configured yet; the operator has to set it first.")
@@ -156,40 +171,58 @@ _('no_zip', "Version {version} of {title} has no finished ZIP to download.")
 # %% ../nbs/06b_render.ipynb #10febfe3
 _('hi', "Hi!")
 _('hi_name', "Hi, {name}!")
-_('welcome', "{hi} I'm aidevbot, an AI development assistant.\n\n"
-             "Describe a small program in a message (or /new <description>). I plan it into tasks and show you the "
-             "plan with a credit estimate. After you approve, I write it file by file, run its tests, write a README "
-             "and send you the project as a ZIP.\n\n"
-             "What it costs: every model call is paid in credits (1 credit ≈ {credit_usd}); a small project takes "
-             "a few credits, and the plan always shows the estimate before anything is spent. Credits are bought with "
-             "Telegram Stars: {packs}.")
+_(
+    'welcome',
+    "{hi} I'm aidevbot, an AI development assistant.\n\n"
+    "Describe a small program in a message (or /new <description>). I plan it into tasks and show you the "
+    "plan with a credit estimate. After you approve, I write it file by file, run its tests, write a README "
+    "and send you the project as a ZIP.\n\n"
+    "What it costs: every model call is paid in credits (1 credit ≈ {credit_usd}); a small project takes "
+    "a few credits, and the plan always shows the estimate before anything is spent. Credits are bought with "
+    "Telegram Stars: {packs}.",
+)
 _n('gift', "You got {n} free credit to try it.", "You got {n} free credits to try it.")
 _('welcome_balance', "Your balance: {balance}. /help lists the commands.")
 _('pack_offer', "{credits} for {stars} ⭐")
-_('help', "Commands:\n/new <description> — start a project (or just send the description)\n"
-          "/projects — your projects, downloads and status\n/status — the active project\n"
-          "/cancel — cancel the active project\n/resume — continue a paused project\n"
-          "/credits — balance and credit packs\n/usage — recent charges and spend per project\n"
-          "/paysupport — help with payments\n/language — change the language\n/help — this list")
+_(
+    'help',
+    "Commands:\n/new <description> — start a project (or just send the description)\n"
+    "/projects — your projects, downloads and status\n/status — the active project\n"
+    "/cancel — cancel the active project\n/resume — continue a paused project\n"
+    "/credits — balance and credit packs\n/usage — recent charges and spend per project\n"
+    "/paysupport — help with payments\n/language — change the language\n/help — this list",
+)
 
 # %% ../nbs/06b_render.ipynb #cfdfe775
 _('planning', "Got it — planning project #{pid}. I'll send the plan with a credit estimate in a moment.")
 _('empty', "Please describe the program you want, e.g. /new a CLI that converts CSV to JSON.")
 _('too_long', "That description is {n} characters; the limit is {limit}. Please shorten it.")
 _('no_credits', "You have no credits left. Buy a pack below, then send your description again.")
-_('insufficient', "Not enough credits: this needs {needed} and you have {available}.\n"
-                  "Buy a pack below; a paused project continues after the purchase.")
+_(
+    'insufficient',
+    "Not enough credits: this needs {needed} and you have {available}.\n"
+    "Buy a pack below; a paused project continues after the purchase.",
+)
 _('credits', "Your balance: {balance}.\nBuy more with Telegram Stars:")
 _('pack_gone', "That credit pack is no longer offered. Current packs:")
 _('paid', "Thank you! {credits} added. Your balance: {balance}.")
-_('paid_unmatched', "We received your payment but it does not match its invoice, so no credits were added "
-                    "automatically. The operator has been told and will add them or refund the Stars. If you write "
-                    "to /paysupport, give this id: {charge}")
-_('paid_alert', "⚠️ Payment {charge} from Telegram user {payer} was NOT credited: {reason}\nPaid: {amount} {currency}; "
-                "payload: {payload}\n/refund {charge} returns the Stars; /grant {payer} <credits> credits them by hand.")
-_('paysupport', "Payments: credits are bought with Telegram Stars and added right after payment. If credits did not "
-                "arrive or you want a refund for credits you have not used, reply here with the charge id below and "
-                "the operator will check it.\n\n{payments}")
+_(
+    'paid_unmatched',
+    "We received your payment but it does not match its invoice, so no credits were added "
+    "automatically. The operator has been told and will add them or refund the Stars. If you write "
+    "to /paysupport, give this id: {charge}",
+)
+_(
+    'paid_alert',
+    "⚠️ Payment {charge} from Telegram user {payer} was NOT credited: {reason}\nPaid: {amount} {currency}; "
+    "payload: {payload}\n/refund {charge} returns the Stars; /grant {payer} <credits> credits them by hand.",
+)
+_(
+    'paysupport',
+    "Payments: credits are bought with Telegram Stars and added right after payment. If credits did not "
+    "arrive or you want a refund for credits you have not used, reply here with the charge id below and "
+    "the operator will check it.\n\n{payments}",
+)
 _('payment_line', "{date} {pack} {stars} ⭐ {status} — {charge}")
 _('no_payments', "You have not bought credits yet.")
 
@@ -241,8 +274,11 @@ _('granted', "Granted {credits} to {tg_id}; their balance: {balance}.")
 _('refund_usage', "Usage: /refund <telegram_payment_charge_id> [force]")
 _('refund_none', "No payment with charge id {charge}.")
 _('refund_already', "Payment {charge} is already refunded.")
-_('refund_spent', "The user has spent part of these credits (balance {balance} < {credits}). "
-                  "Send /refund {charge} force to refund anyway and take back what is left.")
+_(
+    'refund_spent',
+    "The user has spent part of these credits (balance {balance} < {credits}). "
+    "Send /refund {charge} force to refund anyway and take back what is left.",
+)
 _('refund_refused', "Telegram refused the refund: {error}")
 _('refunded', "Refunded {stars} ⭐ ({pack}) to {tg_id}; credits taken back.")
 
@@ -259,10 +295,12 @@ _('order_account', "This invoice was made for another account. Please open /cred
 LANGUAGES = ('en', 'ru', 'es')  # English is the source; the others have a catalog
 DOMAIN = 'aidevbot'
 
-def pick_language(*codes: str|None) -> str:
+
+def pick_language(*codes: str | None) -> str:
     "The first of `codes` (e.g. `ru-RU`, `es`) we have a catalog for, else `en`."
     for c in codes:
-        if c and (base := c.replace('_', '-').split('-')[0].lower()) in LANGUAGES: return base
+        if c and (base := c.replace('_', '-').split('-')[0].lower()) in LANGUAGES:
+            return base
     return "en"
 
 # %% ../nbs/06b_render.ipynb #f1e2f59e
@@ -270,11 +308,14 @@ def catalog_file(lang: str):
     "The `.po` catalog of `lang`, a package resource."
     return files('aidevbot').joinpath('locales', lang, 'LC_MESSAGES', f'{DOMAIN}.po')
 
+
 @cache
 def translations(lang: str) -> NullTranslations:
     "gettext translations for `lang` from its `.po` catalog (English: the templates themselves)."
-    if lang == 'en': return NullTranslations()
-    with catalog_file(lang).open('rb') as f: cat = read_po(f, locale=lang, domain=DOMAIN)
+    if lang == 'en':
+        return NullTranslations()
+    with catalog_file(lang).open('rb') as f:
+        cat = read_po(f, locale=lang, domain=DOMAIN)
     buf = io.BytesIO()
     write_mo(buf, cat)  # in memory: no compiled .mo to keep in step with the .po
     buf.seek(0)
@@ -283,10 +324,13 @@ def translations(lang: str) -> NullTranslations:
 # %% ../nbs/06b_render.ipynb #db646224
 class Msg(str):
     "A user-facing message: English as a `str`, with the `key` and `params` to render it in any language."
+
     key: str
     params: dict
+
     def __new__(cls, key: str, /, **params):
-        if key not in MESSAGES and key != '_join': raise KeyError(f"no message {key!r}")
+        if key not in MESSAGES and key != '_join':
+            raise KeyError(f"no message {key!r}")
         self = super().__new__(cls, _render(key, params, 'en'))
         self.key, self.params = key, params
         return self
@@ -296,27 +340,39 @@ class Msg(str):
         "Lines or items joined by `sep`; each part rendered in the reader's language."
         return cls('_join', sep=sep, parts=tuple(parts))
 
-    def __reduce__(self): return (_msg, (self.key, self.params))  # copies and pickles keep the key
+    def __reduce__(self):
+        return (_msg, (self.key, self.params))  # copies and pickles keep the key
 
-def _msg(key: str, params: dict) -> Msg: return Msg(key, **params)
+
+def _msg(key: str, params: dict) -> Msg:
+    return Msg(key, **params)
 
 # %% ../nbs/06b_render.ipynb #454c1428
 class Usd(Decimal):
     "An amount in US dollars (rendered as money)."
 
+
 class _Formatter(string.Formatter):
     def convert_field(self, value, conversion):
-        if conversion == 'u': return value[:1].upper() + value[1:]  # `{state!u}`: capitalized
+        if conversion == 'u':
+            return value[:1].upper() + value[1:]  # `{state!u}`: capitalized
         return super().convert_field(value, conversion)
+
 
 _FORMAT = _Formatter()
 
+
 def _value(v, lang: str) -> str:
-    if isinstance(v, Msg): return render(v, lang)
-    if isinstance(v, Usd): return format_currency(v, 'USD', locale=lang)
-    if isinstance(v, (Decimal, float)): return format_decimal(Decimal(str(v)).quantize(Decimal('0.01')).normalize(), locale=lang)
-    if isinstance(v, datetime): return format_datetime(v, 'short', locale=lang)
-    if isinstance(v, date): return format_date(v, 'short', locale=lang)
+    if isinstance(v, Msg):
+        return render(v, lang)
+    if isinstance(v, Usd):
+        return format_currency(v, 'USD', locale=lang)
+    if isinstance(v, (Decimal, float)):
+        return format_decimal(Decimal(str(v)).quantize(Decimal('0.01')).normalize(), locale=lang)
+    if isinstance(v, datetime):
+        return format_datetime(v, 'short', locale=lang)
+    if isinstance(v, date):
+        return format_date(v, 'short', locale=lang)
     return '' if v is None else str(v)
 
 # %% ../nbs/06b_render.ipynb #167bbc84
@@ -325,29 +381,46 @@ def _plural_n(n) -> int:
     d = Decimal(str(n))
     return int(d) if d == d.to_integral_value() else 2
 
+
 def _render(key: str, params: dict, lang: str) -> str:
-    if key == '_join': return render(params['sep'], lang).join(render(p, lang) for p in params['parts'])
+    if key == '_join':
+        return render(params['sep'], lang).join(render(p, lang) for p in params['parts'])
     t, tr = MESSAGES[key], translations(lang)
     if isinstance(t, tuple):
         text = tr.npgettext(key, t[0], t[1], _plural_n(params['n']))
         params = {**params, 'n': format_decimal(Decimal(str(params['n'])).normalize(), locale=lang)}
-    else: text = tr.pgettext(key, t)
+    else:
+        text = tr.pgettext(key, t)
     return _FORMAT.format(text, **{k: _value(v, lang) for k, v in params.items()})
 
-def render(x, lang: str = 'en') -> str|None:
+
+def render(x, lang: str = 'en') -> str | None:
     "`x` in language `lang`: a `Msg` rendered from the catalog; anything else (user content) as it is."
     return _render(x.key, x.params, lang) if isinstance(x, Msg) else x
 
 # %% ../nbs/06b_render.ipynb #7993f919
-def credits(amount) -> Msg|str:
+def credits(amount) -> Msg | str:
     "`12.50` → *12.5 credits* (in the reader's language); `?` when unknown."
     return '?' if amount is None else Msg('n_credits', n=Decimal(str(amount)).quantize(Decimal('0.01')))
 
-STATE_ICONS = {'draft': '🗒', 'planning': '🧭', 'awaiting_approval': '📋', 'queued': '⏳', 'implementing': '🛠',
-               'verifying': '🧪', 'documenting': '📝', 'packaging': '📦', 'completed': '✅', 'paused': '⏸',
-               'failed': '❌', 'cancelled': '🚫'}
 
-def state_label(state) -> Msg|str:
+STATE_ICONS = {
+    'draft': '🗒',
+    'planning': '🧭',
+    'awaiting_approval': '📋',
+    'queued': '⏳',
+    'implementing': '🛠',
+    'verifying': '🧪',
+    'documenting': '📝',
+    'packaging': '📦',
+    'completed': '✅',
+    'paused': '⏸',
+    'failed': '❌',
+    'cancelled': '🚫',
+}
+
+
+def state_label(state) -> Msg | str:
     "The label of a project state (`ProjectState` or its value); an unknown one as it is."
     key = f"state_{state}"
     return Msg(key) if key in MESSAGES else str(state)
@@ -360,7 +433,7 @@ def progress_bar(done: float, total: float, width: int = 10) -> Msg:
     return Msg('progress_bar', bar=f"[{'█' * n}{'░' * (width - n)}]", percent=math.floor(frac * 100))
 
 # %% ../nbs/06b_render.ipynb #edb26b32
-def progress_text(project_id: int, p, *, final: str|None = None) -> Msg:
+def progress_text(project_id: int, p, *, final: str | None = None) -> Msg:
     "The progress message of project `project_id` at `p` (a `Progress`)."
     state = 'awaiting_approval' if final == 'plan_ready' else final or str(p.state)
     total, idx = int(p.task_total or 0), int(p.task_index or 0)  # idx: 1-based task being worked on, 0 before the first
@@ -370,9 +443,15 @@ def progress_text(project_id: int, p, *, final: str|None = None) -> Msg:
     lines = [Msg('progress_head_version', version=p.version, **head) if p.version else Msg('progress_head', **head)]
     if total and final != 'plan_ready':
         lines.append(progress_bar(done, total))
-        lines.append(Msg('progress_all_done', n=total) if state == 'completed' else Msg('progress_task', i=max(idx, 1), total=total))
-    if p.current and not final: lines.append(Msg('progress_now', what=p.current))
-    if p.verification and final != 'plan_ready': lines.append(Msg('last_check', check=p.verification))
+        lines.append(
+            Msg('progress_all_done', n=total)
+            if state == 'completed'
+            else Msg('progress_task', i=max(idx, 1), total=total)
+        )
+    if p.current and not final:
+        lines.append(Msg('progress_now', what=p.current))
+    if p.verification and final != 'plan_ready':
+        lines.append(Msg('last_check', check=p.verification))
     return Msg.join('\n', lines)
 
 # %% ../nbs/06b_render.ipynb #b32a3ef9
@@ -380,27 +459,36 @@ def pack_buttons(packs) -> list[list[tuple[Msg, str]]]:
     "One `buy:<pack_id>` button (label, data) per credit pack, a row each."
     return [[(Msg('btn_buy', credits=credits(p.credits), stars=p.stars), f"buy:{p.id}")] for p in packs]
 
+
 def caption(r: dict) -> Msg:
     "A ZIP's caption from its result: `7 files · tests 7/7 passed · 1.2 credits` (and files that run when opened)."
-    tests = (Msg('caption_tests', passed=r['tests_passed'], ran=r['tests_run']) if r.get('tests_verified') else
-             r.get('note') or Msg('caption_no_tests'))
+    tests = (
+        Msg('caption_tests', passed=r['tests_passed'], ran=r['tests_run'])
+        if r.get('tests_verified')
+        else r.get('note') or Msg('caption_no_tests')
+    )
     parts = dict(files=Msg('n_files', n=r['files']), tests=tests, credits=credits(r['credits_spent']))
-    if not (found := list(r.get('autorun') or [])): return Msg('caption', **parts)
+    if not (found := list(r.get('autorun') or [])):
+        return Msg('caption', **parts)
     names = ', '.join(found[:3]) if len(found) <= 3 else Msg('n_more', files=', '.join(found[:3]), n=len(found) - 3)
     return Msg('caption_warning', warning=Msg('autorun_warning', files=names), **parts)
 
 # %% ../nbs/06b_render.ipynb #384a954e
-def _fields(t: str) -> set[str]: return {f"{f}!{c}" if c else f for _, f, _, c in string.Formatter().parse(t) if f is not None}
+def _fields(t: str) -> set[str]:
+    return {f"{f}!{c}" if c else f for _, f, _, c in string.Formatter().parse(t) if f is not None}
+
 
 def catalog_problems(lang: str, path=None) -> list[str]:
     "What is missing or wrong in the catalog of `lang` (at `path`, default the packaged one); [] when complete."
-    with (path or catalog_file(lang)).open('rb') as f: cat = read_po(f, locale=lang, domain=DOMAIN)
+    with (path or catalog_file(lang)).open('rb') as f:
+        cat = read_po(f, locale=lang, domain=DOMAIN)
     out = []
     for key, en in MESSAGES.items():
         m = cat.get(en[0] if isinstance(en, tuple) else en, context=key)
         strings = () if m is None else m.string if isinstance(m.string, tuple) else (m.string,)
         want = cat.num_plurals if isinstance(en, tuple) else 1
-        if m is None or m.fuzzy or len(strings) != want or not all(strings): out.append(f"{lang}: {key} is not translated")
+        if m is None or m.fuzzy or len(strings) != want or not all(strings):
+            out.append(f"{lang}: {key} is not translated")
         elif bad := [s for s in strings if _fields(s) != _fields(en[-1] if isinstance(en, tuple) else en)]:
             out.append(f"{lang}: {key} has other placeholders: {bad[0]!r}")
     return out

@@ -42,28 +42,45 @@ __all__ = ['DENIED_SYSCALLS', 'CLONE_NAMESPACE_FLAGS', 'SANDBOX_UID_BASE', 'STAL
 @dataclass
 class SandboxResult:
     "The outcome of running a command in the sandbox."
+
     returncode: int  # negative: killed by that signal
     stdout: str
     stderr: str
     timed_out: bool
-    killed_reason: str|None  # why the sandbox stopped it, in words, or None
+    killed_reason: str | None  # why the sandbox stopped it, in words, or None
     duration: float  # seconds, wall clock
     isolation: dict  # what held: engine, mode, namespaces, uid, seccomp, totals; `setup_error` when nothing ran
     files: dict[str, bytes] = field(default_factory=dict)  # files collected from the sandbox folder after the run
+
     @property
-    def ok(self) -> bool: return self.returncode == 0 and not self.timed_out
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
     @property
-    def not_run(self) -> str|None: return self.isolation.get('setup_error')
+    def not_run(self) -> str | None:
+        return self.isolation.get('setup_error')
 
 # %% ../nbs/07_sandbox.ipynb #723a0eb5
 def sandbox_env(workdir: str) -> dict[str, str]:
     "The whole environment a sandboxed command gets; nothing is taken from `os.environ`."
     path = ':'.join(dict.fromkeys([os.path.dirname(sys.executable), '/usr/local/bin', '/usr/bin', '/bin']))
-    return {'PATH': path, 'HOME': workdir, 'LANG': 'C.UTF-8', 'LC_ALL': 'C.UTF-8', 'USER': 'sandbox', 'LOGNAME': 'sandbox',
-            'TMPDIR': '/tmp', 'PYTHONDONTWRITEBYTECODE': '1', 'PYTHONHASHSEED': '0', 'PYTHONUNBUFFERED': '1'}
+    return {
+        'PATH': path,
+        'HOME': workdir,
+        'LANG': 'C.UTF-8',
+        'LC_ALL': 'C.UTF-8',
+        'USER': 'sandbox',
+        'LOGNAME': 'sandbox',
+        'TMPDIR': '/tmp',
+        'PYTHONDONTWRITEBYTECODE': '1',
+        'PYTHONHASHSEED': '0',
+        'PYTHONUNBUFFERED': '1',
+    }
+
 
 def _resolve_argv(argv: Sequence[str]) -> list[str]:
-    if not argv: raise ValueError("argv is empty: give the command to run, e.g. ['python', 'main.py']")
+    if not argv:
+        raise ValueError("argv is empty: give the command to run, e.g. ['python', 'main.py']")
     argv = [str(a) for a in argv]
     return [sys.executable, '-s', '-B', *argv[1:]] if argv[0] in ('python', 'python3') else argv
 
@@ -73,31 +90,56 @@ mount_setattr bpf keyctl add_key request_key ptrace process_vm_readv process_vm_
 io_uring_enter io_uring_register perf_event_open userfaultfd kexec_load kexec_file_load init_module finit_module
 delete_module open_by_handle_at name_to_handle_at swapon swapoff reboot acct quotactl quotactl_fd syslog lookup_dcookie
 vhangup settimeofday clock_settime clock_adjtime adjtimex iopl ioperm uselib nfsservctl'''.split()
-CLONE_NAMESPACE_FLAGS = {'CLONE_NEWNS': 0x00020000, 'CLONE_NEWCGROUP': 0x02000000, 'CLONE_NEWUTS': 0x04000000,
-                         'CLONE_NEWIPC': 0x08000000, 'CLONE_NEWUSER': 0x10000000, 'CLONE_NEWPID': 0x20000000,
-                         'CLONE_NEWNET': 0x40000000}
+CLONE_NAMESPACE_FLAGS = {
+    'CLONE_NEWNS': 0x00020000,
+    'CLONE_NEWCGROUP': 0x02000000,
+    'CLONE_NEWUTS': 0x04000000,
+    'CLONE_NEWIPC': 0x08000000,
+    'CLONE_NEWUSER': 0x10000000,
+    'CLONE_NEWPID': 0x20000000,
+    'CLONE_NEWNET': 0x40000000,
+}
+
 
 class _ArgCmp(ctypes.Structure):
     "libseccomp's `struct scmp_arg_cmp`."
-    _fields_ = [('arg', ctypes.c_uint), ('op', ctypes.c_int), ('datum_a', ctypes.c_uint64), ('datum_b', ctypes.c_uint64)]
 
-def _act_errno(e: int) -> int: return 0x00050000 | (e & 0xffff)  # SCMP_ACT_ERRNO(e)
+    _fields_ = [
+        ('arg', ctypes.c_uint),
+        ('op', ctypes.c_int),
+        ('datum_a', ctypes.c_uint64),
+        ('datum_b', ctypes.c_uint64),
+    ]
+
+
+def _act_errno(e: int) -> int:
+    return 0x00050000 | (e & 0xFFFF)  # SCMP_ACT_ERRNO(e)
 
 # %% ../nbs/07_sandbox.ipynb #2d15ad05
 def _libseccomp():
     name = ctypes.util.find_library('seccomp') or 'libseccomp.so.2'
-    try: lib = ctypes.CDLL(name, use_errno=True)
-    except OSError: raise RuntimeError("libseccomp is missing: install the libseccomp2 package") from None
+    try:
+        lib = ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        raise RuntimeError("libseccomp is missing: install the libseccomp2 package") from None
     lib.seccomp_init.restype, lib.seccomp_init.argtypes = ctypes.c_void_p, [ctypes.c_uint32]
-    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
+    lib.seccomp_rule_add_array.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.POINTER(_ArgCmp),
+    ]
     lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
     lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.seccomp_release.argtypes = [ctypes.c_void_p]
     return lib
 
+
 def _rule(lib, ctx, action: int, call: str, *cmps: _ArgCmp) -> None:
     nr = lib.seccomp_syscall_resolve_name(call.encode())
-    if nr < 0: return  # not a syscall on this architecture
+    if nr < 0:
+        return  # not a syscall on this architecture
     arr = (_ArgCmp * max(1, len(cmps)))(*cmps)
     if (rc := lib.seccomp_rule_add_array(ctx, action, nr, len(cmps), arr)) < 0:
         raise RuntimeError(f"seccomp rule for {call} failed: {os.strerror(-rc)}")
@@ -107,40 +149,50 @@ def _rule(lib, ctx, action: int, call: str, *cmps: _ArgCmp) -> None:
 def seccomp_filter() -> bytes:
     "The BPF program: every syscall allowed except those that make namespaces, mount, load code into the kernel or trace."
     lib = _libseccomp()
-    ctx = lib.seccomp_init(0x7fff0000)  # SCMP_ACT_ALLOW; other architectures (i386, x32) are killed by libseccomp
+    ctx = lib.seccomp_init(0x7FFF0000)  # SCMP_ACT_ALLOW; other architectures (i386, x32) are killed by libseccomp
     try:
-        for call in DENIED_SYSCALLS: _rule(lib, ctx, _act_errno(errno.EPERM), call)
+        for call in DENIED_SYSCALLS:
+            _rule(lib, ctx, _act_errno(errno.EPERM), call)
         for flag in CLONE_NAMESPACE_FLAGS.values():  # SCMP_CMP_MASKED_EQ: (flags & flag) == flag
             _rule(lib, ctx, _act_errno(errno.EPERM), 'clone', _ArgCmp(0, 7, flag, flag))
         _rule(lib, ctx, _act_errno(errno.ENOSYS), 'clone3')
         fd = os.memfd_create('seccomp')
         try:
-            if (rc := lib.seccomp_export_bpf(ctx, fd)) < 0: raise RuntimeError(f"seccomp export failed: {os.strerror(-rc)}")
+            if (rc := lib.seccomp_export_bpf(ctx, fd)) < 0:
+                raise RuntimeError(f"seccomp export failed: {os.strerror(-rc)}")
             os.lseek(fd, 0, 0)
             return os.read(fd, 1 << 20)
-        finally: os.close(fd)
-    finally: lib.seccomp_release(ctx)
+        finally:
+            os.close(fd)
+    finally:
+        lib.seccomp_release(ctx)
 
 # %% ../nbs/07_sandbox.ipynb #73413013
 @dataclass(frozen=True)
 class Engine:
     "How generated code can be isolated on this host, or why it cannot."
-    bwrap: str|None  # path of bubblewrap
-    mode: str|None  # 'privileged' or 'userns'
-    problem: str|None  # why code cannot run isolated here, with how to fix it
+
+    bwrap: str | None  # path of bubblewrap
+    mode: str | None  # 'privileged' or 'userns'
+    problem: str | None  # why code cannot run isolated here, with how to fix it
     cgroups: dict  # controller -> folder where a per-run cgroup can be made (root only)
 
+
 def _cap_sys_admin() -> bool:
-    try: eff = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff:')), 16)
-    except (OSError, StopIteration): return False
+    try:
+        eff = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff:')), 16)
+    except (OSError, StopIteration):
+        return False
     return bool(eff & (1 << 21))
+
 
 def _cgroup_dirs() -> dict:
     "cgroup v1 folders for memory and pids this process may create children in (root on a host that offers them)."
     out = {}
     for ctl in ('memory', 'pids'):
         d = f'/sys/fs/cgroup/{ctl}'
-        if os.path.isfile(os.path.join(d, 'cgroup.procs')) and os.access(d, os.W_OK): out[ctl] = d
+        if os.path.isfile(os.path.join(d, 'cgroup.procs')) and os.access(d, os.W_OK):
+            out[ctl] = d
     return out
 
 # %% ../nbs/07_sandbox.ipynb #abea0cf3
@@ -148,72 +200,101 @@ def _cgroup_dirs() -> dict:
 def engine() -> Engine:
     "Find bubblewrap and the mode this host allows; the first real run proves it."
     bwrap = shutil.which('bwrap', path='/usr/bin:/usr/local/bin:/bin')
-    if not bwrap: return Engine(None, None, "bubblewrap is not installed: install the `bubblewrap` package", {})
-    try: seccomp_filter()
-    except RuntimeError as e: return Engine(bwrap, None, str(e), {})
+    if not bwrap:
+        return Engine(None, None, "bubblewrap is not installed: install the `bubblewrap` package", {})
+    try:
+        seccomp_filter()
+    except RuntimeError as e:
+        return Engine(bwrap, None, str(e), {})
     privileged = os.geteuid() == 0 and _cap_sys_admin()
     return Engine(bwrap, 'privileged' if privileged else 'userns', None, _cgroup_dirs() if privileged else {})
 
 # %% ../nbs/07_sandbox.ipynb #acbc55ba
 SANDBOX_UID_BASE = 1_800_000_000  # fresh uids are drawn from here; no account or file on the host uses them
 
+
 def _procs_of_uid(uid: int, *, zombies: bool = False) -> list[int]:
     "Pids of processes whose real uid is `uid` (zombies, already dead, only if asked)."
     found = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
-        try: status = open(f'/proc/{pid}/status').read()
-        except OSError: continue
-        st = re.search(r'^State:\s+(\S)', status, re.M); u = re.search(r'^Uid:\s+(\d+)', status, re.M)
-        if u and int(u.group(1)) == uid and (zombies or (st and st.group(1) != 'Z')): found.append(int(pid))
+        try:
+            status = open(f'/proc/{pid}/status').read()
+        except OSError:
+            continue
+        st = re.search(r'^State:\s+(\S)', status, re.M)
+        u = re.search(r'^Uid:\s+(\d+)', status, re.M)
+        if u and int(u.group(1)) == uid and (zombies or (st and st.group(1) != 'Z')):
+            found.append(int(pid))
     return found
+
 
 def _fresh_uid() -> int:
     "A uid no process has, for one run (as root)."
     while True:
         uid = SANDBOX_UID_BASE + int.from_bytes(os.urandom(3), 'big')
-        if not _procs_of_uid(uid, zombies=True): return uid
+        if not _procs_of_uid(uid, zombies=True):
+            return uid
 
 # %% ../nbs/07_sandbox.ipynb #be610d59
-def _rlimits(*, timeout, memory_mb, cpu_seconds, max_processes, max_file_mb, max_open_files) -> dict[str, tuple[int, int]]:
+def _rlimits(
+    *, timeout, memory_mb, cpu_seconds, max_processes, max_file_mb, max_open_files
+) -> dict[str, tuple[int, int]]:
     cpu = max(1, math.ceil(cpu_seconds if cpu_seconds is not None else timeout + 1))
     mb = lambda n: int(n * 2**20)
-    return {'RLIMIT_CPU': (cpu, cpu + 1), 'RLIMIT_AS': (mb(memory_mb),) * 2, 'RLIMIT_FSIZE': (mb(max_file_mb),) * 2,
-            'RLIMIT_NPROC': (int(max_processes),) * 2, 'RLIMIT_NOFILE': (int(max_open_files),) * 2, 'RLIMIT_CORE': (0, 0)}
+    return {
+        'RLIMIT_CPU': (cpu, cpu + 1),
+        'RLIMIT_AS': (mb(memory_mb),) * 2,
+        'RLIMIT_FSIZE': (mb(max_file_mb),) * 2,
+        'RLIMIT_NPROC': (int(max_processes),) * 2,
+        'RLIMIT_NOFILE': (int(max_open_files),) * 2,
+        'RLIMIT_CORE': (0, 0),
+    }
 
 # %% ../nbs/07_sandbox.ipynb #330171e7
-def _write_tree(workdir: str, files: Mapping[str, bytes|str], uid: int|None) -> None:
+def _write_tree(workdir: str, files: Mapping[str, bytes | str], uid: int | None) -> None:
     for path, data in validate_files(files).items():
         target = os.path.join(workdir, *path.split('/'))
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, 'wb') as f: f.write(data)
+        with open(target, 'wb') as f:
+            f.write(data)
     if uid is not None:
         for root, dirs, names in os.walk(workdir):
-            for n in [root, *(os.path.join(root, x) for x in dirs + names)]: os.chown(n, uid, uid)
+            for n in [root, *(os.path.join(root, x) for x in dirs + names)]:
+                os.chown(n, uid, uid)
+
 
 STALE_SECONDS = 6 * 3600  # a sandbox folder this old belongs to a bot process that died mid-run
 STALE_CGROUP_SECONDS = 600  # a cgroup is empty only for moments before and after a run
 
-def _remove_stale(now: float|None = None) -> None:
+
+def _remove_stale(now: float | None = None) -> None:
     "Delete sandbox folders (and empty cgroups) left behind by a bot process that was killed mid-run."
     now = now or time.time()
     bases = [(tempfile.gettempdir(), lambda p: shutil.rmtree(p, ignore_errors=True), STALE_SECONDS)]
     bases += [(d, os.rmdir, STALE_CGROUP_SECONDS) for d in ('/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory')]
     for base, remove, age in bases:  # rmdir refuses a cgroup that still has processes
-        try: names = os.listdir(base)
-        except OSError: continue
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
         for name in names:
             p = os.path.join(base, name)
             try:
-                if name.startswith('aidevbot-sbx-') and now - os.lstat(p).st_mtime > age: remove(p)
-            except OSError: pass
+                if name.startswith('aidevbot-sbx-') and now - os.lstat(p).st_mtime > age:
+                    remove(p)
+            except OSError:
+                pass
 
 # %% ../nbs/07_sandbox.ipynb #e852e2db
-def _prepare(files: Mapping[str, bytes|str], uid: int|None) -> str:
+def _prepare(files: Mapping[str, bytes | str], uid: int | None) -> str:
     "A fresh folder holding `files`, owned by the run's uid; the sandbox copies it into its own capped folder."
     _remove_stale()
     workdir = tempfile.mkdtemp(prefix='aidevbot-sbx-')
-    try: _write_tree(workdir, files, uid)
-    except BaseException: shutil.rmtree(workdir, ignore_errors=True); raise
+    try:
+        _write_tree(workdir, files, uid)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     return workdir
 
 # %% ../nbs/07_sandbox.ipynb #1365283c
@@ -221,54 +302,100 @@ def _make_cgroups(eng: Engine, *, memory_bytes: int, max_processes: int) -> list
     "Per-run cgroups capping memory (with swap) and processes in total; [] where the host gives none."
     made = []
     for ctl, base in eng.cgroups.items():
-        try: path = tempfile.mkdtemp(prefix='aidevbot-sbx-', dir=base)
-        except OSError: continue
         try:
-            if ctl == 'pids': open(os.path.join(path, 'pids.max'), 'w').write(str(max_processes + 8))  # + bwrap and PID 1
+            path = tempfile.mkdtemp(prefix='aidevbot-sbx-', dir=base)
+        except OSError:
+            continue
+        try:
+            if ctl == 'pids':
+                open(os.path.join(path, 'pids.max'), 'w').write(str(max_processes + 8))  # + bwrap and PID 1
             else:
                 open(os.path.join(path, 'memory.limit_in_bytes'), 'w').write(str(memory_bytes))
-                if os.path.exists(sw := os.path.join(path, 'memory.memsw.limit_in_bytes')): open(sw, 'w').write(str(memory_bytes))
+                if os.path.exists(sw := os.path.join(path, 'memory.memsw.limit_in_bytes')):
+                    open(sw, 'w').write(str(memory_bytes))
             made.append(path)
-        except OSError: os.rmdir(path)
+        except OSError:
+            os.rmdir(path)
     return made
+
 
 def _remove_cgroups(paths: Sequence[str]) -> None:
     for path in paths:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:  # empty once the last zombie is reaped
-            try: os.rmdir(path); break
-            except FileNotFoundError: break
-            except OSError: time.sleep(0.02)
+            try:
+                os.rmdir(path)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)
 
 # %% ../nbs/07_sandbox.ipynb #d049667c
-ETC_ALLOWED = ['ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'alternatives', 'mime.types', 'ssl', 'ca-certificates',
-               'nsswitch.conf', 'host.conf', 'protocols', 'services', 'debian_version', 'os-release']
+ETC_ALLOWED = [
+    'ld.so.cache',
+    'ld.so.conf',
+    'ld.so.conf.d',
+    'localtime',
+    'alternatives',
+    'mime.types',
+    'ssl',
+    'ca-certificates',
+    'nsswitch.conf',
+    'host.conf',
+    'protocols',
+    'services',
+    'debian_version',
+    'os-release',
+]
 ETC_NETWORK = ['resolv.conf', 'hosts', 'gai.conf', 'pip.conf']  # only for an install that may use the network
 
-def _under(path: str, top: str) -> bool: return path == top or path.startswith(top.rstrip('/') + '/')
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip('/') + '/')
+
 
 def _runtime_dirs() -> list[str]:
     "The Python runtime outside /usr (a venv, pyenv, /opt): prefixes and their site-packages, to bind read-only."
     libs = [p for p in sys.path if p.endswith(('site-packages', 'dist-packages'))]
     exe_root = os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))
-    cands = [p for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, exe_root, *libs) if p and os.path.isdir(p)]
+    cands = [
+        p
+        for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, exe_root, *libs)
+        if p and os.path.isdir(p)
+    ]
     out = []
     for p in sorted({os.path.realpath(p) for p in cands} | {os.path.abspath(p) for p in cands}):
-        if p != '/' and not _under(p, '/usr') and not any(_under(p, q) for q in out): out.append(p)
+        if p != '/' and not _under(p, '/usr') and not any(_under(p, q) for q in out):
+            out.append(p)
     return out
 
 # %% ../nbs/07_sandbox.ipynb #4ff92a50
 def default_hidden_paths() -> list[str]:
     "The bot's sensitive paths (SQLite files with -wal/-shm/-journal, `.env`, sockets, homes): never visible inside."
-    paths = ['/root', '/home', '/run/postgresql', '/var/run/postgresql', '/run/docker.sock', '/var/run/docker.sock',
-             os.path.abspath('.env'), os.path.abspath('aidevbot.db')]
+    paths = [
+        '/root',
+        '/home',
+        '/run/postgresql',
+        '/var/run/postgresql',
+        '/run/docker.sock',
+        '/var/run/docker.sock',
+        os.path.abspath('.env'),
+        os.path.abspath('aidevbot.db'),
+    ]
     urls = {os.environ.get('DATABASE_URL', '')}  # read at call time to hide the file, never passed on
     try:
         from aidevbot.config import load_settings  # also sees a DATABASE_URL given in .env
+
         urls.add(load_settings().database_url)
-    except Exception: pass
+    except Exception:
+        pass
     for url in urls:
-        if url.startswith('sqlite') and ':///' in url and (db := url.split(':///', 1)[1].split('?')[0]) not in ('', ':memory:'):
+        if (
+            url.startswith('sqlite')
+            and ':///' in url
+            and (db := url.split(':///', 1)[1].split('?')[0]) not in ('', ':memory:')
+        ):
             paths.append(os.path.abspath(db))
     files = [p for p in paths if p not in ('/root', '/home')]
     return paths + [p + s for p in files for s in ('-wal', '-shm', '-journal')]
@@ -278,16 +405,22 @@ def _root_args(*, network: bool) -> list[str]:
     "bwrap arguments for the read-only system: /usr, the merged-/usr links, a few files of /etc, the runtime."
     args = ['--ro-bind', '/usr', '/usr', '--perms', '0755', '--dir', '/etc']
     for top in ('/bin', '/sbin', '/lib', '/lib64', '/lib32', '/libx32'):
-        if os.path.islink(top): args += ['--symlink', os.readlink(top), top]
-        elif os.path.isdir(top): args += ['--ro-bind', top, top]
+        if os.path.islink(top):
+            args += ['--symlink', os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ['--ro-bind', top, top]
     for name in ETC_ALLOWED + (ETC_NETWORK if network else []):
-        if os.path.exists(p := f'/etc/{name}'): args += ['--ro-bind', p, p]
+        if os.path.exists(p := f'/etc/{name}'):
+            args += ['--ro-bind', p, p]
     made = set()
     for d in _runtime_dirs():
         for a in [d[:i] for i in range(1, len(d)) if d[i] == '/'][1:]:  # its parents, passable by the sandbox's uid
-            if a not in made: made.add(a); args += ['--perms', '0755', '--dir', a]
+            if a not in made:
+                made.add(a)
+                args += ['--perms', '0755', '--dir', a]
         args += ['--ro-bind', d, d]
     return args
+
 
 def _mask_args(hidden: Sequence[str], visible: Sequence[str]) -> list[str]:
     "Cover any sensitive path that happens to lie inside a bound folder."
@@ -301,83 +434,154 @@ def _mask_args(hidden: Sequence[str], visible: Sequence[str]) -> list[str]:
 def _data_fd(data: bytes) -> int:
     "A file descriptor holding `data`, for bwrap's --ro-bind-data and --seccomp."
     fd = os.memfd_create('aidevbot-sbx', 0)
-    os.write(fd, data); os.lseek(fd, 0, 0)
+    os.write(fd, data)
+    os.lseek(fd, 0, 0)
     return fd
+
 
 @functools.cache
 def _init_source() -> bytes:
     "The source of `aidevbot.sandbox_init`, shipped into each run (the sandbox does not see the bot's package)."
     return open(importlib.util.find_spec('aidevbot.sandbox_init').origin, 'rb').read()
 
+
 def _run_fds(uid: int) -> dict:
     "The in-memory files a run needs: PID 1's source (also the pytest plugin), passwd, group, the seccomp program."
     src = _init_source()
-    return {'init': _data_fd(src), 'report': _data_fd(src), 'seccomp': _data_fd(seccomp_filter()),
-            'passwd': _data_fd(f'root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}::/project:/usr/sbin/nologin\n'.encode()),
-            'group': _data_fd(f'root:x:0:\nsandbox:x:{uid}:\n'.encode())}
+    return {
+        'init': _data_fd(src),
+        'report': _data_fd(src),
+        'seccomp': _data_fd(seccomp_filter()),
+        'passwd': _data_fd(
+            f'root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}::/project:/usr/sbin/nologin\n'.encode()
+        ),
+        'group': _data_fd(f'root:x:0:\nsandbox:x:{uid}:\n'.encode()),
+    }
 
 # %% ../nbs/07_sandbox.ipynb #4f630477
-def _bwrap_argv(eng: Engine, *, inputdir: str, network: bool, disk_mb: int, binds, fds: dict, proc: bool = True) -> list[str]:
+def _bwrap_argv(
+    eng: Engine, *, inputdir: str, network: bool, disk_mb: int, binds, fds: dict, proc: bool = True
+) -> list[str]:
     "The whole bubblewrap command line for one run, up to the command."
     tmp_mb, shm_mb = max(4, disk_mb // 4), 4
     project_mb = max(4, disk_mb - tmp_mb - shm_mb)
-    a = [eng.bwrap, '--unshare-ipc', '--unshare-pid', '--unshare-uts', '--unshare-cgroup-try', *([] if network else ['--unshare-net']),
-         '--die-with-parent', '--new-session', '--as-pid-1', '--clearenv']
+    a = [
+        eng.bwrap,
+        '--unshare-ipc',
+        '--unshare-pid',
+        '--unshare-uts',
+        '--unshare-cgroup-try',
+        *([] if network else ['--unshare-net']),
+        '--die-with-parent',
+        '--new-session',
+        '--as-pid-1',
+        '--clearenv',
+    ]
     # --disable-userns writes the new /proc's user.max_user_namespaces; without one, the seccomp filter alone refuses them
-    a += (['--unshare-user', *(['--disable-userns'] if proc else [])] if eng.mode == 'userns'
-          else ['--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'])
+    a += (
+        ['--unshare-user', *(['--disable-userns'] if proc else [])]
+        if eng.mode == 'userns'
+        else ['--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID']
+    )
     a += _root_args(network=network)
     a += (['--proc', '/proc'] if proc else []) + ['--dev', '/dev']
     for path, mode, mb in (('/dev/shm', '1777', shm_mb), ('/tmp', '1777', tmp_mb), ('/project', '0777', project_mb)):
         a += ['--perms', mode, '--size', str(mb << 20), '--tmpfs', path]
     a += ['--ro-bind', inputdir, '/.input']
-    for host, inside, writable in binds: a += ['--bind' if writable else '--ro-bind', host, inside]
+    for host, inside, writable in binds:
+        a += ['--bind' if writable else '--ro-bind', host, inside]
     a += _mask_args(default_hidden_paths(), ['/usr', *_runtime_dirs(), inputdir, *(h for h, _, _ in binds)])
-    for name, dest in (('init', '/.aidevbot/init.py'), ('report', '/.aidevbot/aidevbot_report.py'),
-                       ('passwd', '/etc/passwd'), ('group', '/etc/group')):
+    for name, dest in (
+        ('init', '/.aidevbot/init.py'),
+        ('report', '/.aidevbot/aidevbot_report.py'),
+        ('passwd', '/etc/passwd'),
+        ('group', '/etc/group'),
+    ):
         a += ['--perms', '0644', '--ro-bind-data', str(fds[name]), dest]
     return a + ['--remount-ro', '/', '--chdir', '/project', '--seccomp', str(fds['seccomp'])]
 
 # %% ../nbs/07_sandbox.ipynb #074c4cae
 def _not_run(reason: str, **iso) -> SandboxResult:
     "A result for code that was not run, saying why (and so never counted as verified)."
-    return SandboxResult(126, '', f'sandbox: not run: {reason}\n', False, None, 0.0,
-                         {'engine': 'bubblewrap', 'setup_error': reason, 'left_behind': 0, **iso})
+    return SandboxResult(
+        126,
+        '',
+        f'sandbox: not run: {reason}\n',
+        False,
+        None,
+        0.0,
+        {'engine': 'bubblewrap', 'setup_error': reason, 'left_behind': 0, **iso},
+    )
+
 
 def _read_capped(f, cap: int) -> str:
     "Captured output: all of it, or the start and the end with a note of what was left out."
-    size = f.seek(0, 2); f.seek(0)
-    if size <= cap: return f.read().decode('utf-8', 'replace')
-    head = f.read(cap // 4); f.seek(size - (cap - cap // 4))
-    return (head.decode('utf-8', 'replace') + f'\n[... {size - cap} bytes of output left out ...]\n' + f.read().decode('utf-8', 'replace'))
+    size = f.seek(0, 2)
+    f.seek(0)
+    if size <= cap:
+        return f.read().decode('utf-8', 'replace')
+    head = f.read(cap // 4)
+    f.seek(size - (cap - cap // 4))
+    return (
+        head.decode('utf-8', 'replace')
+        + f'\n[... {size - cap} bytes of output left out ...]\n'
+        + f.read().decode('utf-8', 'replace')
+    )
+
 
 def _records(buf: bytes) -> dict:
     info = {}
     for line in buf.splitlines():
-        try: info.update(json.loads(line))
-        except ValueError: pass
+        try:
+            info.update(json.loads(line))
+        except ValueError:
+            pass
     return info
 
 # %% ../nbs/07_sandbox.ipynb #2ce9b001
-def _in_pid_ns(ns: str|None) -> list[int]:
+def _in_pid_ns(ns: str | None) -> list[int]:
     "Live processes still in the run's PID namespace (there should be none once it ended)."
-    if not ns: return []
+    if not ns:
+        return []
     out = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
-            if os.readlink(f'/proc/{pid}/ns/pid') == ns and open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z':
+            if (
+                os.readlink(f'/proc/{pid}/ns/pid') == ns
+                and open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z'
+            ):
                 out.append(int(pid))
-        except (OSError, IndexError): pass
+        except (OSError, IndexError):
+            pass
     return out
 
-def _launch(cmd: list[str], cgroups: Sequence[str], out, err, fds: Sequence[int], as_user: int|None) -> subprocess.Popen:
+
+def _launch(
+    cmd: list[str], cgroups: Sequence[str], out, err, fds: Sequence[int], as_user: int | None
+) -> subprocess.Popen:
     "Start bubblewrap in a new session with an empty environment, inside the run's cgroups."
     if cgroups:
         join = ' && '.join(f'echo $$ > "${i + 1}"' for i in range(len(cgroups)))
-        cmd = ['/bin/sh', '-c', f'{join} && shift {len(cgroups)} && exec "$@"', 'sh', *(os.path.join(c, 'cgroup.procs') for c in cgroups), *cmd]
+        cmd = [
+            '/bin/sh',
+            '-c',
+            f'{join} && shift {len(cgroups)} && exec "$@"',
+            'sh',
+            *(os.path.join(c, 'cgroup.procs') for c in cgroups),
+            *cmd,
+        ]
     user = dict(user=as_user, group=as_user, extra_groups=[]) if as_user is not None else {}
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={}, cwd='/', pass_fds=tuple(fds),
-                            start_new_session=True, **user)
+    return subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=err,
+        env={},
+        cwd='/',
+        pass_fds=tuple(fds),
+        start_new_session=True,
+        **user,
+    )
 
 # %% ../nbs/07_sandbox.ipynb #4e585e51
 def _descendants(pid: int) -> list[int]:
@@ -385,13 +589,19 @@ def _descendants(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
-        try: tasks = os.listdir(f'/proc/{p}/task')
-        except OSError: continue
+        try:
+            tasks = os.listdir(f'/proc/{p}/task')
+        except OSError:
+            continue
         for t in tasks:
-            try: kids = [int(k) for k in open(f'/proc/{p}/task/{t}/children').read().split()]
-            except (OSError, ValueError): continue
-            out += kids; todo += kids
+            try:
+                kids = [int(k) for k in open(f'/proc/{p}/task/{t}/children').read().split()]
+            except (OSError, ValueError):
+                continue
+            out += kids
+            todo += kids
     return out
+
 
 def _outer_memory(bwrap_pid: int, *, pss: bool = False) -> tuple[int, list[int]]:
     "Resident memory of the run's processes, seen from outside (PID 1 of its namespace left out), and their pids."
@@ -399,11 +609,15 @@ def _outer_memory(bwrap_pid: int, *, pss: bool = False) -> tuple[int, list[int]]
     for p in _descendants(bwrap_pid):
         try:
             nspid = next(l.split()[1:] for l in open(f'/proc/{p}/status') if l.startswith('NSpid:'))
-            if nspid[-1] == '1': continue
-            if pss: total += 1024 * int(next(l.split()[1] for l in open(f'/proc/{p}/smaps_rollup') if l.startswith('Pss:')))
-            else: total += page * int(open(f'/proc/{p}/statm').read().split()[1])
+            if nspid[-1] == '1':
+                continue
+            if pss:
+                total += 1024 * int(next(l.split()[1] for l in open(f'/proc/{p}/smaps_rollup') if l.startswith('Pss:')))
+            else:
+                total += page * int(open(f'/proc/{p}/statm').read().split()[1])
             pids.append(p)
-        except (OSError, StopIteration, IndexError, ValueError): pass
+        except (OSError, StopIteration, IndexError, ValueError):
+            pass
     return total, pids
 
 # %% ../nbs/07_sandbox.ipynb #4c1f829b
@@ -413,59 +627,112 @@ def _wait_run(proc: subprocess.Popen, r: int, deadline: float, *, watch: int = 0
     try:
         while (left := deadline - time.monotonic()) > 0:
             if select.select([r], [], [], min(left, 0.02) if watch else left)[0]:
-                if not (chunk := os.read(r, 1 << 20)): break
+                if not (chunk := os.read(r, 1 << 20)):
+                    break
                 buf += chunk
             elif watch:
-                used, pids = _outer_memory(proc.pid); seen.update(pids)
-                if used > watch and _outer_memory(proc.pid, pss=True)[0] > watch: over = True; break
-    finally: os.close(r)
+                used, pids = _outer_memory(proc.pid)
+                seen.update(pids)
+                if used > watch and _outer_memory(proc.pid, pss=True)[0] > watch:
+                    over = True
+                    break
+    finally:
+        os.close(r)
     if not over:
-        try: proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired: pass
-    try: os.killpg(proc.pid, signal.SIGKILL)  # bubblewrap's death takes PID 1, and PID 1's the namespace
-    except (ProcessLookupError, PermissionError): pass
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # bubblewrap's death takes PID 1, and PID 1's the namespace
+    except (ProcessLookupError, PermissionError):
+        pass
     proc.wait()
     info = _records(buf)
-    if over: info['reason'] = 'memory_total'
+    if over:
+        info['reason'] = 'memory_total'
     t_end = time.monotonic() + 5
-    alive = lambda: sorted(set(_in_pid_ns(info.get('pid_ns'))) | {p for p in seen if os.path.exists(f'/proc/{p}/status')})
-    while (left_ := alive()) and time.monotonic() < t_end: time.sleep(0.02)
+    alive = lambda: sorted(
+        set(_in_pid_ns(info.get('pid_ns'))) | {p for p in seen if os.path.exists(f'/proc/{p}/status')}
+    )
+    while (left_ := alive()) and time.monotonic() < t_end:
+        time.sleep(0.02)
     info['left_behind'] = len(left_)
     return info
 
 # %% ../nbs/07_sandbox.ipynb #7f67008e
-def _isolation(eng: Engine, info: dict, *, uid: int|None, run_uid: int, network: bool, memory_mb: int, disk_mb: int,
-               cgroups, rl, pgid: int) -> dict:
-    return {'engine': 'bubblewrap', 'mode': eng.mode, 'network_isolated': not network, 'uid': run_uid, 'unprivileged_uid': uid,
-            'user_namespace': eng.mode == 'userns', 'pid_namespace': True, 'mount_namespace': True, 'ipc_namespace': True,
-            'allowlisted_root': True, 'seccomp': info.get('Seccomp') == '2', 'no_new_privs': info.get('NoNewPrivs') == '1',
-            'capabilities': info.get('CapEff'), 'cgroup_pids': any('/pids/' in c for c in cgroups),
-            'cgroup_memory': any('/memory/' in c for c in cgroups), 'memory_total_mb': memory_mb, 'disk_total_mb': disk_mb,
-            'private_tmp': ['/tmp', '/dev/shm'], 'hidden': [p for p in default_hidden_paths() if os.path.lexists(p)],
-            'empty_environment': True, 'process_group': True, 'pgid': pgid,
-            'rlimits': {k.removeprefix('RLIMIT_').lower(): v[0] for k, v in rl.items()},
-            'left_behind': info.get('left_behind', 0), 'left_running_at_end': info.get('left_running', 0)}
+def _isolation(
+    eng: Engine,
+    info: dict,
+    *,
+    uid: int | None,
+    run_uid: int,
+    network: bool,
+    memory_mb: int,
+    disk_mb: int,
+    cgroups,
+    rl,
+    pgid: int,
+) -> dict:
+    return {
+        'engine': 'bubblewrap',
+        'mode': eng.mode,
+        'network_isolated': not network,
+        'uid': run_uid,
+        'unprivileged_uid': uid,
+        'user_namespace': eng.mode == 'userns',
+        'pid_namespace': True,
+        'mount_namespace': True,
+        'ipc_namespace': True,
+        'allowlisted_root': True,
+        'seccomp': info.get('Seccomp') == '2',
+        'no_new_privs': info.get('NoNewPrivs') == '1',
+        'capabilities': info.get('CapEff'),
+        'cgroup_pids': any('/pids/' in c for c in cgroups),
+        'cgroup_memory': any('/memory/' in c for c in cgroups),
+        'memory_total_mb': memory_mb,
+        'disk_total_mb': disk_mb,
+        'private_tmp': ['/tmp', '/dev/shm'],
+        'hidden': [p for p in default_hidden_paths() if os.path.lexists(p)],
+        'empty_environment': True,
+        'process_group': True,
+        'pgid': pgid,
+        'rlimits': {k.removeprefix('RLIMIT_').lower(): v[0] for k, v in rl.items()},
+        'left_behind': info.get('left_behind', 0),
+        'left_running_at_end': info.get('left_running', 0),
+    }
 
 # %% ../nbs/07_sandbox.ipynb #9283495a
-def _killed_reason(rc: int, timed_out: bool, stderr: str, *, timeout, rlimits, reason: str|None = None) -> str|None:
+def _killed_reason(rc: int, timed_out: bool, stderr: str, *, timeout, rlimits, reason: str | None = None) -> str | None:
     cpu, mem, nproc = rlimits['RLIMIT_CPU'][0], rlimits['RLIMIT_AS'][0] >> 20, rlimits['RLIMIT_NPROC'][0]
     fsize, tail = rlimits['RLIMIT_FSIZE'][0] >> 20, stderr[-4000:]
-    if timed_out: return f"stopped at the time limit ({timeout:g} s)"
-    if reason == 'memory_total': return f"used more than the memory total ({mem} MB) across its processes"
-    if reason == 'bot_gone': return "stopped because the bot process ended"
-    if rc == -signal.SIGXCPU: return f"stopped at the CPU time limit ({cpu} s)"
-    if rc == -signal.SIGKILL: return f"killed (SIGKILL) at the CPU time limit ({cpu} s) or by the memory total"
-    if rc == -signal.SIGXFSZ or (rc and 'File too large' in tail): return f"wrote a file over the size limit ({fsize} MB)"
-    if rc and 'No space left on device' in tail: return "filled the disk space it is given"
-    if rc and 'MemoryError' in tail: return f"ran out of memory (limit {mem} MB)"
-    if rc and 'Resource temporarily unavailable' in tail: return f"hit the process limit ({nproc})"
-    if rc < 0: return f"killed by {signal.Signals(-rc).name}"
+    if timed_out:
+        return f"stopped at the time limit ({timeout:g} s)"
+    if reason == 'memory_total':
+        return f"used more than the memory total ({mem} MB) across its processes"
+    if reason == 'bot_gone':
+        return "stopped because the bot process ended"
+    if rc == -signal.SIGXCPU:
+        return f"stopped at the CPU time limit ({cpu} s)"
+    if rc == -signal.SIGKILL:
+        return f"killed (SIGKILL) at the CPU time limit ({cpu} s) or by the memory total"
+    if rc == -signal.SIGXFSZ or (rc and 'File too large' in tail):
+        return f"wrote a file over the size limit ({fsize} MB)"
+    if rc and 'No space left on device' in tail:
+        return "filled the disk space it is given"
+    if rc and 'MemoryError' in tail:
+        return f"ran out of memory (limit {mem} MB)"
+    if rc and 'Resource temporarily unavailable' in tail:
+        return f"hit the process limit ({nproc})"
+    if rc < 0:
+        return f"killed by {signal.Signals(-rc).name}"
     return None
 
 # %% ../nbs/07_sandbox.ipynb #6bdaacab
 _PROC = {'ok': True}  # False once bubblewrap could not mount a fresh /proc here (a container masking /proc)
 
-def _execute(inputdir: str, uid: int|None, argv: Sequence[str], **kw) -> SandboxResult:
+
+def _execute(inputdir: str, uid: int | None, argv: Sequence[str], **kw) -> SandboxResult:
     "Run `argv` under bubblewrap on a copy of `inputdir` (see `run_in_sandbox`); without /proc inside where it cannot be had."
     res = _execute_once(inputdir, uid, argv, proc=_PROC['ok'], **kw)
     if _PROC['ok'] and res.not_run and 'mount proc' in res.not_run:
@@ -474,42 +741,103 @@ def _execute(inputdir: str, uid: int|None, argv: Sequence[str], **kw) -> Sandbox
     return res
 
 # %% ../nbs/07_sandbox.ipynb #a1fa6219
-def _execute_once(inputdir: str, uid: int|None, argv: Sequence[str], *, proc: bool, timeout: float, memory_mb: int,
-                  cpu_seconds: float|None, max_processes: int, max_file_mb: int, max_open_files: int, disk_mb: int,
-                  allow_network: bool, collect: Sequence[str] = (), max_output_bytes: int = 200_000,
-                  extra_env: Mapping[str, str]|None = None, binds: Sequence[tuple[str, str, bool]] = (),
-                  pass_fds: Sequence[int] = ()) -> SandboxResult:
+def _execute_once(
+    inputdir: str,
+    uid: int | None,
+    argv: Sequence[str],
+    *,
+    proc: bool,
+    timeout: float,
+    memory_mb: int,
+    cpu_seconds: float | None,
+    max_processes: int,
+    max_file_mb: int,
+    max_open_files: int,
+    disk_mb: int,
+    allow_network: bool,
+    collect: Sequence[str] = (),
+    max_output_bytes: int = 200_000,
+    extra_env: Mapping[str, str] | None = None,
+    binds: Sequence[tuple[str, str, bool]] = (),
+    pass_fds: Sequence[int] = (),
+) -> SandboxResult:
     eng = engine()
-    if eng.problem: return _not_run(eng.problem)
-    rl = _rlimits(timeout=timeout, memory_mb=memory_mb, cpu_seconds=cpu_seconds, max_processes=max_processes,
-                  max_file_mb=max_file_mb, max_open_files=max_open_files)
+    if eng.problem:
+        return _not_run(eng.problem)
+    rl = _rlimits(
+        timeout=timeout,
+        memory_mb=memory_mb,
+        cpu_seconds=cpu_seconds,
+        max_processes=max_processes,
+        max_file_mb=max_file_mb,
+        max_open_files=max_open_files,
+    )
     run_uid = uid if uid is not None else os.getuid()
     fds, (r, w) = _run_fds(run_uid), os.pipe()
     cgroups = _make_cgroups(eng, memory_bytes=(memory_mb + 64) << 20, max_processes=max_processes)
-    cfg = {'status_fd': w, 'uid': uid if eng.mode == 'privileged' else None, 'workdir': '/project', 'argv': _resolve_argv(argv),
-           'env': {**sandbox_env('/project'), **(extra_env or {})}, 'rlimits': rl, 'timeout': timeout,
-           'memory_total': memory_mb << 20, 'collect': list(collect), 'outer_watch': not proc}
-    cmd = [*_bwrap_argv(eng, inputdir=inputdir, network=allow_network, disk_mb=disk_mb, binds=binds, fds=fds, proc=proc),
-           '--', sys.executable, '-I', '-S', '/.aidevbot/init.py', json.dumps(cfg)]
+    cfg = {
+        'status_fd': w,
+        'uid': uid if eng.mode == 'privileged' else None,
+        'workdir': '/project',
+        'argv': _resolve_argv(argv),
+        'env': {**sandbox_env('/project'), **(extra_env or {})},
+        'rlimits': rl,
+        'timeout': timeout,
+        'memory_total': memory_mb << 20,
+        'collect': list(collect),
+        'outer_watch': not proc,
+    }
+    cmd = [
+        *_bwrap_argv(eng, inputdir=inputdir, network=allow_network, disk_mb=disk_mb, binds=binds, fds=fds, proc=proc),
+        '--',
+        sys.executable,
+        '-I',
+        '-S',
+        '/.aidevbot/init.py',
+        json.dumps(cfg),
+    ]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        try: p = _launch(cmd, cgroups, out, err, (w, *fds.values(), *pass_fds), uid if eng.mode == 'userns' else None)
-        except BaseException: os.close(r); _remove_cgroups(cgroups); raise
+        try:
+            p = _launch(cmd, cgroups, out, err, (w, *fds.values(), *pass_fds), uid if eng.mode == 'userns' else None)
+        except BaseException:
+            os.close(r)
+            _remove_cgroups(cgroups)
+            raise
         finally:
-            for fd in (w, *fds.values()): os.close(fd)
+            for fd in (w, *fds.values()):
+                os.close(fd)
         info = _wait_run(p, r, start + timeout + 10, watch=0 if proc else memory_mb << 20)  # PID 1 keeps the time limit
         _remove_cgroups(cgroups)
-        duration, stdout, stderr = time.monotonic() - start, _read_capped(out, max_output_bytes), _read_capped(err, max_output_bytes)
-    iso = _isolation(eng, info, uid=uid, run_uid=run_uid, network=allow_network, memory_mb=memory_mb, disk_mb=disk_mb,
-                     cgroups=cgroups, rl=rl, pgid=p.pid)
+        duration, stdout, stderr = (
+            time.monotonic() - start,
+            _read_capped(out, max_output_bytes),
+            _read_capped(err, max_output_bytes),
+        )
+    iso = _isolation(
+        eng,
+        info,
+        uid=uid,
+        run_uid=run_uid,
+        network=allow_network,
+        memory_mb=memory_mb,
+        disk_mb=disk_mb,
+        cgroups=cgroups,
+        rl=rl,
+        pgid=p.pid,
+    )
     iso['proc_inside'], iso['memory_watch'] = proc, 'PID 1 inside' if proc else 'the bot, from outside'
     return _result(info, iso, stdout, stderr, duration, timeout=timeout, rl=rl, returncode=p.returncode)
 
 # %% ../nbs/07_sandbox.ipynb #6e573ccf
-def _result(info: dict, iso: dict, stdout: str, stderr: str, duration: float, *, timeout: float, rl: dict, returncode: int) -> SandboxResult:
+def _result(
+    info: dict, iso: dict, stdout: str, stderr: str, duration: float, *, timeout: float, rl: dict, returncode: int
+) -> SandboxResult:
     "The run's result from PID 1's reports: not run (and why), or the command's exit, limits and collected files."
     if not info.get('started') or info.get('refused'):
-        why = info.get('refused') or next((l.removeprefix('bwrap: ') for l in reversed(stderr.splitlines()) if l.startswith('bwrap:')), None)
+        why = info.get('refused') or next(
+            (l.removeprefix('bwrap: ') for l in reversed(stderr.splitlines()) if l.startswith('bwrap:')), None
+        )
         iso['setup_error'] = why or f'the sandbox did not start (exit code {returncode})'
         return SandboxResult(126, '', stderr, False, None, duration, iso)
     timed_out = info.get('reason') == 'timeout' or ('returncode' not in info and duration >= timeout)
@@ -519,23 +847,50 @@ def _result(info: dict, iso: dict, stdout: str, stderr: str, duration: float, *,
     return SandboxResult(rc, stdout, stderr, timed_out, why, duration, iso, files)
 
 # %% ../nbs/07_sandbox.ipynb #c5a2413e
-def run_in_sandbox(files: Mapping[str, bytes|str], argv: Sequence[str], *, timeout: float = 60, memory_mb: int = 512,
-                   cpu_seconds: float|None = None, max_processes: int = 64, max_file_mb: int = 16, max_open_files: int = 256,
-                   disk_mb: int = 256, allow_network: bool = False, collect: Sequence[str] = (),
-                   max_output_bytes: int = 200_000) -> SandboxResult:
+def run_in_sandbox(
+    files: Mapping[str, bytes | str],
+    argv: Sequence[str],
+    *,
+    timeout: float = 60,
+    memory_mb: int = 512,
+    cpu_seconds: float | None = None,
+    max_processes: int = 64,
+    max_file_mb: int = 16,
+    max_open_files: int = 256,
+    disk_mb: int = 256,
+    allow_network: bool = False,
+    collect: Sequence[str] = (),
+    max_output_bytes: int = 200_000,
+) -> SandboxResult:
     "Run `argv` on a copy of `files` under bubblewrap; nothing survives it. Not run at all when isolation is missing."
-    if (eng := engine()).problem: return _not_run(eng.problem)
+    if (eng := engine()).problem:
+        return _not_run(eng.problem)
     uid = _fresh_uid() if os.geteuid() == 0 else None
     inputdir = _prepare(files, uid)
-    try: return _execute(inputdir, uid, argv, timeout=timeout, memory_mb=memory_mb, cpu_seconds=cpu_seconds, max_processes=max_processes,
-                         max_file_mb=max_file_mb, max_open_files=max_open_files, disk_mb=disk_mb, allow_network=allow_network,
-                         collect=collect, max_output_bytes=max_output_bytes)
-    finally: shutil.rmtree(inputdir, ignore_errors=True)
+    try:
+        return _execute(
+            inputdir,
+            uid,
+            argv,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            cpu_seconds=cpu_seconds,
+            max_processes=max_processes,
+            max_file_mb=max_file_mb,
+            max_open_files=max_open_files,
+            disk_mb=disk_mb,
+            allow_network=allow_network,
+            collect=collect,
+            max_output_bytes=max_output_bytes,
+        )
+    finally:
+        shutil.rmtree(inputdir, ignore_errors=True)
 
 # %% ../nbs/07_sandbox.ipynb #3210a4f3
 @dataclass
 class TestReport:
     "What running a project's tests showed."
+
     __test__ = False  # not a pytest test class
     ran: int  # tests run (skipped ones not counted)
     passed: int
@@ -548,138 +903,268 @@ class TestReport:
     message: str = ''  # one plain sentence for the user and for the implementer's fix round
     missing_packages: list[str] = field(default_factory=list)  # declared requirements that are not installed
     missing_modules: list[str] = field(default_factory=list)  # imports that are neither project files nor requirements
-    @property
-    def ok(self) -> bool: return self.status == 'passed'
 
-_ALIASES = {'yaml': 'pyyaml', 'bs4': 'beautifulsoup4', 'PIL': 'pillow', 'sklearn': 'scikit-learn', 'cv2': 'opencv-python',
-            'dateutil': 'python-dateutil', 'dotenv': 'python-dotenv', 'jwt': 'pyjwt', 'telegram': 'python-telegram-bot',
-            'attr': 'attrs', 'google': 'protobuf', 'Crypto': 'pycryptodome', 'magic': 'python-magic', 'serial': 'pyserial'}
+    @property
+    def ok(self) -> bool:
+        return self.status == 'passed'
+
+
+_ALIASES = {
+    'yaml': 'pyyaml',
+    'bs4': 'beautifulsoup4',
+    'PIL': 'pillow',
+    'sklearn': 'scikit-learn',
+    'cv2': 'opencv-python',
+    'dateutil': 'python-dateutil',
+    'dotenv': 'python-dotenv',
+    'jwt': 'pyjwt',
+    'telegram': 'python-telegram-bot',
+    'attr': 'attrs',
+    'google': 'protobuf',
+    'Crypto': 'pycryptodome',
+    'magic': 'python-magic',
+    'serial': 'pyserial',
+}
 
 # %% ../nbs/07_sandbox.ipynb #5b2ed972
-def _norm(name: str) -> str: return re.sub(r'[-_.]+', '-', name).lower()
+def _norm(name: str) -> str:
+    return re.sub(r'[-_.]+', '-', name).lower()
+
 
 def _requirements(text: str) -> set[str]:
     "Normalised distribution names in a requirements.txt (paths to wheels and archives included)."
     names = set()
     for line in text.splitlines():
         line = line.split('#', 1)[0].strip()
-        if not line or line.startswith('-'): continue
-        if '/' in line or line.endswith(('.whl', '.tar.gz', '.zip')): line = os.path.basename(line.rstrip('/')).split('-')[0]
-        if m := re.match(r'[A-Za-z0-9][A-Za-z0-9._-]*', line): names.add(_norm(m.group(0)))
+        if not line or line.startswith('-'):
+            continue
+        if '/' in line or line.endswith(('.whl', '.tar.gz', '.zip')):
+            line = os.path.basename(line.rstrip('/')).split('-')[0]
+        if m := re.match(r'[A-Za-z0-9][A-Za-z0-9._-]*', line):
+            names.add(_norm(m.group(0)))
     return names
 
+
 def _missing_imports(output: str) -> list[str]:
-    return list(dict.fromkeys(m.split('.')[0] for m in re.findall(r"ModuleNotFoundError: No module named '([^']+)'", output)))
+    return list(
+        dict.fromkeys(m.split('.')[0] for m in re.findall(r"ModuleNotFoundError: No module named '([^']+)'", output))
+    )
 
 # %% ../nbs/07_sandbox.ipynb #4924e119
-def _signed_counts(buf: bytes, key: bytes) -> dict|None:
+def _signed_counts(buf: bytes, key: bytes) -> dict | None:
     "The final counts from the report pipe, if pytest finished and every record carries our key's signature; else None."
     done = None
     for line in buf.splitlines():
-        try: rec = json.loads(line); body = rec['body']
-        except (ValueError, KeyError, TypeError): return None
-        if not hmac.compare_digest(hmac.new(key, body.encode(), hashlib.sha256).hexdigest(), str(rec.get('mac'))): return None
-        if (data := json.loads(body)).get('done'): done = data
+        try:
+            rec = json.loads(line)
+            body = rec['body']
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not hmac.compare_digest(hmac.new(key, body.encode(), hashlib.sha256).hexdigest(), str(rec.get('mac'))):
+            return None
+        if (data := json.loads(body)).get('done'):
+            done = data
     return done
 
 # %% ../nbs/07_sandbox.ipynb #55294c8c
-def _import_problems(rep: TestReport, files: Mapping[str, bytes|str]) -> None:
+def _import_problems(rep: TestReport, files: Mapping[str, bytes | str]) -> None:
     "Sort imports that failed into missing packages (declared in requirements.txt) and missing modules."
     req = files.get('requirements.txt', b'')
     declared = _requirements(req.decode('utf-8', 'replace') if isinstance(req, bytes) else req)
     local = {p.split('/')[0].removesuffix('.py') for p in files}
     local |= {p.split('/')[1].removesuffix('.py') for p in files if p.startswith('src/') and p.count('/') >= 1}
     for mod in _missing_imports(rep.output):
-        if mod == 'pytest': rep.missing_packages.append('pytest')
-        elif _norm(mod) in declared or _norm(_ALIASES.get(mod, mod)) in declared: rep.missing_packages.append(mod)
-        elif mod not in local: rep.missing_modules.append(mod)
+        if mod == 'pytest':
+            rep.missing_packages.append('pytest')
+        elif _norm(mod) in declared or _norm(_ALIASES.get(mod, mod)) in declared:
+            rep.missing_packages.append(mod)
+        elif mod not in local:
+            rep.missing_modules.append(mod)
 
 # %% ../nbs/07_sandbox.ipynb #9e93ac61
-def _verdict(res: SandboxResult, files: Mapping[str, bytes|str], counts: dict|None, *, timeout: float, allow_install: bool) -> TestReport:
+def _verdict(
+    res: SandboxResult, files: Mapping[str, bytes | str], counts: dict | None, *, timeout: float, allow_install: bool
+) -> TestReport:
     c = counts or {'passed': 0, 'failed': 0, 'error': 0, 'skipped': 0}
     output = res.stdout + (('\n' + res.stderr) if res.stderr.strip() else '')
-    rep = TestReport(c['passed'] + c['failed'] + c['error'], c['passed'], c['failed'], c['error'], output, res, c['skipped'])
+    rep = TestReport(
+        c['passed'] + c['failed'] + c['error'], c['passed'], c['failed'], c['error'], output, res, c['skipped']
+    )
     _import_problems(rep, files)
-    if res.not_run: rep.status, rep.message = 'not_verified', f"Not verified: the code was not run ({res.not_run})."
-    elif res.timed_out: rep.status, rep.message = 'timeout', f"The tests did not finish within {timeout:g} s."
+    if res.not_run:
+        rep.status, rep.message = 'not_verified', f"Not verified: the code was not run ({res.not_run})."
+    elif res.timed_out:
+        rep.status, rep.message = 'timeout', f"The tests did not finish within {timeout:g} s."
     elif rep.missing_packages:
-        why = 'installing packages is turned off' if not allow_install else 'installing them did not make them importable'
-        rep.status, rep.message = 'not_verified', f"Not verified: missing package {', '.join(rep.missing_packages)} ({why})."
+        why = (
+            'installing packages is turned off' if not allow_install else 'installing them did not make them importable'
+        )
+        rep.status, rep.message = (
+            'not_verified',
+            f"Not verified: missing package {', '.join(rep.missing_packages)} ({why}).",
+        )
     elif rep.missing_modules:
-        rep.status, rep.message = 'error', (f"The code imports {', '.join(rep.missing_modules)}, which is neither a file in the project "
-                                            "nor listed in requirements.txt.")
+        rep.status, rep.message = (
+            'error',
+            (
+                f"The code imports {', '.join(rep.missing_modules)}, which is neither a file in the project "
+                "nor listed in requirements.txt."
+            ),
+        )
     elif counts is None or counts.get('exitstatus') != res.returncode:
         why = res.killed_reason or f'the process ended early with exit code {res.returncode}'
         rep.status, rep.message = 'error', f"pytest did not finish its run ({why}), so nothing was verified."
-    elif res.returncode == 5 or (res.returncode == 0 and rep.ran == 0): rep.status, rep.message = 'no_tests', "No tests were collected."
-    elif res.returncode == 0 and not (rep.failed or rep.errors): rep.status, rep.message = 'passed', f"{rep.passed} tests passed."
+    elif res.returncode == 5 or (res.returncode == 0 and rep.ran == 0):
+        rep.status, rep.message = 'no_tests', "No tests were collected."
+    elif res.returncode == 0 and not (rep.failed or rep.errors):
+        rep.status, rep.message = 'passed', f"{rep.passed} tests passed."
     elif rep.failed or rep.errors:
-        what = ', '.join(f"{n} {w}{'s' if n != 1 and w == 'error' else ''}" for n, w in ((rep.failed, 'failed'), (rep.errors, 'error')) if n)
-        rep.status, rep.message = 'failed', f"{what} of {rep.ran} tests" + (" (tests could not be collected)." if res.returncode == 2 else '.')
-    else: rep.status, rep.message = 'error', f"pytest stopped with exit code {res.returncode}" + (f": {res.killed_reason}." if res.killed_reason else '.')
+        what = ', '.join(
+            f"{n} {w}{'s' if n != 1 and w == 'error' else ''}"
+            for n, w in ((rep.failed, 'failed'), (rep.errors, 'error'))
+            if n
+        )
+        rep.status, rep.message = (
+            'failed',
+            f"{what} of {rep.ran} tests" + (" (tests could not be collected)." if res.returncode == 2 else '.'),
+        )
+    else:
+        rep.status, rep.message = (
+            'error',
+            f"pytest stopped with exit code {res.returncode}"
+            + (f": {res.killed_reason}." if res.killed_reason else '.'),
+        )
     return rep
 
 # %% ../nbs/07_sandbox.ipynb #d5d162ba
-_SPEC = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._ -]*\])?\s*([<>=!~]=?\s*[A-Za-z0-9.*+!_-]+\s*,?\s*)*(;.*)?$')
+_SPEC = re.compile(
+    r'^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._ -]*\])?\s*([<>=!~]=?\s*[A-Za-z0-9.*+!_-]+\s*,?\s*)*(;.*)?$'
+)
 
-def install_problem(requirements: str, allowed: Sequence[str] = ()) -> str|None:
+
+def install_problem(requirements: str, allowed: Sequence[str] = ()) -> str | None:
     "Why a requirements.txt cannot be installed safely (names with versions, wheel files; only `allowed` names when given), or None."
     allow = {_norm(a) for a in allowed}
     for raw in requirements.splitlines():
         line = raw.split(' #', 1)[0].strip()
-        if not line or line.startswith('#'): continue
-        if line.startswith('-'): return f"requirements.txt line {line!r}: pip options are not allowed"
+        if not line or line.startswith('#'):
+            continue
+        if line.startswith('-'):
+            return f"requirements.txt line {line!r}: pip options are not allowed"
         target = line.split('@', 1)[1] if '@' in line else line
         if re.search(r'[/\\:]|^\.', target.strip()):
-            if target.split(';')[0].strip().endswith('.whl') and not allow: continue
+            if target.split(';')[0].strip().endswith('.whl') and not allow:
+                continue
             return f"requirements.txt line {line!r}: only package names and wheel (.whl) files can be installed"
-        if not _SPEC.match(line): return f"requirements.txt line {line!r} is not a package requirement"
+        if not _SPEC.match(line):
+            return f"requirements.txt line {line!r} is not a package requirement"
         if allow and _norm(re.match(r'[A-Za-z0-9][A-Za-z0-9._-]*', line).group(0)) not in allow:
             return f"requirements.txt line {line!r}: the package is not on this bot's allowlist"
     return None
 
 # %% ../nbs/07_sandbox.ipynb #aafa59e4
-def _install_files(files: Mapping[str, bytes|str]) -> dict:
+def _install_files(files: Mapping[str, bytes | str]) -> dict:
     "requirements.txt and the wheel files it names: the only project files the install step sees."
     req = files['requirements.txt']
     text = req.decode('utf-8', 'replace') if isinstance(req, bytes) else req
     wheels = {p for p in files if p.endswith('.whl') and any(p in line for line in text.splitlines())}
     return {'requirements.txt': req, **{p: files[p] for p in wheels}}
 
-def _install(files: Mapping[str, bytes|str], uid: int|None, venv: str, *, timeout: float, wheelhouse: str|None) -> SandboxResult:
+
+def _install(
+    files: Mapping[str, bytes | str], uid: int | None, venv: str, *, timeout: float, wheelhouse: str | None
+) -> SandboxResult:
     "Build /venv (the host folder `venv`) and pip-install requirements.txt into it; no project code importable."
     ver = f'python{sys.version_info.major}.{sys.version_info.minor}'
     parent = '\n'.join(dict.fromkeys(p for p in (sysconfig.get_paths()['purelib'], sysconfig.get_paths()['platlib'])))
     index = '--no-index --find-links /wheelhouse ' if wheelhouse else ''
-    script = (f'"$1" -I -m venv --without-pip --system-site-packages /venv && printf "%s\\n" "$2" > /venv/lib/{ver}/site-packages/_aidevbot_parent.pth'
-              f' && /venv/bin/python -I -m pip install --no-input --disable-pip-version-check --no-cache-dir --only-binary=:all: {index}-q -r requirements.txt')
+    script = (
+        f'"$1" -I -m venv --without-pip --system-site-packages /venv && printf "%s\\n" "$2" > /venv/lib/{ver}/site-packages/_aidevbot_parent.pth'
+        f' && /venv/bin/python -I -m pip install --no-input --disable-pip-version-check --no-cache-dir --only-binary=:all: {index}-q -r requirements.txt'
+    )
     inputdir = _prepare(_install_files(files), uid)
     binds = [(venv, '/venv', True)] + ([(wheelhouse, '/wheelhouse', False)] if wheelhouse else [])
-    try: return _execute(inputdir, uid, ['/bin/sh', '-c', script, 'install', sys.executable, parent], timeout=timeout, memory_mb=2048,
-                         cpu_seconds=None, max_processes=128, max_file_mb=1024, max_open_files=1024, disk_mb=1024,
-                         allow_network=not wheelhouse, binds=binds)
-    finally: shutil.rmtree(inputdir, ignore_errors=True)
+    try:
+        return _execute(
+            inputdir,
+            uid,
+            ['/bin/sh', '-c', script, 'install', sys.executable, parent],
+            timeout=timeout,
+            memory_mb=2048,
+            cpu_seconds=None,
+            max_processes=128,
+            max_file_mb=1024,
+            max_open_files=1024,
+            disk_mb=1024,
+            allow_network=not wheelhouse,
+            binds=binds,
+        )
+    finally:
+        shutil.rmtree(inputdir, ignore_errors=True)
 
 # %% ../nbs/07_sandbox.ipynb #3136831d
-_PLUGINS = ['-p', 'pytest_asyncio.plugin', '-o', 'asyncio_default_fixture_loop_scope=function'] if importlib.util.find_spec('pytest_asyncio') else []
+_PLUGINS = (
+    ['-p', 'pytest_asyncio.plugin', '-o', 'asyncio_default_fixture_loop_scope=function']
+    if importlib.util.find_spec('pytest_asyncio')
+    else []
+)
+
 
 def _read_all(fd: int, sink: list) -> None:
     try:
-        while chunk := os.read(fd, 1 << 16): sink.append(chunk)
-    finally: os.close(fd)
+        while chunk := os.read(fd, 1 << 16):
+            sink.append(chunk)
+    finally:
+        os.close(fd)
 
-def _pytest_run(files, uid, python, binds, *, timeout, memory_mb, max_processes, max_file_mb, disk_mb, pytest_args, plugins) -> tuple:
+
+def _pytest_run(
+    files, uid, python, binds, *, timeout, memory_mb, max_processes, max_file_mb, disk_mb, pytest_args, plugins
+) -> tuple:
     "One sandboxed pytest run; (result, signed counts or None)."
     key, (r, w), chunks = os.urandom(32), os.pipe(), []
-    argv = [*python, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '--color=no', '-p', 'aidevbot_report', *plugins, *pytest_args]
-    env = {'AIDEVBOT_REPORT_FD': str(w), 'AIDEVBOT_REPORT_KEY': key.hex(), 'PYTHONPATH': '/.aidevbot',
-           **({'PYTEST_DISABLE_PLUGIN_AUTOLOAD': '1'} if plugins else {})}
-    reader = threading.Thread(target=_read_all, args=(r, chunks), daemon=True); reader.start()
+    argv = [
+        *python,
+        '-m',
+        'pytest',
+        '-q',
+        '-p',
+        'no:cacheprovider',
+        '--color=no',
+        '-p',
+        'aidevbot_report',
+        *plugins,
+        *pytest_args,
+    ]
+    env = {
+        'AIDEVBOT_REPORT_FD': str(w),
+        'AIDEVBOT_REPORT_KEY': key.hex(),
+        'PYTHONPATH': '/.aidevbot',
+        **({'PYTEST_DISABLE_PLUGIN_AUTOLOAD': '1'} if plugins else {}),
+    }
+    reader = threading.Thread(target=_read_all, args=(r, chunks), daemon=True)
+    reader.start()
     inputdir = _prepare(files, uid)
-    try: res = _execute(inputdir, uid, argv, timeout=timeout, memory_mb=memory_mb, cpu_seconds=None, max_processes=max_processes,
-                        max_file_mb=max_file_mb, max_open_files=256, disk_mb=disk_mb, allow_network=False, binds=binds,
-                        extra_env=env, pass_fds=(w,))
-    finally: os.close(w); shutil.rmtree(inputdir, ignore_errors=True)
+    try:
+        res = _execute(
+            inputdir,
+            uid,
+            argv,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            cpu_seconds=None,
+            max_processes=max_processes,
+            max_file_mb=max_file_mb,
+            max_open_files=256,
+            disk_mb=disk_mb,
+            allow_network=False,
+            binds=binds,
+            extra_env=env,
+            pass_fds=(w,),
+        )
+    finally:
+        os.close(w)
+        shutil.rmtree(inputdir, ignore_errors=True)
     reader.join(5)
     return res, _signed_counts(b''.join(chunks), key)
 
@@ -688,38 +1173,81 @@ def _req_text(files) -> str:
     req = files['requirements.txt']
     return req.decode('utf-8', 'replace') if isinstance(req, bytes) else req
 
-def _not_verified(message: str, res: SandboxResult|None = None, output: str = '') -> TestReport:
-    return TestReport(0, 0, 0, 0, output, res or SandboxResult(0, '', '', False, None, 0.0, {}), status='not_verified', message=message)
 
-def run_pytest(files: Mapping[str, bytes|str], *, timeout: float = 120, memory_mb: int = 512, allow_install: bool = False,
-               install_timeout: float = 300, pytest_args: Sequence[str] = (), max_processes: int = 64, max_file_mb: int = 16,
-               disk_mb: int = 256, wheelhouse: str|None = None, allowed_packages: Sequence[str] = ()) -> TestReport:
+def _not_verified(message: str, res: SandboxResult | None = None, output: str = '') -> TestReport:
+    return TestReport(
+        0,
+        0,
+        0,
+        0,
+        output,
+        res or SandboxResult(0, '', '', False, None, 0.0, {}),
+        status='not_verified',
+        message=message,
+    )
+
+
+def run_pytest(
+    files: Mapping[str, bytes | str],
+    *,
+    timeout: float = 120,
+    memory_mb: int = 512,
+    allow_install: bool = False,
+    install_timeout: float = 300,
+    pytest_args: Sequence[str] = (),
+    max_processes: int = 64,
+    max_file_mb: int = 16,
+    disk_mb: int = 256,
+    wheelhouse: str | None = None,
+    allowed_packages: Sequence[str] = (),
+) -> TestReport:
     "Run the project's pytest suite in the sandbox and report what it showed (`status`, counts, a plain `message`)."
-    if (eng := engine()).problem: return _not_verified(f"Not verified: the code was not run ({eng.problem}).", _not_run(eng.problem))
+    if (eng := engine()).problem:
+        return _not_verified(f"Not verified: the code was not run ({eng.problem}).", _not_run(eng.problem))
     uid, python, binds, venv = (_fresh_uid() if os.geteuid() == 0 else None), ['python'], [], None
     try:
         if allow_install and 'requirements.txt' in files:
-            if problem := install_problem(_req_text(files), allowed_packages): return _not_verified(f"Not verified: {problem}.")
+            if problem := install_problem(_req_text(files), allowed_packages):
+                return _not_verified(f"Not verified: {problem}.")
             venv = tempfile.mkdtemp(prefix='aidevbot-sbx-venv-')
-            if uid is not None: os.chown(venv, uid, uid)
+            if uid is not None:
+                os.chown(venv, uid, uid)
             inst = _install(files, uid, venv, timeout=install_timeout, wheelhouse=wheelhouse)
             if not inst.ok:
                 why = inst.not_run or inst.killed_reason or f'pip exit code {inst.returncode}'
-                return _not_verified(f"Not verified: installing requirements.txt failed ({why}).", inst, (inst.stderr or inst.stdout).strip()[-1500:])
+                return _not_verified(
+                    f"Not verified: installing requirements.txt failed ({why}).",
+                    inst,
+                    (inst.stderr or inst.stdout).strip()[-1500:],
+                )
             python, binds = ['/venv/bin/python', '-s', '-B'], [(venv, '/venv', False)]
-        res, counts = _pytest_run(files, uid, python, binds, timeout=timeout, memory_mb=memory_mb, max_processes=max_processes,
-                                  max_file_mb=max_file_mb, disk_mb=disk_mb, pytest_args=pytest_args, plugins=[] if allow_install else _PLUGINS)
+        res, counts = _pytest_run(
+            files,
+            uid,
+            python,
+            binds,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            max_processes=max_processes,
+            max_file_mb=max_file_mb,
+            disk_mb=disk_mb,
+            pytest_args=pytest_args,
+            plugins=[] if allow_install else _PLUGINS,
+        )
     finally:
-        if venv: shutil.rmtree(venv, ignore_errors=True)
+        if venv:
+            shutil.rmtree(venv, ignore_errors=True)
     return _verdict(res, files, counts, timeout=timeout, allow_install=allow_install)
 
 # %% ../nbs/07_sandbox.ipynb #2ce93c8d
 @dataclass
 class CheckLine:
     "One protection and whether it held."
+
     name: str
     ok: bool
     detail: str
+
 
 _PROBE = '''import os, socket, sys
 port, cwd = int(sys.argv[1]), sys.argv[2]
@@ -730,41 +1258,75 @@ except OSError: print('procs 0')  # no /proc inside at all
 print('botdir', sorted(os.listdir(cwd)) if os.path.isdir(cwd) else [])
 '''
 
+
 def _bot_files_seen(listing: str, cwd: str) -> list[str]:
     "Entries of the bot's folder the probe saw, less the parents bubblewrap made for the runtime's binds."
-    runtime = {d[len(cwd):].strip('/').split('/')[0] for d in _runtime_dirs() if _under(d, cwd)}
+    runtime = {d[len(cwd) :].strip('/').split('/')[0] for d in _runtime_dirs() if _under(d, cwd)}
     return [n for n in json.loads(listing.replace("'", '"')) if n not in runtime]
+
 
 def _probe_lines(res: SandboxResult) -> list[CheckLine]:
     out, iso = dict(l.split(' ', 1) for l in res.stdout.splitlines() if ' ' in l), res.isolation
     seen = _bot_files_seen(out.get('botdir', '["?"]'), os.getcwd())
-    mem = ('cgroup and ' if iso.get('cgroup_memory') else '') + ('PID 1 watch' if iso.get('proc_inside') else 'watched from outside (no /proc inside)')
-    return [CheckLine('own uid', iso.get('uid') != os.getuid() or iso.get('user_namespace', False), f"runs as uid {iso.get('uid')}"),
-            CheckLine('no network', out.get('net') == 'closed', "a listener of the bot's host was " + ('unreachable' if out.get('net') == 'closed' else 'REACHABLE')),
-            CheckLine('own processes only', out.get('procs', '99').isdigit() and int(out['procs']) <= 3, f"sees {out.get('procs')} processes"),
-            CheckLine("no view of the bot's folder", not seen, f"sees {', '.join(seen)}" if seen else 'allowlisted root'),
-            CheckLine('seccomp filter', bool(iso.get('seccomp')), 'in force' if iso.get('seccomp') else 'missing'),
-            CheckLine('no_new_privs, no capabilities', bool(iso.get('no_new_privs')) and iso.get('capabilities') == '0000000000000000',
-                      f"capabilities {iso.get('capabilities')}"),
-            CheckLine('memory total', True, f"{iso.get('memory_total_mb')} MB ({mem})"),
-            CheckLine('disk total', True, f"{iso.get('disk_total_mb')} MB (size-capped tmpfs)"),
-            CheckLine('nothing left running', iso.get('left_behind') == 0, f"{iso.get('left_behind')} processes left")]
+    mem = ('cgroup and ' if iso.get('cgroup_memory') else '') + (
+        'PID 1 watch' if iso.get('proc_inside') else 'watched from outside (no /proc inside)'
+    )
+    return [
+        CheckLine(
+            'own uid',
+            iso.get('uid') != os.getuid() or iso.get('user_namespace', False),
+            f"runs as uid {iso.get('uid')}",
+        ),
+        CheckLine(
+            'no network',
+            out.get('net') == 'closed',
+            "a listener of the bot's host was " + ('unreachable' if out.get('net') == 'closed' else 'REACHABLE'),
+        ),
+        CheckLine(
+            'own processes only',
+            out.get('procs', '99').isdigit() and int(out['procs']) <= 3,
+            f"sees {out.get('procs')} processes",
+        ),
+        CheckLine("no view of the bot's folder", not seen, f"sees {', '.join(seen)}" if seen else 'allowlisted root'),
+        CheckLine('seccomp filter', bool(iso.get('seccomp')), 'in force' if iso.get('seccomp') else 'missing'),
+        CheckLine(
+            'no_new_privs, no capabilities',
+            bool(iso.get('no_new_privs')) and iso.get('capabilities') == '0000000000000000',
+            f"capabilities {iso.get('capabilities')}",
+        ),
+        CheckLine('memory total', True, f"{iso.get('memory_total_mb')} MB ({mem})"),
+        CheckLine('disk total', True, f"{iso.get('disk_total_mb')} MB (size-capped tmpfs)"),
+        CheckLine('nothing left running', iso.get('left_behind') == 0, f"{iso.get('left_behind')} processes left"),
+    ]
 
 # %% ../nbs/07_sandbox.ipynb #0215de09
 def sandbox_check() -> list[CheckLine]:
     "Run a real probe in the sandbox and say, protection by protection, what holds on this host."
     eng = engine()
     lines = [CheckLine('bubblewrap', bool(eng.bwrap), eng.bwrap or 'not installed: apt-get install bubblewrap')]
-    if eng.problem: return lines + [CheckLine('isolation', False, f"generated code will not run: {eng.problem}")]
-    lines.append(CheckLine('mode', True, eng.mode + (' (root: namespaces, then a fresh uid)' if eng.mode == 'privileged' else ' (user namespace)')))
+    if eng.problem:
+        return lines + [CheckLine('isolation', False, f"generated code will not run: {eng.problem}")]
+    lines.append(
+        CheckLine(
+            'mode',
+            True,
+            eng.mode + (' (root: namespaces, then a fresh uid)' if eng.mode == 'privileged' else ' (user namespace)'),
+        )
+    )
     with socket.socket() as srv:
-        srv.bind(('127.0.0.1', 0)); srv.listen(1)
-        res = run_in_sandbox({'probe.py': _PROBE}, ['python', 'probe.py', str(srv.getsockname()[1]), os.getcwd()], timeout=30)
+        srv.bind(('127.0.0.1', 0))
+        srv.listen(1)
+        res = run_in_sandbox(
+            {'probe.py': _PROBE}, ['python', 'probe.py', str(srv.getsockname()[1]), os.getcwd()], timeout=30
+        )
     if res.not_run:
-        hint = ("the host refuses user namespaces: allow them (sysctl kernel.unprivileged_userns_clone=1 / "
-                "user.max_user_namespaces>0), or run the sandbox executor (deploy/README.md)")
+        hint = (
+            "the host refuses user namespaces: allow them (sysctl kernel.unprivileged_userns_clone=1 / "
+            "user.max_user_namespaces>0), or run the sandbox executor (deploy/README.md)"
+        )
         return lines + [CheckLine('isolation', False, f"generated code will not run: {res.not_run} — {hint}")]
     return lines + _probe_lines(res)
+
 
 def check_failures(lines: Sequence[CheckLine]) -> list[str]:
     "The failed checks, one line each."

@@ -21,41 +21,56 @@ import time
 # %% ../nbs/06a_sandbox_init.ipynb #fecc016c
 def _status(fd: int, **record) -> None:
     "One JSON line to the bot on the status pipe (only PID 1 holds it)."
-    try: os.write(fd, (json.dumps(record) + '\n').encode())
-    except OSError: pass
+    try:
+        os.write(fd, (json.dumps(record) + '\n').encode())
+    except OSError:
+        pass
+
 
 def _drop_to(uid: int) -> None:
     "Become `uid` for good (privileged mode: bubblewrap ran us as root with only CAP_SETUID/CAP_SETGID)."
-    os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
-    if os.getresuid() != (uid, uid, uid): raise RuntimeError('could not drop to the sandbox uid')
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid):
+        raise RuntimeError('could not drop to the sandbox uid')
 
 # %% ../nbs/06a_sandbox_init.ipynb #13a3bede
 def _copy_tree(src: str, dst: str) -> None:
     "The project files into the size-capped folder the code may write (links are never followed)."
     for name in os.listdir(src):
         s, d = os.path.join(src, name), os.path.join(dst, name)
-        if os.path.isdir(s) and not os.path.islink(s): shutil.copytree(s, d, symlinks=False)
-        elif os.path.isfile(s) and not os.path.islink(s): shutil.copyfile(s, d)
+        if os.path.isdir(s) and not os.path.islink(s):
+            shutil.copytree(s, d, symlinks=False)
+        elif os.path.isfile(s) and not os.path.islink(s):
+            shutil.copyfile(s, d)
 
 # %% ../nbs/06a_sandbox_init.ipynb #4240eb42
 def _procs() -> list[int]:
     "Every other process in this PID namespace (we are PID 1), zombies excluded."
     out = []
     for p in os.listdir('/proc'):
-        if not p.isdigit() or p == '1': continue
+        if not p.isdigit() or p == '1':
+            continue
         try:
-            if open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z': out.append(int(p))
-        except (OSError, IndexError): pass
+            if open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z':
+                out.append(int(p))
+        except (OSError, IndexError):
+            pass
     return out
+
 
 def _rss_bytes(pids: list[int], pss: bool = False) -> int:
     "Resident memory of `pids` (PSS, which shares pages fairly, when asked)."
     total, page = 0, os.sysconf('SC_PAGE_SIZE')
     for p in pids:
         try:
-            if pss: total += 1024 * int(next(l.split()[1] for l in open(f'/proc/{p}/smaps_rollup') if l.startswith('Pss:')))
-            else: total += page * int(open(f'/proc/{p}/statm').read().split()[1])
-        except (OSError, StopIteration, IndexError, ValueError): pass
+            if pss:
+                total += 1024 * int(next(l.split()[1] for l in open(f'/proc/{p}/smaps_rollup') if l.startswith('Pss:')))
+            else:
+                total += page * int(open(f'/proc/{p}/statm').read().split()[1])
+        except (OSError, StopIteration, IndexError, ValueError):
+            pass
     return total
 
 # %% ../nbs/06a_sandbox_init.ipynb #9171a0bf
@@ -63,28 +78,42 @@ def _kill_all() -> int:
     "SIGKILL every other process of the namespace until none is left; returns how many were alive at first."
     first = len(_procs()) if os.path.isdir('/proc/self') else 0
     for _ in range(1000):
-        try: os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError: pass
         try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0: pass
-        except ChildProcessError: break
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            break
         time.sleep(0.002)
     return first
+
 
 def _collect(names, cap: int = 5_000_000) -> dict:
     "Regular files the bot asked for, base64 (links and devices are not followed)."
     out = {}
     for n in names:
-        try: fd = os.open(n, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError: continue
         try:
-            if stat.S_ISREG(os.fstat(fd).st_mode): out[n] = base64.b64encode(os.read(fd, cap)).decode()
-        finally: os.close(fd)
+            fd = os.open(n, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                out[n] = base64.b64encode(os.read(fd, cap)).decode()
+        finally:
+            os.close(fd)
     return out
 
 # %% ../nbs/06a_sandbox_init.ipynb #226dd42f
-class _CapHeader(ctypes.Structure): _fields_ = [('version', ctypes.c_uint32), ('pid', ctypes.c_int)]
-class _CapData(ctypes.Structure): _fields_ = [('effective', ctypes.c_uint32), ('permitted', ctypes.c_uint32), ('inheritable', ctypes.c_uint32)]
+class _CapHeader(ctypes.Structure):
+    _fields_ = [('version', ctypes.c_uint32), ('pid', ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [('effective', ctypes.c_uint32), ('permitted', ctypes.c_uint32), ('inheritable', ctypes.c_uint32)]
+
 
 def _kernel_facts() -> dict:
     "The same facts straight from the kernel, for a sandbox without /proc: prctl and capget."
@@ -92,85 +121,121 @@ def _kernel_facts() -> dict:
     hdr, data = _CapHeader(0x20080522, 0), (_CapData * 2)()  # _LINUX_CAPABILITY_VERSION_3
     eff = (data[1].effective << 32 | data[0].effective) if libc.capget(ctypes.byref(hdr), data) == 0 else -1
     uid = '\t'.join(map(str, os.getresuid()))
-    return {'NoNewPrivs': str(libc.prctl(39, 0, 0, 0, 0)), 'Seccomp': str(libc.prctl(21, 0, 0, 0, 0)),  # PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP
-            'CapEff': f'{eff:016x}' if eff >= 0 else 'unknown', 'Uid': uid}
+    return {
+        'NoNewPrivs': str(libc.prctl(39, 0, 0, 0, 0)),
+        'Seccomp': str(libc.prctl(21, 0, 0, 0, 0)),  # PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP
+        'CapEff': f'{eff:016x}' if eff >= 0 else 'unknown',
+        'Uid': uid,
+    }
+
 
 def _facts() -> dict:
     "NoNewPrivs, Seccomp, CapEff and Uid of this process, as the kernel reports them."
-    try: status = open('/proc/self/status').read()
-    except OSError: return _kernel_facts()
+    try:
+        status = open('/proc/self/status').read()
+    except OSError:
+        return _kernel_facts()
     keep = ('NoNewPrivs', 'Seccomp', 'CapEff', 'Uid')
     return {k: v.strip() for k, v in (l.split(':', 1) for l in status.splitlines() if ':' in l) if k in keep}
 
-def _refusal(facts: dict, cfg: dict) -> str|None:
+
+def _refusal(facts: dict, cfg: dict) -> str | None:
     "Why the command must not start, or None."
     if not os.path.isdir('/proc/self') and not cfg.get('outer_watch'):
         return "no /proc inside the sandbox and nobody outside to watch its memory total"
-    if facts.get('NoNewPrivs') != '1': return "no_new_privs is not set"
-    if facts.get('Seccomp') != '2': return "the seccomp filter is not in force"
-    if facts.get('CapEff') != '0000000000000000': return f"capabilities are left ({facts.get('CapEff')})"
-    if cfg.get('uid') is not None and facts.get('Uid', '').split()[:1] != [str(cfg['uid'])]: return "the sandbox uid was not taken"
+    if facts.get('NoNewPrivs') != '1':
+        return "no_new_privs is not set"
+    if facts.get('Seccomp') != '2':
+        return "the seccomp filter is not in force"
+    if facts.get('CapEff') != '0000000000000000':
+        return f"capabilities are left ({facts.get('CapEff')})"
+    if cfg.get('uid') is not None and facts.get('Uid', '').split()[:1] != [str(cfg['uid'])]:
+        return "the sandbox uid was not taken"
     return None
 
 # %% ../nbs/06a_sandbox_init.ipynb #cb2554b4
 def _start(cfg: dict) -> int:
     "Fork the command in its own process group; returns its pid."
     pid = os.fork()
-    if pid: return pid
+    if pid:
+        return pid
     try:
-        os.setpgid(0, 0); os.chdir(cfg['workdir'])
+        os.setpgid(0, 0)
+        os.chdir(cfg['workdir'])
         os.execvpe(cfg['argv'][0], cfg['argv'], cfg['env'])
-    except OSError as e: os.write(2, f"sandbox: cannot run {cfg['argv'][0]!r}: {e.strerror}\n".encode())
+    except OSError as e:
+        os.write(2, f"sandbox: cannot run {cfg['argv'][0]!r}: {e.strerror}\n".encode())
     os._exit(127)
 
 # %% ../nbs/06a_sandbox_init.ipynb #5fc3cd7a
-def _watch(pid: int, cfg: dict, lifeline) -> tuple[int|None, str|None, int]:
+def _watch(pid: int, cfg: dict, lifeline) -> tuple[int | None, str | None, int]:
     "Wait for the command, reaping orphans; stop at the time limit, the memory total or the bot's death."
     deadline, limit, peak, pause = time.monotonic() + cfg['timeout'], cfg['memory_total'], 0, 0.002
     have_proc = os.path.isdir('/proc/self')  # without it the bot watches the memory total from outside
     while True:
         try:
             while (r := os.waitpid(-1, os.WNOHANG))[0] > 0:
-                if r[0] == pid: return os.waitstatus_to_exitcode(r[1]), None, peak
-        except ChildProcessError: return 0, None, peak
-        if time.monotonic() > deadline: return None, 'timeout', peak
-        if lifeline.poll(0): return None, 'bot_gone', peak
+                if r[0] == pid:
+                    return os.waitstatus_to_exitcode(r[1]), None, peak
+        except ChildProcessError:
+            return 0, None, peak
+        if time.monotonic() > deadline:
+            return None, 'timeout', peak
+        if lifeline.poll(0):
+            return None, 'bot_gone', peak
         if limit and have_proc:
-            pids = _procs(); used = _rss_bytes(pids)
-            if used > limit and (used := _rss_bytes(pids, pss=True)) > limit: return None, 'memory_total', used
+            pids = _procs()
+            used = _rss_bytes(pids)
+            if used > limit and (used := _rss_bytes(pids, pss=True)) > limit:
+                return None, 'memory_total', used
             peak = max(peak, used)
-        time.sleep(pause); pause = min(pause * 2, 0.02)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
 
 # %% ../nbs/06a_sandbox_init.ipynb #361acee2
 def main(cfg: dict) -> None:
     "Set up as the sandbox uid, start the command, watch it, end everything, report."
     fd = cfg['status_fd']
     os.set_inheritable(fd, False)
-    if cfg.get('uid') is not None: _drop_to(cfg['uid'])
+    if cfg.get('uid') is not None:
+        _drop_to(cfg['uid'])
     libc = ctypes.CDLL(None)
     libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: same-uid code cannot read our memory or fds
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG again: changing uid cleared it
-    lifeline = select.poll(); lifeline.register(fd, select.POLLERR | select.POLLHUP)  # the bot closed its end: it died
+    lifeline = select.poll()
+    lifeline.register(fd, select.POLLERR | select.POLLHUP)  # the bot closed its end: it died
     facts = _facts()
-    if why := _refusal(facts, cfg): _status(fd, started=True, refused=why); os._exit(0)
+    if why := _refusal(facts, cfg):
+        _status(fd, started=True, refused=why)
+        os._exit(0)
     _copy_tree('/.input', cfg['workdir'])
-    for name, value in cfg['rlimits'].items(): resource.setrlimit(getattr(resource, name), tuple(value))
+    for name, value in cfg['rlimits'].items():
+        resource.setrlimit(getattr(resource, name), tuple(value))
     pid = _start(cfg)
     _status(fd, started=True, pid_ns=os.readlink('/proc/self/ns/pid') if os.path.isdir('/proc/self') else None, **facts)
     rc, reason, peak = _watch(pid, cfg, lifeline)
     left = _kill_all()
-    _status(fd, returncode=rc, reason=reason, left_running=left if rc is not None else 0, peak_bytes=peak,
-            files=_collect([os.path.join(cfg['workdir'], n) for n in cfg.get('collect', [])]))
+    _status(
+        fd,
+        returncode=rc,
+        reason=reason,
+        left_running=left if rc is not None else 0,
+        peak_bytes=peak,
+        files=_collect([os.path.join(cfg['workdir'], n) for n in cfg.get('collect', [])]),
+    )
     os._exit(0)
 
 # %% ../nbs/06a_sandbox_init.ipynb #bfe747c2
 _FD, _KEY = os.environ.pop('AIDEVBOT_REPORT_FD', None), os.environ.pop('AIDEVBOT_REPORT_KEY', None)
 _COUNTS = {'passed': 0, 'failed': 0, 'error': 0, 'skipped': 0}
 
+
 def _send(**rec) -> None:
     "One signed record on the report pipe (nothing when not run by the sandbox)."
-    if not (_FD and _KEY): return
+    if not (_FD and _KEY):
+        return
     import hashlib, hmac
+
     body = json.dumps(rec, sort_keys=True)
     mac = hmac.new(bytes.fromhex(_KEY), body.encode(), hashlib.sha256).hexdigest()
     os.write(int(_FD), (json.dumps({'body': body, 'mac': mac}) + '\n').encode())
@@ -178,14 +243,23 @@ def _send(**rec) -> None:
 # %% ../nbs/06a_sandbox_init.ipynb #83280287
 def pytest_runtest_logreport(report):
     "Count each test once: its call's outcome, or the setup/teardown that failed or skipped it."
-    if report.when == 'call': kind = 'passed' if report.passed else ('skipped' if report.skipped else 'failed')
-    elif report.failed: kind = 'error'
-    elif report.skipped: kind = 'skipped'
-    else: return
-    _COUNTS[kind] += 1; _send(test=report.nodeid, outcome=kind, when=report.when)
+    if report.when == 'call':
+        kind = 'passed' if report.passed else ('skipped' if report.skipped else 'failed')
+    elif report.failed:
+        kind = 'error'
+    elif report.skipped:
+        kind = 'skipped'
+    else:
+        return
+    _COUNTS[kind] += 1
+    _send(test=report.nodeid, outcome=kind, when=report.when)
+
 
 def pytest_collectreport(report):
-    if report.failed: _COUNTS['error'] += 1; _send(test=report.nodeid, outcome='error', when='collect')
+    if report.failed:
+        _COUNTS['error'] += 1
+        _send(test=report.nodeid, outcome='error', when='collect')
+
 
 def pytest_sessionfinish(session, exitstatus):
     _send(done=True, exitstatus=int(exitstatus), **_COUNTS)

@@ -24,24 +24,41 @@ __all__ = ['UserService', 'ProjectSpend']
 # %% ../nbs/03_users.ipynb #365f8f5a
 class UserService:
     "Users by Telegram id, welcome credits, and the reads the bot needs."
-    def __init__(self, db: Database, settings: Settings, ledger: Ledger|None = None):
+
+    def __init__(self, db: Database, settings: Settings, ledger: Ledger | None = None):
         self.db, self.settings, self.ledger = db, settings, ledger or Ledger(db)
 
-    async def get_user_by_telegram_id(self, session: AsyncSession, telegram_user_id: int) -> User|None:
+    async def get_user_by_telegram_id(self, session: AsyncSession, telegram_user_id: int) -> User | None:
         "The user with this Telegram id, or None."
-        return (await session.execute(select(User).where(User.telegram_user_id == telegram_user_id))).scalar_one_or_none()
+        return (
+            await session.execute(select(User).where(User.telegram_user_id == telegram_user_id))
+        ).scalar_one_or_none()
 
-    async def get_or_create(self, session: AsyncSession, telegram_user_id: int, *, username: str|None = None,
-                            first_name: str|None = None, language_code: str|None = None) -> tuple[User, bool]:
+    async def get_or_create(
+        self,
+        session: AsyncSession,
+        telegram_user_id: int,
+        *,
+        username: str | None = None,
+        first_name: str | None = None,
+        language_code: str | None = None,
+    ) -> tuple[User, bool]:
         "The user with this Telegram id, created (with welcome credits) on first contact: (user, created)."
         if (user := await self.get_user_by_telegram_id(session, telegram_user_id)) is not None:
             for k, v in dict(username=username, first_name=first_name, language_code=language_code).items():
-                if v is not None and getattr(user, k) != v: setattr(user, k, v)
+                if v is not None and getattr(user, k) != v:
+                    setattr(user, k, v)
             return user, False
         try:
             async with session.begin_nested():
-                session.add(user := User(telegram_user_id=telegram_user_id, username=username, first_name=first_name,
-                                         language_code=language_code))
+                session.add(
+                    user := User(
+                        telegram_user_id=telegram_user_id,
+                        username=username,
+                        first_name=first_name,
+                        language_code=language_code,
+                    )
+                )
         except IntegrityError:  # created concurrently
             return await self.get_user_by_telegram_id(session, telegram_user_id), False
         await self._welcome(session, user)
@@ -51,70 +68,98 @@ class UserService:
 @patch
 async def _welcome(self: UserService, session: AsyncSession, user: User) -> None:
     "Grant the welcome credits once per Telegram id."
-    if (amount := Decimal(self.settings.welcome_credits)) <= 0: return
+    if (amount := Decimal(self.settings.welcome_credits)) <= 0:
+        return
     try:
         async with session.begin_nested():
-            await _apply(session, user.id, amount, LedgerKind.welcome, f"welcome:{user.telegram_user_id}", note='welcome credits')
-    except IntegrityError: pass  # this Telegram id was welcomed before
+            await _apply(
+                session, user.id, amount, LedgerKind.welcome, f"welcome:{user.telegram_user_id}", note='welcome credits'
+            )
+    except IntegrityError:
+        pass  # this Telegram id was welcomed before
+
 
 @patch
 async def ensure_user(self: UserService, telegram_user_id: int, **profile) -> tuple[User, bool]:
     "`get_or_create` in its own transaction."
-    async with self.db.sessions() as s, s.begin(): return await self.get_or_create(s, telegram_user_id, **profile)
+    async with self.db.sessions() as s, s.begin():
+        return await self.get_or_create(s, telegram_user_id, **profile)
 
 # %% ../nbs/03_users.ipynb #aa69d5f9
 @dataclass
 class ProjectSpend:
     "Credits spent on one project."
+
     project_id: int
-    title: str|None
+    title: str | None
     credits: Decimal
+
 
 @patch
 async def balance(self: UserService, user_id: int) -> Decimal:
     "The user's balance in credits."
     return await self.ledger.balance(user_id)
 
+
 @patch
 async def recent_ledger(self: UserService, user_id: int, limit: int = 10) -> list[CreditTransaction]:
     "The user's newest ledger entries, newest first."
     return await self.ledger.recent(user_id, limit)
 
+
 @patch
 async def projects(self: UserService, user_id: int, limit: int = 10) -> list[Project]:
     "The user's newest projects, newest first."
     q = select(Project).where(Project.user_id == user_id).order_by(Project.id.desc()).limit(limit)
-    async with self.db.sessions() as s: return list((await s.execute(q)).scalars())
+    async with self.db.sessions() as s:
+        return list((await s.execute(q)).scalars())
 
 # %% ../nbs/03_users.ipynb #09150d80
 @patch
 async def spend_by_project(self: UserService, user_id: int) -> list[ProjectSpend]:
     "Credits spent per project (model calls plus direct usage debits), biggest first."
-    calls = (select(ApiKeyUsage.project_id, func.sum(ApiKeyUsage.credits))
-             .where(ApiKeyUsage.user_id == user_id, ApiKeyUsage.project_id.is_not(None)).group_by(ApiKeyUsage.project_id))
-    direct = (select(CreditTransaction.project_id, -func.sum(CreditTransaction.amount))
-              .where(CreditTransaction.user_id == user_id, CreditTransaction.project_id.is_not(None),
-                     CreditTransaction.kind == LedgerKind.usage, CreditTransaction.reservation_id.is_(None))
-              .group_by(CreditTransaction.project_id))
+    calls = (
+        select(ApiKeyUsage.project_id, func.sum(ApiKeyUsage.credits))
+        .where(ApiKeyUsage.user_id == user_id, ApiKeyUsage.project_id.is_not(None))
+        .group_by(ApiKeyUsage.project_id)
+    )
+    direct = (
+        select(CreditTransaction.project_id, -func.sum(CreditTransaction.amount))
+        .where(
+            CreditTransaction.user_id == user_id,
+            CreditTransaction.project_id.is_not(None),
+            CreditTransaction.kind == LedgerKind.usage,
+            CreditTransaction.reservation_id.is_(None),
+        )
+        .group_by(CreditTransaction.project_id)
+    )
     async with self.db.sessions() as s:
         totals: dict[int, Decimal] = {}
         for q in (calls, direct):
-            for pid, v in (await s.execute(q)).all(): totals[pid] = totals.get(pid, Decimal(0)) + Decimal(str(v or 0))
+            for pid, v in (await s.execute(q)).all():
+                totals[pid] = totals.get(pid, Decimal(0)) + Decimal(str(v or 0))
         titles = dict((await s.execute(select(Project.id, Project.title).where(Project.id.in_(list(totals))))).all())
     out = [ProjectSpend(pid, titles.get(pid), v.quantize(Decimal('0.01'))) for pid, v in totals.items()]
     return sorted(out, key=lambda x: (-x.credits, x.project_id))
 
 # %% ../nbs/03_users.ipynb #df390973
 @patch
-async def language(self: UserService, *, user_id: int|None = None, telegram_user_id: int|None = None) -> str:
+async def language(self: UserService, *, user_id: int | None = None, telegram_user_id: int | None = None) -> str:
     "The language to talk to a user in (by `users.id` or Telegram id): `en`, `ru` or `es`."
     col = User.id if user_id is not None else User.telegram_user_id
     async with self.db.sessions() as s:
-        row = (await s.execute(select(User.language, User.language_code).where(col == (user_id if user_id is not None else telegram_user_id)))).first()
+        row = (
+            await s.execute(
+                select(User.language, User.language_code).where(
+                    col == (user_id if user_id is not None else telegram_user_id)
+                )
+            )
+        ).first()
     return pick_language(*(row or ()))
 
+
 @patch
-async def set_language(self: UserService, telegram_user_id: int, lang: str|None) -> None:
+async def set_language(self: UserService, telegram_user_id: int, lang: str | None) -> None:
     "Store the user's choice (None: follow Telegram's language again)."
     async with self.db.sessions() as s, s.begin():
         await s.execute(update(User).where(User.telegram_user_id == telegram_user_id).values(language=lang))

@@ -20,13 +20,19 @@ __all__ = ['EventRelay', 'Services', 'build_services']
 # %% ../nbs/08a_wiring.ipynb #1218af98
 class EventRelay:
     "An `on_event` for the orchestrator whose target (the bot's notifier) is set once the bot exists."
-    def __init__(self): self.target = None
+
+    def __init__(self):
+        self.target = None
+
     async def __call__(self, event) -> None:
-        if self.target is not None: await self.target(event)
+        if self.target is not None:
+            await self.target(event)
+
 
 @dataclass
 class Services:
     "The service graph of one process: close it when done (`async with` or `aclose`)."
+
     settings: Settings
     db: Database
     ledger: Ledger
@@ -37,17 +43,32 @@ class Services:
 
     async def aclose(self) -> None:
         await self.llm.aclose()
-        if self.owns_db: await self.db.dispose()
-    async def __aenter__(self) -> Services: return self
-    async def __aexit__(self, *exc) -> None: await self.aclose()
+        if self.owns_db:
+            await self.db.dispose()
+
+    async def __aenter__(self) -> Services:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
 
 # %% ../nbs/08a_wiring.ipynb #869e582d
-async def build_services(settings: Settings, *, db: Database|None = None, upgrade: bool = False, ledger: Ledger|None = None,
-                         pricing: Pricing|None = None, on_event: Callable|None = None, **orchestrator_kw) -> Services:
+async def build_services(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    upgrade: bool = False,
+    ledger: Ledger | None = None,
+    pricing: Pricing | None = None,
+    on_event: Callable | None = None,
+    **orchestrator_kw,
+) -> Services:
     "Database (opened unless given; migrated first with `upgrade`), ledger, pricing, LLM client and orchestrator, wired once."
     owns = db is None
     db = db or await open_database(settings, upgrade=upgrade)
     ledger, pricing = ledger or Ledger(db), pricing or Pricing(db, settings)
     llm = LLMClient(settings, db, ledger=ledger, pricing=pricing)
-    orchestrator = ModelOrchestrator(settings, db, llm, ledger=ledger, pricing=pricing, on_event=on_event, **orchestrator_kw)
+    orchestrator = ModelOrchestrator(
+        settings, db, llm, ledger=ledger, pricing=pricing, on_event=on_event, **orchestrator_kw
+    )
     return Services(settings, db, ledger, pricing, llm, orchestrator, owns)

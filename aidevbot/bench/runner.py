@@ -53,6 +53,7 @@ __all__ = ['HIDDEN_DIR', 'ROLES', 'FAKE_SPECS', 'COLORS', 'TYPICAL_PLAN', 'Spec'
 @dataclass(frozen=True)
 class Spec:
     "One benchmark project: the request a user types, hidden acceptance tests, a reference solution."
+
     name: str
     title: str
     difficulty: int  # 1 easy, 2 medium, 3 hard
@@ -61,22 +62,37 @@ class Spec:
     reference: dict[str, bytes]  # reference/: a solution the hidden tests pass against
     hidden_tests: int  # tests the hidden files hold (parametrized cases counted)
 
+
 def specs_root():
     "The folder of the shipped specs (package data)."
     return resources.files('aidevbot.bench') / 'specs'
 
+
 def _read_dir(d) -> dict[str, bytes]:
     "The files of a spec folder (not the empty `__init__.py` nbdev adds to every folder holding Python files)."
-    return {f.name: f.read_bytes() for f in d.iterdir() if f.is_file() and f.name != '__init__.py' and f.name.endswith(('.py', '.md', '.json', '.txt'))}
+    return {
+        f.name: f.read_bytes()
+        for f in d.iterdir()
+        if f.is_file() and f.name != '__init__.py' and f.name.endswith(('.py', '.md', '.json', '.txt'))
+    }
 
 # %% ../../nbs/13_bench.ipynb #ade11f59
 def load_spec(name: str) -> Spec:
     "The shipped spec `name` (`KeyError` when there is none)."
     d = specs_root() / name
-    if not re.fullmatch(r'[a-z0-9_]+', name) or not (d / 'spec.json').is_file(): raise KeyError(name)
+    if not re.fullmatch(r'[a-z0-9_]+', name) or not (d / 'spec.json').is_file():
+        raise KeyError(name)
     meta = json.loads((d / 'spec.json').read_text(encoding='utf-8'))
-    return Spec(name, meta['title'], meta['difficulty'], (d / 'request.md').read_text(encoding='utf-8'),
-                _read_dir(d / 'hidden'), _read_dir(d / 'reference'), meta['hidden_tests'])
+    return Spec(
+        name,
+        meta['title'],
+        meta['difficulty'],
+        (d / 'request.md').read_text(encoding='utf-8'),
+        _read_dir(d / 'hidden'),
+        _read_dir(d / 'reference'),
+        meta['hidden_tests'],
+    )
+
 
 def spec_names() -> list[str]:
     "Every shipped spec, easiest first."
@@ -85,51 +101,73 @@ def spec_names() -> list[str]:
 
 # %% ../../nbs/13_bench.ipynb #ef15e1a0
 HIDDEN_DIR = 'bench_hidden'  # where the hidden tests go beside the delivered files
-_CONFTEST = ('import os, sys\nROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))\n'
-             'for p in (os.path.join(ROOT, "src"), ROOT):\n    if p not in sys.path: sys.path.insert(0, p)\n')
+_CONFTEST = (
+    'import os, sys\nROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))\n'
+    'for p in (os.path.join(ROOT, "src"), ROOT):\n    if p not in sys.path: sys.path.insert(0, p)\n'
+)
+
 
 @dataclass
 class HiddenResult:
     "What the hidden tests showed against one project."
+
     status: str  # the sandbox's verdict: passed | failed | error | timeout | no_tests | not_verified
     passed: int
     total: int  # the spec's hidden tests
     message: str
+
     @property
-    def ok(self) -> bool: return self.status == 'passed' and self.passed == self.total
+    def ok(self) -> bool:
+        return self.status == 'passed' and self.passed == self.total
+
 
 def with_hidden(spec: Spec, files: dict[str, bytes]) -> dict[str, bytes]:
     "The project's files plus the hidden tests under `bench_hidden/` (replacing anything the project put there)."
     own = {p: c for p, c in files.items() if not p.startswith(HIDDEN_DIR + '/')}
-    return {**own, **{f'{HIDDEN_DIR}/{n}': c for n, c in spec.hidden.items()}, f'{HIDDEN_DIR}/conftest.py': _CONFTEST.encode()}
+    return {
+        **own,
+        **{f'{HIDDEN_DIR}/{n}': c for n, c in spec.hidden.items()},
+        f'{HIDDEN_DIR}/conftest.py': _CONFTEST.encode(),
+    }
 
 # %% ../../nbs/13_bench.ipynb #34601d3a
 def run_hidden(spec: Spec, files: dict[str, bytes], *, timeout: float = 120, memory_mb: int = 512) -> HiddenResult:
     "Run the spec's hidden tests against `files` in the sandbox (`aidevbot.sandbox.run_pytest`)."
-    rep = run_pytest(with_hidden(spec, files), timeout=timeout, memory_mb=memory_mb,
-                     pytest_args=['-o', 'python_files=test_*.py', HIDDEN_DIR])
+    rep = run_pytest(
+        with_hidden(spec, files),
+        timeout=timeout,
+        memory_mb=memory_mb,
+        pytest_args=['-o', 'python_files=test_*.py', HIDDEN_DIR],
+    )
     return HiddenResult(rep.status, min(rep.passed, spec.hidden_tests), spec.hidden_tests, rep.message)
+
 
 def unpack_zip(data: bytes) -> dict[str, bytes]:
     "The files of a delivered ZIP without its top folder; every path checked by `safe_path`."
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         files = {safe_path(n): z.read(n) for n in z.namelist() if not n.endswith('/')}
     tops = {p.split('/', 1)[0] for p in files}
-    if len(tops) == 1 and all('/' in p for p in files): files = {p.split('/', 1)[1]: c for p, c in files.items()}
+    if len(tops) == 1 and all('/' in p for p in files):
+        files = {p.split('/', 1)[1]: c for p, c in files.items()}
     return files
 
 # %% ../../nbs/13_bench.ipynb #fbbe172c
 ROLES = ('architect', 'implementer', 'reviewer')
 
+
 @dataclass(frozen=True)
 class ModelSet:
     "The models of one column of the comparison."
+
     name: str
     architect: str
     implementer: str
     reviewer: str
+
     @property
-    def models(self) -> dict[str, str]: return {r: getattr(self, r) for r in ROLES}
+    def models(self) -> dict[str, str]:
+        return {r: getattr(self, r) for r in ROLES}
+
 
 def parse_models(text: str, s: Settings, index: int = 1) -> ModelSet:
     "`architect=a,implementer=b,reviewer=c[,name=label]`; a role left out keeps the configured model."
@@ -137,66 +175,109 @@ def parse_models(text: str, s: Settings, index: int = 1) -> ModelSet:
     for part in filter(None, (p.strip() for p in text.split(','))):
         k, sep, v = (x.strip() for x in part.partition('='))
         if not sep or not v or k.lower() not in (*ROLES, 'name'):
-            raise ValueError(f"--models: '{part}' is not role=model (roles: architect, implementer, reviewer; or name=label)")
+            raise ValueError(
+                f"--models: '{part}' is not role=model (roles: architect, implementer, reviewer; or name=label)"
+            )
         vals[k.lower()] = v
     return ModelSet(vals.get('name') or f'set{index}', **{r: vals.get(r, getattr(s, f'{r}_model')) for r in ROLES})
 
+
 def set_settings(s: Settings, ms: ModelSet) -> Settings:
     "The settings one model set runs with: its models and no fallbacks."
-    return s.model_copy(update={**{f'{r}_model': m for r, m in ms.models.items()},
-                                **{f'{r}_fallback_models': [] for r in ROLES}, 'llm_fallback_models': []})
+    return s.model_copy(
+        update={
+            **{f'{r}_model': m for r, m in ms.models.items()},
+            **{f'{r}_fallback_models': [] for r in ROLES},
+            'llm_fallback_models': [],
+        }
+    )
 
 # %% ../../nbs/13_bench.ipynb #ec3ab719
 FAKE_SPECS = ('word_freq', 'lru_cache', 'state_machine')  # correct, false-verified, failed
 
 _OWN_TESTS = {
-    'word_freq': ('wordfreq', 'from wordfreq import top_words\n\n\ndef test_top_word():\n    assert top_words("a b a", 1) == [("a", 2)]\n'),
-    'lru_cache': ('lru', 'from lru import LRUCache\n\n\ndef test_put_get_evict():\n    c = LRUCache(2)\n    c.put("a", 1)\n'
-                         '    c.put("b", 2)\n    c.put("c", 3)\n    assert c.get("a") is None and c.get("c") == 3\n'),
-    'state_machine': ('fsm', 'from fsm import StateMachine\n\n\ndef test_fire_keeps_history():\n'
-                             '    m = StateMachine("a", {("a", "go"): "b"})\n    assert m.fire("go") == "b"\n    assert m.history == ["a", "b"]\n'),
+    'word_freq': (
+        'wordfreq',
+        'from wordfreq import top_words\n\n\ndef test_top_word():\n    assert top_words("a b a", 1) == [("a", 2)]\n',
+    ),
+    'lru_cache': (
+        'lru',
+        'from lru import LRUCache\n\n\ndef test_put_get_evict():\n    c = LRUCache(2)\n    c.put("a", 1)\n'
+        '    c.put("b", 2)\n    c.put("c", 3)\n    assert c.get("a") is None and c.get("c") == 3\n',
+    ),
+    'state_machine': (
+        'fsm',
+        'from fsm import StateMachine\n\n\ndef test_fire_keeps_history():\n'
+        '    m = StateMachine("a", {("a", "go"): "b"})\n    assert m.fire("go") == "b"\n    assert m.history == ["a", "b"]\n',
+    ),
 }
-_BUGS = {'lru_cache': ('self._d.move_to_end(key)\n        return', 'return'),  # get() does not refresh recency
-         'state_machine': ('        self.history.append(self.state)\n', '')}  # fire() forgets the history
+_BUGS = {
+    'lru_cache': ('self._d.move_to_end(key)\n        return', 'return'),  # get() does not refresh recency
+    'state_machine': ('        self.history.append(self.state)\n', ''),
+}  # fire() forgets the history
 
 # %% ../../nbs/13_bench.ipynb #c62473f8
 def fake_project(name: str) -> tuple[dict, dict[str, str]]:
     "The plan and the files the scripted implementer writes for the fake spec `name`."
     spec, (module, test) = load_spec(name), _OWN_TESTS[name]
     src = spec.reference[f'{module}.py'].decode()
-    if name in _BUGS: src = src.replace(*_BUGS[name])
+    if name in _BUGS:
+        src = src.replace(*_BUGS[name])
     files = {f'{module}.py': src, f'tests/test_{module}.py': test}
-    task = dict(title=f'{module}.py and its tests', description=f'Write {module}.py as the request says, with a test.',
-                writes=list(files), reads=[], verify=f'pytest tests/test_{module}.py')
-    plan = dict(title=spec.title, summary=spec.request.splitlines()[0][:200], stack='Python 3.11, standard library, pytest',
-                files=[dict(path=p, purpose=p) for p in files], tasks=[task], remove=[])
+    task = dict(
+        title=f'{module}.py and its tests',
+        description=f'Write {module}.py as the request says, with a test.',
+        writes=list(files),
+        reads=[],
+        verify=f'pytest tests/test_{module}.py',
+    )
+    plan = dict(
+        title=spec.title,
+        summary=spec.request.splitlines()[0][:200],
+        stack='Python 3.11, standard library, pytest',
+        files=[dict(path=p, purpose=p) for p in files],
+        tasks=[task],
+        remove=[],
+    )
     return plan, files
 
 # %% ../../nbs/13_bench.ipynb #bc111be1
 def fake_responder(names=FAKE_SPECS):
     "A FakeLLM responder playing every role for the fake specs (recognised by their request, then by their title)."
     from aidevbot.testing.demo_model import _last_user, _route, _user_text  # only `--fake` runs the fakes
+
     projects = {n: fake_project(n) for n in names}
     requests = {n: load_spec(n).request.strip()[:300] for n in names}
-    def which(text: str) -> str|None:
-        return next((n for n in names if requests[n] in text), None) or \
-               next((n for n, (plan, _) in projects.items() if f"Project: {plan['title']}\n" in text), None)
+
+    def which(text: str) -> str | None:
+        return next((n for n in names if requests[n] in text), None) or next(
+            (n for n, (plan, _) in projects.items() if f"Project: {plan['title']}\n" in text), None
+        )
+
     def respond(body: dict):
         kind, user = _route(body), _user_text(body)
-        if (n := which(user)) is None: return 'OK'
+        if (n := which(user)) is None:
+            return 'OK'
         plan, files = projects[n]
-        if kind == 'project_plan': return plan
-        if kind == 'review_verdict': return {'approved': True, 'problems': []}
-        if kind == 'readme': return {'content': f"# {plan['title']}\n\nRun the tests: `python -m pytest -q`.\n"}
-        m = re.search(r'^Files still to send: (.*)$', _last_user(body), re.M) or re.search(r'^Files to write: (.*)$', user, re.M)
+        if kind == 'project_plan':
+            return plan
+        if kind == 'review_verdict':
+            return {'approved': True, 'problems': []}
+        if kind == 'readme':
+            return {'content': f"# {plan['title']}\n\nRun the tests: `python -m pytest -q`.\n"}
+        m = re.search(r'^Files still to send: (.*)$', _last_user(body), re.M) or re.search(
+            r'^Files to write: (.*)$', user, re.M
+        )
         paths = [p.strip() for p in m.group(1).split(',')] if m else []
         return render_file_blocks({p: files[p] for p in paths if p in files})
+
     return respond
 
 # %% ../../nbs/13_bench.ipynb #d140eb07
 @dataclass
 class Bench:
     "The throw-away stack a bench runs on."
+
     settings: Settings
     db: Database
     ledger: Ledger
@@ -208,75 +289,110 @@ class Bench:
     workdir: Path
 
     async def aclose(self) -> None:
-        for c in self.clients: await c.aclose()
+        for c in self.clients:
+            await c.aclose()
         await self.db.dispose()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
 
 def budget_credits(s: Settings, max_usd: Decimal) -> Decimal:
     "Credits worth `max_usd` of provider cost at the bot's rate, rounded down (never a cent over)."
     return (Decimal(str(max_usd)) * s.markup / s.credit_value_usd).quantize(Decimal('0.01'), rounding=ROUND_DOWN)
 
 # %% ../../nbs/13_bench.ipynb #77d39cf2
-async def open_bench(s: Settings, sets: list[ModelSet], *, max_usd: Decimal, prices: dict[str, tuple[Decimal, Decimal]]) -> Bench:
+async def open_bench(
+    s: Settings, sets: list[ModelSet], *, max_usd: Decimal, prices: dict[str, tuple[Decimal, Decimal]]
+) -> Bench:
     "A fresh database, the models' prices, a bench user holding `max_usd` worth of credits, an orchestrator per set."
     workdir = Path(tempfile.mkdtemp(prefix='aidevbot-bench-'))
     url = f'sqlite:///{workdir}/bench.db'
     s = s.model_copy(update=dict(database_url=url))
     db = await open_database(url, upgrade=True)
     ledger, pricing = Ledger(db), Pricing(db, s)
-    for model in {m for ms in sets for m in ms.models.values()}: await pricing.set_price(model, *prices[model])
+    for model in {m for ms in sets for m in ms.models.values()}:
+        await pricing.set_price(model, *prices[model])
     user, _ = await UserService(db, s, ledger).ensure_user(1, first_name='bench')
     if (have := await ledger.balance(user.id)) > 0:  # the welcome credits are not part of the budget
         await ledger.debit(user.id, have, kind='admin', key='bench:welcome-back')
     granted = budget_credits(s, max_usd)
-    if granted > 0: await ledger.credit(user.id, granted, kind='admin', key='bench:budget')
+    if granted > 0:
+        await ledger.credit(user.id, granted, kind='admin', key='bench:budget')
     orchs, clients = {}, []
     for ms in sets:
         ss = set_settings(s, ms)
-        svc = await build_services(ss, db=db, ledger=ledger, pricing=pricing)  # one database, ledger and price list for every set
-        clients.append(svc.llm); orchs[ms.name] = svc.orchestrator
+        svc = await build_services(
+            ss, db=db, ledger=ledger, pricing=pricing
+        )  # one database, ledger and price list for every set
+        clients.append(svc.llm)
+        orchs[ms.name] = svc.orchestrator
     return Bench(s, db, ledger, pricing, user.id, granted, orchs, clients, workdir)
 
 # %% ../../nbs/13_bench.ipynb #332db1b6
 @dataclass
 class ProjectResult:
     "One project of the bench."
+
     spec: str
     set: str
     repeat: int
     state: str  # completed | failed | paused | cancelled | budget (stopped: the budget ran out)
     verified: bool  # delivered with its own tests run and passing in the sandbox
-    hidden: HiddenResult|None  # None when nothing was delivered
+    hidden: HiddenResult | None  # None when nothing was delivered
     fix_rounds: int
     tokens: int
     usd: Decimal  # provider cost (as the provider reported it, else at our prices)
     credits: Decimal
     seconds: float  # wall time from the request to the ZIP (the hidden tests not included)
-    error: str|None = None
+    error: str | None = None
+
     @property
-    def delivered(self) -> bool: return self.state == 'completed'
+    def delivered(self) -> bool:
+        return self.state == 'completed'
+
     @property
-    def passed(self) -> bool: return bool(self.hidden and self.hidden.ok)
+    def passed(self) -> bool:
+        return bool(self.hidden and self.hidden.ok)
+
     @property
-    def false_verified(self) -> bool: return self.delivered and self.verified and not self.passed
+    def false_verified(self) -> bool:
+        return self.delivered and self.verified and not self.passed
 
 # %% ../../nbs/13_bench.ipynb #29fea62e
 async def _row(db: Database, pid: int) -> Project:
-    async with db.sessions() as s: return await s.get(Project, pid)
+    async with db.sessions() as s:
+        return await s.get(Project, pid)
+
 
 async def _usage(db: Database, pid: int) -> tuple[int, Decimal, Decimal, int]:
     "(tokens, USD, credits, fix rounds) of project `pid`."
     async with db.sessions() as s:
-        tok, usd, cr = (await s.execute(select(func.coalesce(func.sum(ApiKeyUsage.prompt_tokens + ApiKeyUsage.completion_tokens), 0),
-                                               func.coalesce(func.sum(ApiKeyUsage.cost_usd), 0), func.coalesce(func.sum(ApiKeyUsage.credits), 0))
-                                        .where(ApiKeyUsage.project_id == pid))).one()
-        fixes = (await s.execute(select(func.coalesce(func.sum(ProjectTask.attempts - 1), 0)).where(
-            ProjectTask.project_id == pid, ProjectTask.attempts > 1))).scalar_one()
-    return int(tok), Decimal(str(usd)).quantize(Decimal('0.000001')), Decimal(str(cr)).quantize(Decimal('0.01')), int(fixes)
+        tok, usd, cr = (
+            await s.execute(
+                select(
+                    func.coalesce(func.sum(ApiKeyUsage.prompt_tokens + ApiKeyUsage.completion_tokens), 0),
+                    func.coalesce(func.sum(ApiKeyUsage.cost_usd), 0),
+                    func.coalesce(func.sum(ApiKeyUsage.credits), 0),
+                ).where(ApiKeyUsage.project_id == pid)
+            )
+        ).one()
+        fixes = (
+            await s.execute(
+                select(func.coalesce(func.sum(ProjectTask.attempts - 1), 0)).where(
+                    ProjectTask.project_id == pid, ProjectTask.attempts > 1
+                )
+            )
+        ).scalar_one()
+    return (
+        int(tok),
+        Decimal(str(usd)).quantize(Decimal('0.000001')),
+        Decimal(str(cr)).quantize(Decimal('0.01')),
+        int(fixes),
+    )
 
 # %% ../../nbs/13_bench.ipynb #94c925de
 def _out_of_budget(p: Project) -> bool:
     return p.state == 'paused' and 'credits' in (p.paused_reason or '')
+
 
 async def run_project(b: Bench, ms: ModelSet, spec: Spec, repeat: int = 1) -> ProjectResult:
     "Request, plan, auto-approve, build, download the ZIP and run the hidden tests; what happened and what it cost."
@@ -284,36 +400,65 @@ async def run_project(b: Bench, ms: ModelSet, spec: Spec, repeat: int = 1) -> Pr
     pid = await orch.create_project(user_id=b.user_id, chat_id=None, description=spec.request)
     if await orch.advance(pid) == 'awaiting_approval':
         reply = await orch.approve(pid, user_id=b.user_id)
-        if (await _row(b.db, pid)).state == 'queued': await orch.advance(pid)
+        if (await _row(b.db, pid)).state == 'queued':
+            await orch.advance(pid)
         else:  # the hold did not fit in what is left of the budget, or the plan is over the per-project cap
             err = reply.text
             await orch.cancel(pid, user_id=b.user_id)
     p, seconds = await _row(b.db, pid), time.monotonic() - t0
     state = 'budget' if _out_of_budget(p) or (p.state == 'cancelled' and 'you have' in err) else p.state
-    if p.state == 'paused': await orch.cancel(pid, user_id=b.user_id)  # give the hold back
+    if p.state == 'paused':
+        await orch.cancel(pid, user_id=b.user_id)  # give the hold back
     hidden, verified = None, bool((p.result or {}).get('tests_verified'))
     if state == 'completed':
         doc = await orch.artifact(pid, user_id=b.user_id)
-        hidden = await asyncio.to_thread(run_hidden, spec, unpack_zip(doc.data), timeout=b.settings.sandbox_timeout_seconds * 2)
+        hidden = await asyncio.to_thread(
+            run_hidden, spec, unpack_zip(doc.data), timeout=b.settings.sandbox_timeout_seconds * 2
+        )
     tokens, usd, credits, fixes = await _usage(b.db, pid)
-    return ProjectResult(spec.name, ms.name, repeat, state, verified, hidden, fixes, tokens, usd, credits, round(seconds, 2),
-                         p.error or p.paused_reason or err or None)
+    return ProjectResult(
+        spec.name,
+        ms.name,
+        repeat,
+        state,
+        verified,
+        hidden,
+        fixes,
+        tokens,
+        usd,
+        credits,
+        round(seconds, 2),
+        p.error or p.paused_reason or err or None,
+    )
 
 # %% ../../nbs/13_bench.ipynb #89753ffa
-async def run_bench(b: Bench, specs: list[Spec], sets: list[ModelSet], *, repeat: int = 1, concurrency: int = 1,
-                    progress: Callable|None = None) -> tuple[list[ProjectResult], int]:
+async def run_bench(
+    b: Bench,
+    specs: list[Spec],
+    sets: list[ModelSet],
+    *,
+    repeat: int = 1,
+    concurrency: int = 1,
+    progress: Callable | None = None,
+) -> tuple[list[ProjectResult], int]:
     "Run every (repeat, spec, set); (results in job order, jobs planned). `progress(done, total, result)` after each."
     jobs = [(ms, sp, r) for r in range(1, repeat + 1) for sp in specs for ms in sets]
     sem, stop, done, results = asyncio.Semaphore(max(1, concurrency)), asyncio.Event(), [], {}
+
     async def one(i, job):
         async with sem:
-            if stop.is_set(): return
+            if stop.is_set():
+                return
             results[i] = r = await run_project(b, *job)
-            if r.state == 'budget': stop.set()
+            if r.state == 'budget':
+                stop.set()
             done.append(i)
-            if progress: progress(len(done), len(jobs), r)
+            if progress:
+                progress(len(done), len(jobs), r)
+
     await asyncio.gather(*(one(i, j) for i, j in enumerate(jobs)))
     return [results[i] for i in sorted(results)], len(jobs)
+
 
 def progress_line(done: int, total: int, r: ProjectResult) -> str:
     "One line of the progress bar: the bar, then the project that just finished."
@@ -321,7 +466,9 @@ def progress_line(done: int, total: int, r: ProjectResult) -> str:
     return f"{progress_bar(done, total, 20)} {done}/{total} {r.spec} · {r.set} #{r.repeat}: {r.state}{hidden} · ${r.usd:.4f}"
 
 # %% ../../nbs/13_bench.ipynb #5b27b761
-def _rate(n: int, d: int) -> float|None: return round(n / d, 4) if d else None
+def _rate(n: int, d: int) -> float | None:
+    return round(n / d, 4) if d else None
+
 
 def set_summary(rs: list[ProjectResult]) -> dict:
     "The report's numbers for one model set's projects."
@@ -330,136 +477,307 @@ def set_summary(rs: list[ProjectResult]) -> dict:
     tests_total = sum(load_spec(r.spec).hidden_tests for r in ran)
     usd, credits = sum((r.usd for r in ran), Decimal(0)), sum((r.credits for r in ran), Decimal(0))
     per = lambda x: round(float(x) / n, 6) if n else None
-    return dict(projects=n, stopped_by_budget=len(rs) - n, passed=sum(r.passed for r in ran), pass_rate=_rate(sum(r.passed for r in ran), n),
-                tests_passed=sum(r.hidden.passed for r in ran if r.hidden), tests_total=tests_total,
-                test_pass_rate=_rate(sum(r.hidden.passed for r in ran if r.hidden), tests_total),
-                delivered=sum(r.delivered for r in ran), delivered_verified=len(delivered_verified),
-                false_verified=sum(r.false_verified for r in ran), false_verified_rate=_rate(sum(r.false_verified for r in ran), len(delivered_verified)),
-                failed=sum(not r.delivered for r in ran), failed_rate=_rate(sum(not r.delivered for r in ran), n),
-                fix_rounds=sum(r.fix_rounds for r in ran), fix_rounds_per_project=per(sum(r.fix_rounds for r in ran)),
-                tokens=sum(r.tokens for r in ran), tokens_per_project=per(sum(r.tokens for r in ran)),
-                usd=str(usd), usd_per_project=per(usd), credits=str(credits), credits_per_project=per(credits),
-                wall_seconds=round(sum(r.seconds for r in ran), 2), wall_seconds_per_project=per(sum(r.seconds for r in ran)))
+    return dict(
+        projects=n,
+        stopped_by_budget=len(rs) - n,
+        passed=sum(r.passed for r in ran),
+        pass_rate=_rate(sum(r.passed for r in ran), n),
+        tests_passed=sum(r.hidden.passed for r in ran if r.hidden),
+        tests_total=tests_total,
+        test_pass_rate=_rate(sum(r.hidden.passed for r in ran if r.hidden), tests_total),
+        delivered=sum(r.delivered for r in ran),
+        delivered_verified=len(delivered_verified),
+        false_verified=sum(r.false_verified for r in ran),
+        false_verified_rate=_rate(sum(r.false_verified for r in ran), len(delivered_verified)),
+        failed=sum(not r.delivered for r in ran),
+        failed_rate=_rate(sum(not r.delivered for r in ran), n),
+        fix_rounds=sum(r.fix_rounds for r in ran),
+        fix_rounds_per_project=per(sum(r.fix_rounds for r in ran)),
+        tokens=sum(r.tokens for r in ran),
+        tokens_per_project=per(sum(r.tokens for r in ran)),
+        usd=str(usd),
+        usd_per_project=per(usd),
+        credits=str(credits),
+        credits_per_project=per(credits),
+        wall_seconds=round(sum(r.seconds for r in ran), 2),
+        wall_seconds_per_project=per(sum(r.seconds for r in ran)),
+    )
 
 # %% ../../nbs/13_bench.ipynb #7ddca6a4
 def prompt_versions() -> dict[str, str]:
     "The version of each prompt file the models are sent (as `api_key_usage.prompt_version` has it), and of all together."
     from importlib import resources
     from aidevbot.prompting import load_prompt
-    names = sorted(f.name.removesuffix('.md') for f in resources.files('aidevbot.prompts').iterdir() if f.name.endswith('.md'))
+
+    names = sorted(
+        f.name.removesuffix('.md') for f in resources.files('aidevbot.prompts').iterdir() if f.name.endswith('.md')
+    )
     out = {n: load_prompt(n).version for n in names}
     return {'all': hashlib.sha256(json.dumps(out, sort_keys=True).encode()).hexdigest()[:12], **out}
 
+
 def per_spec(results: list[ProjectResult], specs: list[Spec], sets: list[ModelSet]) -> dict:
     "For each spec and set: the outcome of each repeat (`pass`, `false-verified`, `fail`, `failed`, `budget`)."
-    word = lambda r: 'budget' if r.state == 'budget' else 'pass' if r.passed else 'false-verified' if r.false_verified else \
-        'fail' if r.delivered else 'failed'
-    return {sp.name: {ms.name: [word(r) for r in results if r.spec == sp.name and r.set == ms.name] for ms in sets} for sp in specs}
+    word = lambda r: (
+        'budget'
+        if r.state == 'budget'
+        else 'pass'
+        if r.passed
+        else 'false-verified'
+        if r.false_verified
+        else 'fail'
+        if r.delivered
+        else 'failed'
+    )
+    return {
+        sp.name: {ms.name: [word(r) for r in results if r.spec == sp.name and r.set == ms.name] for ms in sets}
+        for sp in specs
+    }
 
 # %% ../../nbs/13_bench.ipynb #512fe5a1
 async def money_check(b: Bench) -> dict:
     "Granted, spent and metered credits of the bench user, open holds, and the ledger's consistency."
     async with b.db.sessions() as s:
-        metered, usd = (await s.execute(select(func.coalesce(func.sum(ApiKeyUsage.credits), 0), func.coalesce(func.sum(ApiKeyUsage.cost_usd), 0))
-                                        .where(ApiKeyUsage.user_id == b.user_id))).one()
+        metered, usd = (
+            await s.execute(
+                select(
+                    func.coalesce(func.sum(ApiKeyUsage.credits), 0), func.coalesce(func.sum(ApiKeyUsage.cost_usd), 0)
+                ).where(ApiKeyUsage.user_id == b.user_id)
+            )
+        ).one()
     spent = b.granted - await b.ledger.balance(b.user_id)
     metered = Decimal(str(metered)).quantize(Decimal('0.01'))
     problems = await b.ledger.check_consistency()
     holds = len(await b.ledger.open_reservations(b.user_id))
-    return dict(credits_granted=str(b.granted), credits_spent=str(spent), credits_metered=str(metered), usd_spent=str(Decimal(str(usd)).quantize(Decimal('0.000001'))),
-                open_holds=holds, consistent=not problems and holds == 0 and spent == metered, ledger_problems=[{k: str(v) for k, v in p.items()} for p in problems])
+    return dict(
+        credits_granted=str(b.granted),
+        credits_spent=str(spent),
+        credits_metered=str(metered),
+        usd_spent=str(Decimal(str(usd)).quantize(Decimal('0.000001'))),
+        open_holds=holds,
+        consistent=not problems and holds == 0 and spent == metered,
+        ledger_problems=[{k: str(v) for k, v in p.items()} for p in problems],
+    )
 
 # %% ../../nbs/13_bench.ipynb #52c49c44
-def build_report(results: list[ProjectResult], planned: int, specs: list[Spec], sets: list[ModelSet], money: dict, *,
-                 s: Settings, max_usd: Decimal, fake: bool, leaks: list[str]|None = None) -> dict:
+def build_report(
+    results: list[ProjectResult],
+    planned: int,
+    specs: list[Spec],
+    sets: list[ModelSet],
+    money: dict,
+    *,
+    s: Settings,
+    max_usd: Decimal,
+    fake: bool,
+    leaks: list[str] | None = None,
+) -> dict:
     "Everything `report.json` holds."
     ran = [r for r in results if r.state != 'budget']
     stopped = None
     if len(ran) < planned:
-        stopped = (f"stopped at the budget of ${max_usd}: {len(ran)} of {planned} projects finished "
-                   f"(${money['usd_spent']} spent); raise --max-usd to run the rest")
-    return dict(created_at=datetime.now(timezone.utc).isoformat(timespec='seconds'), aidevbot_version=aidevbot.__version__,
-                python=sys.version.split()[0], fake=fake, endpoint=s.llm_base_url.split('?')[0], prompt_versions=prompt_versions(),
-                settings=dict(max_fix_attempts=s.max_fix_attempts, markup=str(s.markup), credit_value_usd=str(s.credit_value_usd),
-                              project_credit_cap=str(s.project_credit_cap)),
-                max_usd=str(max_usd), planned=planned, finished=len(ran), stopped=stopped, money=money,
-                specs={sp.name: dict(title=sp.title, difficulty=sp.difficulty, hidden_tests=sp.hidden_tests) for sp in specs},
-                sets=[dict(name=ms.name, models=ms.models, **set_summary([r for r in results if r.set == ms.name])) for ms in sets],
-                per_spec=per_spec(results, specs, sets), hidden_test_leaks=leaks,
-                projects=[dict(spec=r.spec, set=r.set, repeat=r.repeat, state=r.state, verified=r.verified, passed=r.passed,
-                               false_verified=r.false_verified, hidden_passed=r.hidden.passed if r.hidden else 0,
-                               hidden_total=load_spec(r.spec).hidden_tests, hidden_status=r.hidden.status if r.hidden else None,
-                               fix_rounds=r.fix_rounds, tokens=r.tokens, usd=str(r.usd), credits=str(r.credits), seconds=r.seconds,
-                               error=(r.error or '')[:300] or None) for r in results])
+        stopped = (
+            f"stopped at the budget of ${max_usd}: {len(ran)} of {planned} projects finished "
+            f"(${money['usd_spent']} spent); raise --max-usd to run the rest"
+        )
+    return dict(
+        created_at=datetime.now(timezone.utc).isoformat(timespec='seconds'),
+        aidevbot_version=aidevbot.__version__,
+        python=sys.version.split()[0],
+        fake=fake,
+        endpoint=s.llm_base_url.split('?')[0],
+        prompt_versions=prompt_versions(),
+        settings=dict(
+            max_fix_attempts=s.max_fix_attempts,
+            markup=str(s.markup),
+            credit_value_usd=str(s.credit_value_usd),
+            project_credit_cap=str(s.project_credit_cap),
+        ),
+        max_usd=str(max_usd),
+        planned=planned,
+        finished=len(ran),
+        stopped=stopped,
+        money=money,
+        specs={sp.name: dict(title=sp.title, difficulty=sp.difficulty, hidden_tests=sp.hidden_tests) for sp in specs},
+        sets=[
+            dict(name=ms.name, models=ms.models, **set_summary([r for r in results if r.set == ms.name])) for ms in sets
+        ],
+        per_spec=per_spec(results, specs, sets),
+        hidden_test_leaks=leaks,
+        projects=[
+            dict(
+                spec=r.spec,
+                set=r.set,
+                repeat=r.repeat,
+                state=r.state,
+                verified=r.verified,
+                passed=r.passed,
+                false_verified=r.false_verified,
+                hidden_passed=r.hidden.passed if r.hidden else 0,
+                hidden_total=load_spec(r.spec).hidden_tests,
+                hidden_status=r.hidden.status if r.hidden else None,
+                fix_rounds=r.fix_rounds,
+                tokens=r.tokens,
+                usd=str(r.usd),
+                credits=str(r.credits),
+                seconds=r.seconds,
+                error=(r.error or '')[:300] or None,
+            )
+            for r in results
+        ],
+    )
 
 # %% ../../nbs/13_bench.ipynb #67a3f5b4
-def _pct(x) -> str: return '–' if x is None else f"{100 * x:.0f}%"
+def _pct(x) -> str:
+    return '–' if x is None else f"{100 * x:.0f}%"
+
 
 def render_markdown(rep: dict) -> str:
     "report.md: the comparison table, the per-spec outcomes and every project."
-    lines = [f"# aidevbot bench — {rep['created_at']}", '',
-             f"aidevbot {rep['aidevbot_version']} · prompts {rep['prompt_versions']['all']} · endpoint {rep['endpoint']}"
-             + (' (FakeLLM, scripted)' if rep['fake'] else ''),
-             f"{rep['finished']} of {rep['planned']} projects · budget ${rep['max_usd']} · spent ${rep['money']['usd_spent']} "
-             f"({rep['money']['credits_spent']} credits) · ledger {'consistent' if rep['money']['consistent'] else 'INCONSISTENT'}", '']
-    if rep['stopped']: lines += [f"**{rep['stopped'][0].upper() + rep['stopped'][1:]}.**", '']
-    lines += ['| # | set | architect | implementer | reviewer | projects | pass | tests | false-verified | failed | fix rounds | tokens | USD | credits | s |',
-              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    lines = [
+        f"# aidevbot bench — {rep['created_at']}",
+        '',
+        f"aidevbot {rep['aidevbot_version']} · prompts {rep['prompt_versions']['all']} · endpoint {rep['endpoint']}"
+        + (' (FakeLLM, scripted)' if rep['fake'] else ''),
+        f"{rep['finished']} of {rep['planned']} projects · budget ${rep['max_usd']} · spent ${rep['money']['usd_spent']} "
+        f"({rep['money']['credits_spent']} credits) · ledger {'consistent' if rep['money']['consistent'] else 'INCONSISTENT'}",
+        '',
+    ]
+    if rep['stopped']:
+        lines += [f"**{rep['stopped'][0].upper() + rep['stopped'][1:]}.**", '']
+    lines += [
+        '| # | set | architect | implementer | reviewer | projects | pass | tests | false-verified | failed | fix rounds | tokens | USD | credits | s |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ]
     for i, x in enumerate(rep['sets'], 1):
         m, f = x['models'], (lambda v, d=2: '–' if v is None else f"{v:.{d}f}")
-        lines.append(f"| {i} | {x['name']} | {m['architect']} | {m['implementer']} | {m['reviewer']} | {x['projects']} | "
-                     f"{_pct(x['pass_rate'])} ({x['passed']}) | {_pct(x['test_pass_rate'])} ({x['tests_passed']}/{x['tests_total']}) | "
-                     f"{_pct(x['false_verified_rate'])} ({x['false_verified']}/{x['delivered_verified']}) | {_pct(x['failed_rate'])} ({x['failed']}) | "
-                     f"{f(x['fix_rounds_per_project'], 1)} | {f(x['tokens_per_project'], 0)} | {f(x['usd_per_project'], 4)} | "
-                     f"{f(x['credits_per_project'])} | {f(x['wall_seconds_per_project'], 1)} |")
-    lines += ['', 'Per project averages for fix rounds, tokens, USD, credits and seconds. False-verified: of the projects delivered '
-              'as verified, those whose hidden tests fail.', '', '## Per spec', '',
-              '| spec | difficulty | ' + ' | '.join(x['name'] for x in rep['sets']) + ' |', '|---|---|' + '---|' * len(rep['sets'])]
+        lines.append(
+            f"| {i} | {x['name']} | {m['architect']} | {m['implementer']} | {m['reviewer']} | {x['projects']} | "
+            f"{_pct(x['pass_rate'])} ({x['passed']}) | {_pct(x['test_pass_rate'])} ({x['tests_passed']}/{x['tests_total']}) | "
+            f"{_pct(x['false_verified_rate'])} ({x['false_verified']}/{x['delivered_verified']}) | {_pct(x['failed_rate'])} ({x['failed']}) | "
+            f"{f(x['fix_rounds_per_project'], 1)} | {f(x['tokens_per_project'], 0)} | {f(x['usd_per_project'], 4)} | "
+            f"{f(x['credits_per_project'])} | {f(x['wall_seconds_per_project'], 1)} |"
+        )
+    lines += [
+        '',
+        'Per project averages for fix rounds, tokens, USD, credits and seconds. False-verified: of the projects delivered '
+        'as verified, those whose hidden tests fail.',
+        '',
+        '## Per spec',
+        '',
+        '| spec | difficulty | ' + ' | '.join(x['name'] for x in rep['sets']) + ' |',
+        '|---|---|' + '---|' * len(rep['sets']),
+    ]
     for name, by_set in rep['per_spec'].items():
-        lines.append(f"| {name} | {rep['specs'][name]['difficulty']} | " + ' | '.join(', '.join(by_set[x['name']]) or '–' for x in rep['sets']) + ' |')
-    lines += ['', '## Projects', '', '| spec | set | # | state | verified | hidden | fix rounds | tokens | USD | s |',
-              '|---|---|---|---|---|---|---|---|---|---|']
+        lines.append(
+            f"| {name} | {rep['specs'][name]['difficulty']} | "
+            + ' | '.join(', '.join(by_set[x['name']]) or '–' for x in rep['sets'])
+            + ' |'
+        )
+    lines += [
+        '',
+        '## Projects',
+        '',
+        '| spec | set | # | state | verified | hidden | fix rounds | tokens | USD | s |',
+        '|---|---|---|---|---|---|---|---|---|---|',
+    ]
     for p in rep['projects']:
-        lines.append(f"| {p['spec']} | {p['set']} | {p['repeat']} | {p['state']} | {'yes' if p['verified'] else 'no'} | "
-                     f"{p['hidden_passed']}/{p['hidden_total']} | {p['fix_rounds']} | {p['tokens']} | {p['usd']} | {p['seconds']} |")
+        lines.append(
+            f"| {p['spec']} | {p['set']} | {p['repeat']} | {p['state']} | {'yes' if p['verified'] else 'no'} | "
+            f"{p['hidden_passed']}/{p['hidden_total']} | {p['fix_rounds']} | {p['tokens']} | {p['usd']} | {p['seconds']} |"
+        )
     return '\n'.join(lines) + '\n'
 
 # %% ../../nbs/13_bench.ipynb #36c41fd8
 _FONT = {  # 3×5 glyphs, rows top to bottom
-    '0': '111101101101111', '1': '010110010010111', '2': '111001111100111', '3': '111001111001111', '4': '101101111001001',
-    '5': '111100111001111', '6': '111100111101111', '7': '111001001001001', '8': '111101111101111', '9': '111101111001111',
-    '.': '000000000000010', '%': '101001010100101', '$': '011110010011110', '/': '001001010100100', ' ': '000000000000000',
-    'A': '010101111101101', 'C': '011100100100011', 'D': '110101101101110', 'E': '111100110100111', 'J': '001001001101010',
-    'O': '010101101101010', 'P': '110101110100100', 'R': '110101110101101', 'S': '011100010001110', 'T': '111010010010010',
-    'U': '101101101101111'}
-COLORS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75), (227, 119, 194), (23, 190, 207)]
+    '0': '111101101101111',
+    '1': '010110010010111',
+    '2': '111001111100111',
+    '3': '111001111001111',
+    '4': '101101111001001',
+    '5': '111100111001111',
+    '6': '111100111101111',
+    '7': '111001001001001',
+    '8': '111101111101111',
+    '9': '111101111001111',
+    '.': '000000000000010',
+    '%': '101001010100101',
+    '$': '011110010011110',
+    '/': '001001010100100',
+    ' ': '000000000000000',
+    'A': '010101111101101',
+    'C': '011100100100011',
+    'D': '110101101101110',
+    'E': '111100110100111',
+    'J': '001001001101010',
+    'O': '010101101101010',
+    'P': '110101110100100',
+    'R': '110101110101101',
+    'S': '011100010001110',
+    'T': '111010010010010',
+    'U': '101101101101111',
+}
+COLORS = [
+    (31, 119, 180),
+    (214, 39, 40),
+    (44, 160, 44),
+    (255, 127, 14),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (23, 190, 207),
+]
+
 
 class _Canvas:
     "An RGB bitmap with the few drawing operations a scatter plot needs, saved as PNG."
-    def __init__(self, w: int, h: int): self.w, self.h, self.px = w, h, [bytearray(b'\xff' * w * 3) for _ in range(h)]
+
+    def __init__(self, w: int, h: int):
+        self.w, self.h, self.px = w, h, [bytearray(b'\xff' * w * 3) for _ in range(h)]
+
     def dot(self, x: int, y: int, rgb) -> None:
-        if 0 <= x < self.w and 0 <= y < self.h: self.px[y][3 * x:3 * x + 3] = bytes(rgb)
+        if 0 <= x < self.w and 0 <= y < self.h:
+            self.px[y][3 * x : 3 * x + 3] = bytes(rgb)
+
     def rect(self, x0, y0, x1, y1, rgb) -> None:
         for y in range(y0, y1 + 1):
-            for x in range(x0, x1 + 1): self.dot(x, y, rgb)
+            for x in range(x0, x1 + 1):
+                self.dot(x, y, rgb)
+
     def disc(self, cx, cy, r, rgb) -> None:
         for y in range(-r, r + 1):
             for x in range(-r, r + 1):
-                if x * x + y * y <= r * r: self.dot(cx + x, cy + y, rgb)
+                if x * x + y * y <= r * r:
+                    self.dot(cx + x, cy + y, rgb)
+
     def text(self, x, y, s, rgb=(60, 60, 60), k: int = 2) -> None:
         "`s` in the 3×5 font scaled by `k`, top-left at (x, y)."
         for i, ch in enumerate(s.upper()):
             g = _FONT.get(ch, _FONT[' '])
             for j, bit in enumerate(g):
-                if bit == '1': self.rect(x + i * 4 * k + (j % 3) * k, y + (j // 3) * k, x + i * 4 * k + (j % 3) * k + k - 1, y + (j // 3) * k + k - 1, rgb)
+                if bit == '1':
+                    self.rect(
+                        x + i * 4 * k + (j % 3) * k,
+                        y + (j // 3) * k,
+                        x + i * 4 * k + (j % 3) * k + k - 1,
+                        y + (j // 3) * k + k - 1,
+                        rgb,
+                    )
+
     def png(self) -> bytes:
         raw = b''.join(b'\x00' + bytes(row) for row in self.px)
         chunk = lambda tag, data: struct.pack('>I', len(data)) + tag + data + struct.pack('>I', zlib.crc32(tag + data))
-        return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', self.w, self.h, 8, 2, 0, 0, 0))
-                + chunk(b'IDAT', zlib.compress(raw, 9)) + chunk(b'IEND', b''))
+        return (
+            b'\x89PNG\r\n\x1a\n'
+            + chunk(b'IHDR', struct.pack('>IIBBBBB', self.w, self.h, 8, 2, 0, 0, 0))
+            + chunk(b'IDAT', zlib.compress(raw, 9))
+            + chunk(b'IEND', b'')
+        )
 
 # %% ../../nbs/13_bench.ipynb #324e8997
-def _money(x: float) -> str: return f"{x:.4f}".rstrip('0').rstrip('.') if x < 1 else f"{x:.2f}"
+def _money(x: float) -> str:
+    return f"{x:.4f}".rstrip('0').rstrip('.') if x < 1 else f"{x:.2f}"
+
 
 def chart_png(points: list[tuple[float, float]], w: int = 480, h: int = 320) -> bytes:
     "Scatter plot PNG: pass rate (0–1, y) against USD per project (x), point i labelled i+1 in COLORS[i]."
@@ -470,7 +788,8 @@ def chart_png(points: list[tuple[float, float]], w: int = 480, h: int = 320) -> 
     for frac in (0, 0.5, 1):
         y = round(y1 - frac * (y1 - y0))
         c.rect(x0 - 4, y, x0, y, (0, 0, 0))
-        if frac: c.rect(x0 + 1, y, x1, y, (230, 230, 230))
+        if frac:
+            c.rect(x0 + 1, y, x1, y, (230, 230, 230))
         c.text(x0 - 12 - 8 * len(f"{int(frac * 100)}%"), y - 5, f"{int(frac * 100)}%")
     for frac in (0, 0.5, 1):
         x = round(x0 + frac * (x1 - x0))
@@ -497,15 +816,20 @@ def write_report(rep: dict, out: Path) -> list[Path]:
     return paths
 
 # %% ../../nbs/13_bench.ipynb #5ef22c52
-async def _key_problem(s: Settings, model: str) -> str|None:
+async def _key_problem(s: Settings, model: str) -> str | None:
     "Why the endpoint refuses the key, or None."
     import httpx
+
     key = require_llm_key(s)
     async with httpx.AsyncClient(timeout=30) as c:
-        try: r = await c.get(s.llm_base_url.rstrip('/') + '/key', headers={'Authorization': f'Bearer {key}'})
-        except httpx.HTTPError as e: return f"cannot reach {s.llm_base_url} ({type(e).__name__})"
-    if r.status_code in (401, 403): return f"{s.llm_base_url} refused LLM_API_KEY (HTTP {r.status_code})"
-    if r.status_code == 200: return None
+        try:
+            r = await c.get(s.llm_base_url.rstrip('/') + '/key', headers={'Authorization': f'Bearer {key}'})
+        except httpx.HTTPError as e:
+            return f"cannot reach {s.llm_base_url} ({type(e).__name__})"
+    if r.status_code in (401, 403):
+        return f"{s.llm_base_url} refused LLM_API_KEY (HTTP {r.status_code})"
+    if r.status_code == 200:
+        return None
     problem = await _tiny_call(s, model)
     return None if problem is None else f"a test call to {model} failed: {problem.replace(key, '***')}"
 
@@ -515,36 +839,68 @@ async def preflight(s: Settings, sets: list[ModelSet]) -> dict[str, tuple[Decima
     listing = await provider_models(s)  # CliError: unreachable, refused
     models = list(dict.fromkeys(m for ms in sets for m in ms.models.values()))
     if missing := [m for m in models if m not in listing]:
-        raise CliError(f"{s.llm_base_url} does not offer {', '.join(missing)} (GET /models lists {len(listing)} models)")
+        raise CliError(
+            f"{s.llm_base_url} does not offer {', '.join(missing)} (GET /models lists {len(listing)} models)"
+        )
     prices = listed_prices(listing)
     if unpriced := [m for m in models if m not in prices]:
-        raise CliError(f"{s.llm_base_url} lists no price for {', '.join(unpriced)}; the bench needs one to cap the spend")
-    if problem := await _key_problem(s, models[0]): raise CliError(problem)
+        raise CliError(
+            f"{s.llm_base_url} lists no price for {', '.join(unpriced)}; the bench needs one to cap the spend"
+        )
+    if problem := await _key_problem(s, models[0]):
+        raise CliError(problem)
     return {m: prices[m] for m in models}
 
-_TYPICAL_FILES = [('core.py', 'tests/test_core.py', 'pytest.ini'), ('cli.py', 'tests/test_cli.py'), ('report.py', 'tests/test_report.py')]
-TYPICAL_PLAN = dict(title='A typical project', summary='A small command-line tool with a core module, a CLI and a report.',
-                    stack='Python 3.11, standard library, pytest', remove=[],
-                    files=[dict(path=p, purpose=p) for ws in _TYPICAL_FILES for p in ws],
-                    tasks=[dict(title=t, description=f'{t} with its tests.', writes=list(ws), reads=[] if i == 0 else ['core.py'],
-                                verify=f'pytest {ws[1]}') for i, (t, ws) in enumerate(zip(('Core', 'Command line', 'Report'), _TYPICAL_FILES))])
+
+_TYPICAL_FILES = [
+    ('core.py', 'tests/test_core.py', 'pytest.ini'),
+    ('cli.py', 'tests/test_cli.py'),
+    ('report.py', 'tests/test_report.py'),
+]
+TYPICAL_PLAN = dict(
+    title='A typical project',
+    summary='A small command-line tool with a core module, a CLI and a report.',
+    stack='Python 3.11, standard library, pytest',
+    remove=[],
+    files=[dict(path=p, purpose=p) for ws in _TYPICAL_FILES for p in ws],
+    tasks=[
+        dict(
+            title=t,
+            description=f'{t} with its tests.',
+            writes=list(ws),
+            reads=[] if i == 0 else ['core.py'],
+            verify=f'pytest {ws[1]}',
+        )
+        for i, (t, ws) in enumerate(zip(('Core', 'Command line', 'Report'), _TYPICAL_FILES))
+    ],
+)
+
 
 def estimate_usd(prices: dict[str, tuple[Decimal, Decimal]], ms: ModelSet, max_fix_attempts: int = 2) -> Decimal:
     "USD for one project with a typical three-task plan at `ms`'s prices (the estimate's upper end, plus the plan)."
     plan = ProjectPlan.model_validate(TYPICAL_PLAN)
     calls = [('architect', 1500, 3000)] + estimate_calls(plan, max_fix_attempts=max_fix_attempts)['high']
-    usd = sum(Decimal(p) * prices[ms.models[r]][0] + Decimal(c) * prices[ms.models[r]][1] for r, p, c in calls) / 1_000_000
+    usd = (
+        sum(Decimal(p) * prices[ms.models[r]][0] + Decimal(c) * prices[ms.models[r]][1] for r, p, c in calls)
+        / 1_000_000
+    )
     return usd.quantize(Decimal('0.0001'))
 
 # %% ../../nbs/13_bench.ipynb #277d085b
 def hidden_snippets(spec: Spec) -> list[str]:
     "The source of each test function in the spec's hidden files (what a leak would contain)."
     import ast
+
     out = []
     for name, data in spec.hidden.items():
         src = data.decode()
-        out += [ast.get_source_segment(src, n) for n in ast.walk(ast.parse(src)) if isinstance(n, ast.FunctionDef) and n.name.startswith('test_')]
+        out += [
+            ast.get_source_segment(src, n)
+            for n in ast.walk(ast.parse(src))
+            if isinstance(n, ast.FunctionDef) and n.name.startswith('test_')
+        ]
     return out
+
 
 def leaks(requests: list[dict], specs: list[Spec]) -> list[str]:
     "`spec:test` for each hidden test whose source appears in any request."
@@ -553,44 +909,57 @@ def leaks(requests: list[dict], specs: list[Spec]) -> list[str]:
     for sp in specs:
         for snip in hidden_snippets(sp):
             enc = json.dumps(snip, ensure_ascii=False)[1:-1]
-            if any(enc in b or snip in b for b in bodies): found.append(f"{sp.name}:{snip.split('(')[0].removeprefix('def ')}")
+            if any(enc in b or snip in b for b in bodies):
+                found.append(f"{sp.name}:{snip.split('(')[0].removeprefix('def ')}")
     return found
 
 # %% ../../nbs/13_bench.ipynb #a1398602
 def _specs(args) -> list[Spec]:
-    names = [n.strip() for part in (args.specs or []) for n in part.split(',') if n.strip()] or \
-            list(FAKE_SPECS if args.fake else spec_names())
+    names = [n.strip() for part in (args.specs or []) for n in part.split(',') if n.strip()] or list(
+        FAKE_SPECS if args.fake else spec_names()
+    )
     if unknown := [n for n in names if n not in spec_names()]:
         raise CliError(f"unknown spec {', '.join(unknown)}; the specs are {', '.join(spec_names())}")
     return [load_spec(n) for n in dict.fromkeys(names)]
 
+
 def _sets(args, s: Settings) -> list[ModelSet]:
-    try: sets = [parse_models(t, s, i) for i, t in enumerate(args.models or [''], 1)]
-    except ValueError as e: raise CliError(str(e)) from None
-    if len({ms.name for ms in sets}) < len(sets): raise CliError("--models: two sets have the same name=")
+    try:
+        sets = [parse_models(t, s, i) for i, t in enumerate(args.models or [''], 1)]
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if len({ms.name for ms in sets}) < len(sets):
+        raise CliError("--models: two sets have the same name=")
     return sets
 
 # %% ../../nbs/13_bench.ipynb #fe6c1ae9
 def _confirm(args, total_usd: Decimal, n: int, stdin, stderr) -> bool:
     "Ask before a real run (`--yes` or `--fake`: no question)."
-    if args.yes or args.fake: return True
-    if not stdin.isatty(): raise CliError("the bench spends real money: confirm with --yes (stdin is not a terminal)")
+    if args.yes or args.fake:
+        return True
+    if not stdin.isatty():
+        raise CliError("the bench spends real money: confirm with --yes (stdin is not a terminal)")
     print(f"Run {n} projects for about ${total_usd} (at most ${args.max_usd})? [y/N] ", end='', file=stderr, flush=True)
     return stdin.readline().strip().lower() in ('y', 'yes')
+
 
 async def run_cli(args, *, stdin=None, stdout=None, stderr=None) -> int:
     "`aidevbot bench`: preflight, confirm, run, report."
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     fake, s = None, load_settings()
-    if args.max_usd <= 0: raise CliError("--max-usd must be more than 0")
+    if args.max_usd <= 0:
+        raise CliError("--max-usd must be more than 0")
     specs = _specs(args)
     if args.fake:
         from aidevbot.testing.fake_llm import FakeLLM  # only `--fake` runs the fakes
+
         fake = FakeLLM(fake_responder([sp.name for sp in specs if sp.name in FAKE_SPECS]), report_cost=True).start()
         s = s.model_copy(update=dict(llm_base_url=fake.base_url, llm_api_key=SecretStr('sk-bench-fake')))
-    try: return await _run(args, s, specs, fake, stdin, stdout, stderr)
+    try:
+        return await _run(args, s, specs, fake, stdin, stdout, stderr)
     finally:
-        if fake: fake.stop()
+        if fake:
+            fake.stop()
 
 # %% ../../nbs/13_bench.ipynb #e8c77c2a
 async def _run(args, s: Settings, specs: list[Spec], fake, stdin, stdout, stderr) -> int:
@@ -598,26 +967,50 @@ async def _run(args, s: Settings, specs: list[Spec], fake, stdin, stdout, stderr
     prices = await preflight(s, sets)
     n = len(specs) * len(sets) * args.repeat
     total = sum(estimate_usd(prices, ms, s.max_fix_attempts) for ms in sets) * len(specs) * args.repeat
-    print(f"bench: {len(specs)} specs × {len(sets)} model sets × {args.repeat} = {n} projects, estimated ≈${total}, "
-          f"capped at ${args.max_usd}", file=stderr)
+    print(
+        f"bench: {len(specs)} specs × {len(sets)} model sets × {args.repeat} = {n} projects, estimated ≈${total}, "
+        f"capped at ${args.max_usd}",
+        file=stderr,
+    )
     if not _confirm(args, total, n, stdin, stderr):
         print("bench: nothing was run", file=stderr)
         return 1
     b = await open_bench(s, sets, max_usd=Decimal(str(args.max_usd)), prices=prices)
     try:
-        results, planned = await run_bench(b, specs, sets, repeat=args.repeat, concurrency=args.concurrency,
-                                           progress=lambda d, t, r: print(progress_line(d, t, r), file=stderr, flush=True))
+        results, planned = await run_bench(
+            b,
+            specs,
+            sets,
+            repeat=args.repeat,
+            concurrency=args.concurrency,
+            progress=lambda d, t, r: print(progress_line(d, t, r), file=stderr, flush=True),
+        )
         money = await money_check(b)
-    finally: await b.aclose()
-    rep = build_report(results, planned, specs, sets, money, s=s, max_usd=Decimal(str(args.max_usd)), fake=fake is not None,
-                       leaks=leaks(fake.requests, specs) if fake else None)
+    finally:
+        await b.aclose()
+    rep = build_report(
+        results,
+        planned,
+        specs,
+        sets,
+        money,
+        s=s,
+        max_usd=Decimal(str(args.max_usd)),
+        fake=fake is not None,
+        leaks=leaks(fake.requests, specs) if fake else None,
+    )
     paths = write_report(rep, Path(args.out))
     for x in rep['sets']:
-        print(f"{x['name']}: pass {_pct(x['pass_rate'])}, false-verified {_pct(x['false_verified_rate'])}, failed {_pct(x['failed_rate'])}, "
-              f"${x['usd_per_project'] or 0:.4f}/project", file=stdout)
-    if rep['stopped']: print(f"bench: {rep['stopped']}", file=stderr)
+        print(
+            f"{x['name']}: pass {_pct(x['pass_rate'])}, false-verified {_pct(x['false_verified_rate'])}, failed {_pct(x['failed_rate'])}, "
+            f"${x['usd_per_project'] or 0:.4f}/project",
+            file=stdout,
+        )
+    if rep['stopped']:
+        print(f"bench: {rep['stopped']}", file=stderr)
     print(f"report: {', '.join(map(str, paths))}", file=stdout)
     return 0 if money['consistent'] and not rep['hidden_test_leaks'] else 1
+
 
 def bench_main(args) -> int:
     "Entry point of `aidevbot bench` (called by `aidevbot.cli`)."

@@ -16,6 +16,22 @@ from .databases import remove_temp_dirs, temp_dir, temp_sqlite_url
 from .demo_model import demo_responder
 
 # %% ../../nbs/99_testing.ipynb #46df5363
-_all_ = ['free_port', 'LoopbackServer', 'FakeLLM', 'Fault', 'Slow', 'Truncated', 'InvalidJSON', 'FakeTelegram', 'Call',
-         'PG_HELP', 'temp_sqlite_url', 'temp_dir', 'remove_temp_dirs', 'pg_server_url', 'pg_database', 'migrated_database',
-         'demo_responder']
+_all_ = [
+    'free_port',
+    'LoopbackServer',
+    'FakeLLM',
+    'Fault',
+    'Slow',
+    'Truncated',
+    'InvalidJSON',
+    'FakeTelegram',
+    'Call',
+    'PG_HELP',
+    'temp_sqlite_url',
+    'temp_dir',
+    'remove_temp_dirs',
+    'pg_server_url',
+    'pg_database',
+    'migrated_database',
+    'demo_responder',
+]

@@ -24,50 +24,65 @@ __all__ = ['PG_HELP', 'remove_temp_dirs', 'temp_dir', 'temp_sqlite_url', 'pg_ser
 # %% ../../nbs/93_testing_databases.ipynb #27814cd6
 _TEMP_DIRS: list[tuple[int, Path]] = []  # (pid, folder) made by temp_dir()
 
+
 def remove_temp_dirs() -> int:
     "Remove every folder `temp_dir()` made in this process; how many there were."
     mine = [d for pid, d in _TEMP_DIRS if pid == os.getpid()]  # a forked child leaves its parent's folders alone
     _TEMP_DIRS[:] = [(pid, d) for pid, d in _TEMP_DIRS if pid != os.getpid()]
-    for d in mine: shutil.rmtree(d, ignore_errors=True)
+    for d in mine:
+        shutil.rmtree(d, ignore_errors=True)
     return len(mine)
+
 
 def temp_dir(prefix: str = 'aidevbot-') -> Path:
     "A new temporary folder, removed by `remove_temp_dirs()` or when the process exits."
-    if not _TEMP_DIRS: atexit.register(remove_temp_dirs)  # registered on first use, not at import
+    if not _TEMP_DIRS:
+        atexit.register(remove_temp_dirs)  # registered on first use, not at import
     d = Path(tempfile.mkdtemp(prefix=prefix))
     _TEMP_DIRS.append((os.getpid(), d))
     return d
 
 # %% ../../nbs/93_testing_databases.ipynb #45f44bd2
-PG_HELP = ("PostgreSQL tests need TEST_DATABASE_URL, e.g. "
-           "TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres (a server where that user may CREATE DATABASE)")
+PG_HELP = (
+    "PostgreSQL tests need TEST_DATABASE_URL, e.g. "
+    "TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres (a server where that user may CREATE DATABASE)"
+)
+
 
 def temp_sqlite_url(name: str = 'aidevbot.db') -> str:
     "A `sqlite:///` URL for a new file in a new `temp_dir()`."
     return f"sqlite:///{temp_dir() / name}"
 
-def pg_server_url() -> str|None:
+
+def pg_server_url() -> str | None:
     "The PostgreSQL server for tests (`TEST_DATABASE_URL`), or None."
     return os.environ.get('TEST_DATABASE_URL') or None
 
+
 @contextmanager
-def pg_database(server: str|None = None) -> Iterator[str]:
+def pg_database(server: str | None = None) -> Iterator[str]:
     "Create a fresh PostgreSQL database on `server`, yield its URL, drop it afterwards."
     import psycopg
+
     server = server or pg_server_url()
-    if not server: raise RuntimeError(PG_HELP)
+    if not server:
+        raise RuntimeError(PG_HELP)
     base = make_url(server)
     name = f"aidevbot_t_{uuid.uuid4().hex[:12]}"
     admin_url = base.set(drivername='postgresql').render_as_string(hide_password=False)
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-        try: yield base.set(drivername='postgresql', database=name).render_as_string(hide_password=False)
-        finally: admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            yield base.set(drivername='postgresql', database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 # %% ../../nbs/93_testing_databases.ipynb #84070434
 @asynccontextmanager
-async def migrated_database(url: str|None = None) -> AsyncIterator[Database]:
+async def migrated_database(url: str | None = None) -> AsyncIterator[Database]:
     "A `Database` at `url` (default: a new temporary SQLite file, see `remove_temp_dirs`) migrated to the head; disposed afterwards."
     db = await open_database(url or temp_sqlite_url(), upgrade=True)
-    try: yield db
-    finally: await db.dispose()
+    try:
+        yield db
+    finally:
+        await db.dispose()

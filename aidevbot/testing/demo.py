@@ -26,52 +26,85 @@ __all__ = ['USER_ID', 'DESCRIPTION', 'describe_call', 'Transcript', 'play_user',
 # %% ../../nbs/95_testing_demo.ipynb #d5e11fd8
 def _clip(text: str, width: int = 100, lines: int = 14) -> str:
     out = [w for line in (text or '').splitlines() for w in (textwrap.wrap(line, width) or [''])]
-    if len(out) > lines: out = out[:lines] + [f'… ({len(out) - lines} more lines)']
+    if len(out) > lines:
+        out = out[:lines] + [f'… ({len(out) - lines} more lines)']
     return '\n'.join(out)
+
 
 def _buttons_text(params: dict) -> str:
     rows = (params.get('reply_markup') or {}).get('inline_keyboard') or []
     return ' '.join(f"[{b.get('text')}]" for row in rows for b in row)
 
-def describe_call(method: str, params: dict) -> str|None:
+
+def describe_call(method: str, params: dict) -> str | None:
     "One readable line (or a few) for a Bot API call the bot made; None for calls a user does not see."
     m = method.lower()
-    if m == 'sendmessage': body = _clip(params.get('text', ''))
-    elif m == 'editmessagetext': body = '(edits its message) ' + _clip(params.get('text', ''), lines=6)
-    elif m == 'sendinvoice': body = f"invoice: {params.get('title')} — {sum(p['amount'] for p in params.get('prices', []))} {params.get('currency')}"
-    elif m == 'answerprecheckoutquery': body = 'pre-checkout: ' + ('accepted' if params.get('ok') else f"refused: {params.get('error_message')}")
-    elif m == 'senddocument': body = f"(sends a file) {params.get('caption') or ''}"
-    else: return None
+    if m == 'sendmessage':
+        body = _clip(params.get('text', ''))
+    elif m == 'editmessagetext':
+        body = '(edits its message) ' + _clip(params.get('text', ''), lines=6)
+    elif m == 'sendinvoice':
+        body = f"invoice: {params.get('title')} — {sum(p['amount'] for p in params.get('prices', []))} {params.get('currency')}"
+    elif m == 'answerprecheckoutquery':
+        body = 'pre-checkout: ' + ('accepted' if params.get('ok') else f"refused: {params.get('error_message')}")
+    elif m == 'senddocument':
+        body = f"(sends a file) {params.get('caption') or ''}"
+    else:
+        return None
     buttons = _buttons_text(params)
     return textwrap.indent(body + (f"\n{buttons}" if buttons else ''), '        ').replace('        ', 'bot  ›  ', 1)
 
 # %% ../../nbs/95_testing_demo.ipynb #938c67a2
 class Transcript:
     "Prints the conversation as the fake Telegram server records it."
+
     def __init__(self, tg, out=None):
         self.tg, self.out, self.seen, self._task = tg, out or sys.stdout, 0, None
-    def user(self, text: str) -> None: self.flush(); self._print(f"you  ›  {text}")
-    def note(self, text: str) -> None: self._print(f"       ({text})")
-    def _print(self, line: str) -> None: print(line, file=self.out, flush=True)
+
+    def user(self, text: str) -> None:
+        self.flush()
+        self._print(f"you  ›  {text}")
+
+    def note(self, text: str) -> None:
+        self._print(f"       ({text})")
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
     def flush(self) -> None:
         calls = self.tg.calls
-        for c in calls[self.seen:]:
-            if c.ok and (line := describe_call(c.method, c.params)): self._print(line)
+        for c in calls[self.seen :]:
+            if c.ok and (line := describe_call(c.method, c.params)):
+                self._print(line)
         self.seen = len(calls)
+
     async def _tail(self):
-        while True: self.flush(); await asyncio.sleep(0.05)
-    def __enter__(self): self._task = asyncio.create_task(self._tail()); return self
-    def __exit__(self, *exc): self._task.cancel(); self.flush()
+        while True:
+            self.flush()
+            await asyncio.sleep(0.05)
+
+    def __enter__(self):
+        self._task = asyncio.create_task(self._tail())
+        return self
+
+    def __exit__(self, *exc):
+        self._task.cancel()
+        self.flush()
 
 # %% ../../nbs/95_testing_demo.ipynb #d2e43972
 USER_ID = 4242
-DESCRIPTION = "A small command-line tool that counts the words in a text and shows the most frequent ones, with pytest tests."
+DESCRIPTION = (
+    "A small command-line tool that counts the words in a text and shows the most frequent ones, with pytest tests."
+)
+
 
 def _with_button(tg, prefix: str):
     def pred(c) -> bool:
         rows = (c.params.get('reply_markup') or {}).get('inline_keyboard') or []
         return c.ok and any((b.get('callback_data') or '').startswith(prefix) for row in rows for b in row)
+
     return pred
+
 
 def _button(call, prefix: str) -> str:
     rows = call.params['reply_markup']['inline_keyboard']
@@ -81,21 +114,35 @@ def _button(call, prefix: str) -> str:
 async def play_user(tg, show: Transcript, timeout: float) -> tuple[str, bytes]:
     "Start, buy a pack of credits, order a project, approve it; the delivered (filename, ZIP)."
     uid, n = USER_ID, lambda: len(tg.calls)
-    show.user('/start'); mark = n(); tg.command(uid, '/start')
+    show.user('/start')
+    mark = n()
+    tg.command(uid, '/start')
     await tg.wait_for('sendMessage', since=mark)
-    show.user('/credits'); mark = n(); tg.command(uid, '/credits')
+    show.user('/credits')
+    mark = n()
+    tg.command(uid, '/credits')
     pack = _button(await tg.wait_for('sendMessage', _with_button(tg, 'buy:'), since=mark), 'buy:')
-    show.user(f'presses the first pack button ({pack})'); mark = n(); tg.callback(uid, pack)
+    show.user(f'presses the first pack button ({pack})')
+    mark = n()
+    tg.callback(uid, pack)
     invoice = await tg.wait_for('sendInvoice', since=mark)
     stars = sum(p['amount'] for p in invoice.params['prices'])
-    show.user(f'pays {stars} ⭐'); mark = n(); tg.pre_checkout(uid, invoice.params['payload'], stars)
+    show.user(f'pays {stars} ⭐')
+    mark = n()
+    tg.pre_checkout(uid, invoice.params['payload'], stars)
     answer = await tg.wait_for('answerPreCheckoutQuery', since=mark)
-    if not answer.params.get('ok'): raise RuntimeError(f"the bot refused the payment: {answer.params.get('error_message')}")
-    mark = n(); tg.successful_payment(uid, invoice.params['payload'], stars)
+    if not answer.params.get('ok'):
+        raise RuntimeError(f"the bot refused the payment: {answer.params.get('error_message')}")
+    mark = n()
+    tg.successful_payment(uid, invoice.params['payload'], stars)
     await tg.wait_for('sendMessage', since=mark)
-    show.user(DESCRIPTION); mark = n(); tg.message(uid, DESCRIPTION)
+    show.user(DESCRIPTION)
+    mark = n()
+    tg.message(uid, DESCRIPTION)
     plan = await tg.wait_for('sendMessage', _with_button(tg, 'approve:'), timeout=timeout, since=mark)
-    show.user('presses Approve'); mark = n(); tg.callback(uid, _button(plan, 'approve:'), plan.result['message_id'])
+    show.user('presses Approve')
+    mark = n()
+    tg.callback(uid, _button(plan, 'approve:'), plan.result['message_id'])
     await tg.wait_for('sendDocument', timeout=timeout, since=mark)
     return tg.documents(uid)[-1]
 
@@ -108,32 +155,56 @@ def unpack(data: bytes, out: Path) -> Path:
         tops = {n.split('/')[0] for n in z.namelist()}
     return out / tops.pop() if len(tops) == 1 and (out / next(iter(tops))).is_dir() else out
 
+
 def run_tests(project: Path, timeout: float = 120) -> tuple[bool, str]:
     "Run pytest in `project`: (passed, output)."
     env = {k: v for k, v in os.environ.items() if k in ('PATH', 'HOME', 'LANG', 'SYSTEMROOT', 'TMPDIR')}
     quiet = ['-o', 'asyncio_default_fixture_loop_scope=function'] if importlib.util.find_spec('pytest_asyncio') else []
-    r = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '--color=no', *quiet], cwd=project,
-                       env=env, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '--color=no', *quiet],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return r.returncode == 0, (r.stdout + r.stderr).strip()
 
 # %% ../../nbs/95_testing_demo.ipynb #f5ad92c3
 def demo_settings(tg, llm, db_url: str) -> Settings:
     "Settings pointing the real code at the fakes."
-    return Settings(telegram_bot_token=tg.token, telegram_api_base_url=tg.base_url, telegram_file_base_url=tg.file_base_url,
-                    llm_base_url=llm.base_url, llm_api_key='demo-key-not-a-secret', database_url=db_url,
-                    webhook_url=None, job_backend='embedded', progress_edit_seconds=0.5, admin_user_ids=[])
+    return Settings(
+        telegram_bot_token=tg.token,
+        telegram_api_base_url=tg.base_url,
+        telegram_file_base_url=tg.file_base_url,
+        llm_base_url=llm.base_url,
+        llm_api_key='demo-key-not-a-secret',
+        database_url=db_url,
+        webhook_url=None,
+        job_backend='embedded',
+        progress_edit_seconds=0.5,
+        admin_user_ids=[],
+    )
 
-async def run_demo(out: str|Path = 'demo-output', timeout: float = 120.0, stream=None) -> int:
+
+async def run_demo(out: str | Path = 'demo-output', timeout: float = 120.0, stream=None) -> int:
     "Run the demo; 0 when the delivered project's tests pass."
     from aidevbot.app import make_app
     from aidevbot.db import migrate
     from aidevbot.testing import FakeLLM, FakeTelegram, demo_responder
+
     stream, t0 = stream or sys.stdout, time.monotonic()
     say = lambda s: print(s, file=stream, flush=True)
-    with tempfile.TemporaryDirectory(prefix='aidevbot-demo-') as tmp, FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
+    with (
+        tempfile.TemporaryDirectory(prefix='aidevbot-demo-') as tmp,
+        FakeTelegram() as tg,
+        FakeLLM(demo_responder()) as llm,
+    ):
         db_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
-        say("aidevbot demo: the real bot, offline. Telegram and the model provider are local fakes; "
-            f"database {Path(tmp) / 'demo.db'} (removed at the end)\n")
+        say(
+            "aidevbot demo: the real bot, offline. Telegram and the model provider are local fakes; "
+            f"database {Path(tmp) / 'demo.db'} (removed at the end)\n"
+        )
         await asyncio.to_thread(migrate, db_url)
         app = make_app(demo_settings(tg, llm, db_url))
         async with app.router.lifespan_context(app):

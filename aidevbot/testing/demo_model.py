@@ -19,14 +19,17 @@ __all__ = ['demo_project_dir', 'demo_file', 'demo_responder']
 # %% ../../nbs/94_testing_demo_model.ipynb #d31baa44
 def demo_project_dir():
     "The demo project's folder: the installed `aidevbot.testing.demo_project`, or the checkout's `demo_project/`."
-    try: return resources.files('aidevbot.testing.demo_project')
+    try:
+        return resources.files('aidevbot.testing.demo_project')
     except ModuleNotFoundError:  # an editable install made before the folder was mapped (`pip install -e .` fixes it)
         return Path(importlib.util.find_spec('aidevbot').origin).resolve().parent.parent / 'demo_project'
+
 
 def demo_file(variant: str, path: str) -> str:
     "The text of `path` (`/`-separated) in the demo project's `variant` folder: `small`, or `change`."
     node = demo_project_dir() / variant
-    for part in path.split('/'): node = node / part
+    for part in path.split('/'):
+        node = node / part
     return node.read_text(encoding='utf-8')
 
 # %% ../../nbs/94_testing_demo_model.ipynb #948c887d
@@ -36,103 +39,182 @@ _FAULTS = {  # fault -> (text of the correct cli.py, what replaces it)
     'missing_import': ('import sys\n', 'import sys\nfrom textutils import normalize\n'),
 }
 
-def _cli(fault: str|None = None) -> str:
+
+def _cli(fault: str | None = None) -> str:
     "The demo's cli.py, broken by `fault` (one of `_FAULTS`)."
     text = demo_file('small', 'cli.py')
-    if not fault: return text
+    if not fault:
+        return text
     old, new = _FAULTS[fault]
-    if text.count(old) != 1: raise ValueError(f"the {fault!r} fault no longer applies to demo_project/small/cli.py")
+    if text.count(old) != 1:
+        raise ValueError(f"the {fault!r} fault no longer applies to demo_project/small/cli.py")
     return text.replace(old, new)
 
 # %% ../../nbs/94_testing_demo_model.ipynb #688bd495
 _SMALL_TASKS = [
-    dict(title='Word statistics core', description='words(), count_words() and top_words() with their tests.',
-         writes=['wordstats.py', 'tests/test_wordstats.py', 'pytest.ini'], reads=[], verify='pytest tests/test_wordstats.py'),
-    dict(title='Command-line interface', description='cli.py: summarize() and main() reading a file or stdin, with tests.',
-         writes=['cli.py', 'tests/test_cli.py'], reads=['wordstats.py'], verify='pytest tests/test_cli.py'),
-    dict(title='Markdown report', description='report.py: markdown_table() of the top words, with a test.',
-         writes=['report.py', 'tests/test_report.py'], reads=['wordstats.py'], verify='pytest tests/test_report.py')]
+    dict(
+        title='Word statistics core',
+        description='words(), count_words() and top_words() with their tests.',
+        writes=['wordstats.py', 'tests/test_wordstats.py', 'pytest.ini'],
+        reads=[],
+        verify='pytest tests/test_wordstats.py',
+    ),
+    dict(
+        title='Command-line interface',
+        description='cli.py: summarize() and main() reading a file or stdin, with tests.',
+        writes=['cli.py', 'tests/test_cli.py'],
+        reads=['wordstats.py'],
+        verify='pytest tests/test_cli.py',
+    ),
+    dict(
+        title='Markdown report',
+        description='report.py: markdown_table() of the top words, with a test.',
+        writes=['report.py', 'tests/test_report.py'],
+        reads=['wordstats.py'],
+        verify='pytest tests/test_report.py',
+    ),
+]
+
 
 def _small_project() -> tuple[dict, dict[str, str]]:
     "The demo plan and its correct files."
     files = {p: demo_file('small', p) for t in _SMALL_TASKS for p in t['writes']}
-    plan = dict(title='Word Stats', summary='A small command-line tool that counts words in a text and shows the most frequent ones.',
-                stack='Python 3.11, standard library, pytest', files=[dict(path=p, purpose=p) for p in files],
-                tasks=_SMALL_TASKS, remove=[])
+    plan = dict(
+        title='Word Stats',
+        summary='A small command-line tool that counts words in a text and shows the most frequent ones.',
+        stack='Python 3.11, standard library, pytest',
+        files=[dict(path=p, purpose=p) for p in files],
+        tasks=_SMALL_TASKS,
+        remove=[],
+    )
     return plan, files
 
 # %% ../../nbs/94_testing_demo_model.ipynb #e5a49b90
 def _change_plan() -> tuple[dict, dict[str, str]]:
     "The delta plan the demo architect answers to any change request: ranks in the report."
     files = {p: demo_file('change', p) for p in ('report.py', 'tests/test_report.py')}
-    task = dict(title='Ranks in the report', description='Add a rank column to markdown_table(), with its test.',
-                writes=list(files), reads=['wordstats.py', 'report.py'], verify='pytest')
-    return dict(title='Word Stats', summary='Adds a rank column to the Markdown report.', stack='Python 3.11, pytest',
-                files=[dict(path=p, purpose=p) for p in files], tasks=[task], remove=[]), files
+    task = dict(
+        title='Ranks in the report',
+        description='Add a rank column to markdown_table(), with its test.',
+        writes=list(files),
+        reads=['wordstats.py', 'report.py'],
+        verify='pytest',
+    )
+    return dict(
+        title='Word Stats',
+        summary='Adds a rank column to the Markdown report.',
+        stack='Python 3.11, pytest',
+        files=[dict(path=p, purpose=p) for p in files],
+        tasks=[task],
+        remove=[],
+    ), files
 
 # %% ../../nbs/94_testing_demo_model.ipynb #d581e994
 def _module(i: int) -> str:
-    prev = f"from mod{i-1:02d} import step{i-1:02d}\n" if i > 1 else ''
-    base = f"step{i-1:02d}(x)" if i > 1 else 'x'
-    helpers = '\n\n'.join(f'def helper{i:02d}_{k}(values: list[int]) -> int:\n    "Helper {k} of module {i}: a weighted sum."\n'
-                          f'    total = 0\n    for n, v in enumerate(values):\n        total += (n + {k}) * v\n    return total'
-                          for k in range(6))
+    prev = f"from mod{i - 1:02d} import step{i - 1:02d}\n" if i > 1 else ''
+    base = f"step{i - 1:02d}(x)" if i > 1 else 'x'
+    helpers = '\n\n'.join(
+        f'def helper{i:02d}_{k}(values: list[int]) -> int:\n    "Helper {k} of module {i}: a weighted sum."\n'
+        f'    total = 0\n    for n, v in enumerate(values):\n        total += (n + {k}) * v\n    return total'
+        for k in range(6)
+    )
     return f'"""Module {i} of the pipeline."""\n{prev}\n\ndef step{i:02d}(x: int) -> int:\n    "Step {i}: the previous step plus {i}."\n    return {base} + {i}\n\n\n{helpers}\n'
+
 
 def _large_project() -> tuple[dict, dict[str, str]]:
     files, tasks = {}, []
     for i in range(1, 11):
         files[f'mod{i:02d}.py'] = _module(i)
-        files[f'test_mod{i:02d}.py'] = f"from mod{i:02d} import step{i:02d}\n\n\ndef test_step():\n    assert step{i:02d}(0) == {sum(range(1, i+1))}\n"
-        tasks.append(dict(title=f'Pipeline step {i}', description=f'mod{i:02d}.py with step{i:02d}() and helpers, and its test.',
-                          writes=[f'mod{i:02d}.py', f'test_mod{i:02d}.py'], reads=[f'mod{i-1:02d}.py'] if i > 1 else [],
-                          verify=f'pytest test_mod{i:02d}.py'))
-    plan = dict(title='Pipeline', summary='A ten-step numeric pipeline.', stack='Python 3.11, pytest',
-                files=[dict(path=p, purpose=p) for p in files], tasks=tasks, remove=[])
+        files[f'test_mod{i:02d}.py'] = (
+            f"from mod{i:02d} import step{i:02d}\n\n\ndef test_step():\n    assert step{i:02d}(0) == {sum(range(1, i + 1))}\n"
+        )
+        tasks.append(
+            dict(
+                title=f'Pipeline step {i}',
+                description=f'mod{i:02d}.py with step{i:02d}() and helpers, and its test.',
+                writes=[f'mod{i:02d}.py', f'test_mod{i:02d}.py'],
+                reads=[f'mod{i - 1:02d}.py'] if i > 1 else [],
+                verify=f'pytest test_mod{i:02d}.py',
+            )
+        )
+    plan = dict(
+        title='Pipeline',
+        summary='A ten-step numeric pipeline.',
+        stack='Python 3.11, pytest',
+        files=[dict(path=p, purpose=p) for p in files],
+        tasks=tasks,
+        remove=[],
+    )
     return plan, files
 
 # %% ../../nbs/94_testing_demo_model.ipynb #d1d4f96e
-_ROLE_SCHEMAS = {'architect': 'project_plan', 'implementer': 'task_files', 'reviewer': 'review_verdict', 'technical writer': 'readme'}
+_ROLE_SCHEMAS = {
+    'architect': 'project_plan',
+    'implementer': 'task_files',
+    'reviewer': 'review_verdict',
+    'technical writer': 'readme',
+}
+
 
 def _route(body: dict) -> str:
     "The schema name a request asks for: from response_format, else the role in the system prompt."
     name = ((body.get('response_format') or {}).get('json_schema') or {}).get('name')
-    if name: return name
-    if body.get('tools'): return body['tools'][0]['function']['name']
+    if name:
+        return name
+    if body.get('tools'):
+        return body['tools'][0]['function']['name']
     system = next((m.get('content') or '' for m in body.get('messages', []) if m.get('role') == 'system'), '')
     return next((s for role, s in _ROLE_SCHEMAS.items() if f"You are the {role}" in system), 'text')
 
+
 def _last_user(body: dict) -> str:
-    return next((str(m.get('content') or '') for m in reversed(body.get('messages', [])) if m.get('role') == 'user'), '')
+    return next(
+        (str(m.get('content') or '') for m in reversed(body.get('messages', [])) if m.get('role') == 'user'), ''
+    )
+
 
 def _user_text(body: dict) -> str:
     return '\n'.join(str(m.get('content') or '') for m in body.get('messages', []) if m.get('role') == 'user')
 
+
 def _readme(title: str, files: list[str], run: str) -> str:
     tests = [f for f in files if is_test_file(f)]
-    return (f"# {title}\n\nGenerated by aidevbot.\n\n## Files\n\n" + '\n'.join(f"- `{f}`" for f in files) +
-            "\n\n## Install\n\n```bash\npython3 -m venv .venv && .venv/bin/pip install pytest\n```\n\n"
-            f"## Run\n\n```bash\n{run}\n```\n\n"
-            f"## Test\n\n```bash\npython -m pytest -q\n```\n\n{len(tests)} test files.\n")
+    return (
+        f"# {title}\n\nGenerated by aidevbot.\n\n## Files\n\n"
+        + '\n'.join(f"- `{f}`" for f in files)
+        + "\n\n## Install\n\n```bash\npython3 -m venv .venv && .venv/bin/pip install pytest\n```\n\n"
+        f"## Run\n\n```bash\n{run}\n```\n\n"
+        f"## Test\n\n```bash\npython -m pytest -q\n```\n\n{len(tests)} test files.\n"
+    )
 
 # %% ../../nbs/94_testing_demo_model.ipynb #af4af68c
-def demo_responder(*, fault: str|None = None, fix: bool = True, variant: str = 'small'):
+def demo_responder(*, fault: str | None = None, fix: bool = True, variant: str = 'small'):
     "A FakeLLM responder scripting a small Python project (`variant='large'`: 20 files), with an optional injected fault."
     assert fault in (None, 'syntax', 'failing_test', 'missing_import'), fault
     assert not fault or variant == 'small', 'faults are scripted in cli.py, task 2 of the small project'
     plan, good = _large_project() if variant == 'large' else _small_project()
     change_plan, change = _change_plan()
     repair_mark = load_prompt('implementer').parts['repair'].split('.')[0]
+
     def respond(body: dict):
         kind, user = _route(body), _user_text(body)
-        if kind == 'project_plan': return change_plan if 'Change request:' in user else plan
-        if kind == 'review_verdict': return {'approved': True, 'problems': []}
+        if kind == 'project_plan':
+            return change_plan if 'Change request:' in user else plan
+        if kind == 'review_verdict':
+            return {'approved': True, 'problems': []}
         if kind == 'readme':
             title = re.search(r'^Project: (.*)$', user, re.M)
-            run = 'python cli.py some.txt -n 3' if variant == 'small' else 'python -c "import mod10; print(mod10.step10(0))"'
+            run = (
+                'python cli.py some.txt -n 3'
+                if variant == 'small'
+                else 'python -c "import mod10; print(mod10.step10(0))"'
+            )
             return {'content': _readme(title.group(1) if title else plan['title'], list(good), run)}
-        if kind != 'task_files': return 'OK'
-        m = re.search(r'^Files still to send: (.*)$', _last_user(body), re.M) or re.search(r'^Files to write: (.*)$', user, re.M)
+        if kind != 'task_files':
+            return 'OK'
+        m = re.search(r'^Files still to send: (.*)$', _last_user(body), re.M) or re.search(
+            r'^Files to write: (.*)$', user, re.M
+        )
         task = int(re.search(r'^Your task \((\d+) of', user, re.M).group(1)) - 1
         paths = [p.strip() for p in m.group(1).split(',') if p.strip()] if m else []
         broken = fault and task == 1 and (not fix or repair_mark not in user)
@@ -140,5 +222,6 @@ def demo_responder(*, fault: str|None = None, fix: bool = True, variant: str = '
         out = {p: _cli(fault) if broken and p == 'cli.py' else (change if v2 else good).get(p, '') for p in paths}
         note = 'First attempt.' if repair_mark not in user else 'Fixed after verification.'
         return f"{note}\n\n{render_file_blocks(out)}"
+
     respond.plan, respond.files = plan, good
     return respond

@@ -36,43 +36,54 @@ __all__ = ['log', 'PROFILES', 'DEFAULT_MODELS', 'Fault', 'Slow', 'Truncated', 'I
 @dataclass
 class Fault:
     "An HTTP error reply: 429 (with `Retry-After`), 500, 402 (OpenRouter out of credit), any status."
+
     status: int = 500
-    retry_after: float|None = None  # seconds, sent as the `Retry-After` header
-    message: str|None = None        # error.message; a sensible default per status
+    retry_after: float | None = None  # seconds, sent as the `Retry-After` header
+    message: str | None = None  # error.message; a sensible default per status
+
 
 @dataclass
 class Slow:
     "Serve `reply` after `seconds`."
+
     seconds: float
     reply: Any = 'ok'
+
 
 @dataclass
 class Truncated:
     "Content cut off by the token limit: `finish_reason` is `length`."
+
     content: str = '{"files": [{"path": "main.py", "content": "print('
+
 
 @dataclass
 class InvalidJSON:
     "Content that is not valid JSON (for a request that asked for JSON)."
+
     text: str = '{"answer": 42,,}'
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #7eb421f0
 _FAULT_MESSAGES = {
     400: 'Bad request',
     401: 'No auth credentials found',
-    402: ('Insufficient credits. This account never purchased credits. Make sure your key is on the correct '
-          'account or org, and if so, purchase more at https://openrouter.ai/settings/credits'),
+    402: (
+        'Insufficient credits. This account never purchased credits. Make sure your key is on the correct '
+        'account or org, and if so, purchase more at https://openrouter.ai/settings/credits'
+    ),
     429: 'Rate limit exceeded: too many requests, please retry shortly',
     500: 'Internal Server Error',
     502: 'Provider returned error',
     503: 'No endpoints available',
 }
 
+
 def _fault_response(fault: Fault) -> JSONResponse:
     "The HTTP response for a `Fault`."
     msg = fault.message or _FAULT_MESSAGES.get(fault.status, f'HTTP {fault.status}')
-    body = {'error': {'message': msg, 'code': fault.status, 'type': 'fake_fault',
-                      'metadata': {'provider_name': 'FakeLLM'}}}
+    body = {
+        'error': {'message': msg, 'code': fault.status, 'type': 'fake_fault', 'metadata': {'provider_name': 'FakeLLM'}}
+    }
     headers = {} if fault.retry_after is None else {'Retry-After': f'{fault.retry_after:g}'}
     return JSONResponse(body, status_code=fault.status, headers=headers)
 
@@ -80,9 +91,14 @@ def _fault_response(fault: Fault) -> JSONResponse:
 @dataclass(frozen=True)
 class Profile:
     "How a simulated provider behaves where real providers differ from an obedient one."
+
     name: str = 'obedient'
-    json_wrap: str|None = None  # how JSON answers come: None as asked, 'fence' (```json block), 'prose' (sentences around)
-    json_schema: bool = True  # accepts response_format json_schema under require_parameters (else 404 then, ignored without)
+    json_wrap: str | None = (
+        None  # how JSON answers come: None as asked, 'fence' (```json block), 'prose' (sentences around)
+    )
+    json_schema: bool = (
+        True  # accepts response_format json_schema under require_parameters (else 404 then, ignored without)
+    )
     json_object: bool = True  # accepts response_format json_object, same rule
     tools: bool = True  # accepts a forced tool call, same rule
     invalid_models: tuple[str, ...] = ()  # answered 400 "<id> is not a valid model ID" (retired or unknown)
@@ -91,73 +107,105 @@ class Profile:
     stalls: int = 0  # ... in the first `stalls` streams
     reasoning_tokens: int = 0  # thinking before each answer: billed as completion tokens, counted against the limit
     wants_max_completion_tokens: bool = False  # refuses `max_tokens` with a 400, like OpenAI's reasoning models
-    truncate_first: bool = False  # cuts the first free-text answer of a conversation in the middle (finish_reason length)
+    truncate_first: bool = (
+        False  # cuts the first free-text answer of a conversation in the middle (finish_reason length)
+    )
     usage_in_stream_only: bool = False  # no usage in a non-streamed reply; a stream has it in its last chunk only
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #2b8dfb6a
-PROFILES = {p.name: p for p in [
-    Profile(),
-    Profile('fenced_json', json_wrap='fence'),
-    Profile('prose_json', json_wrap='prose'),
-    Profile('json_mode_only', json_schema=False, tools=False, json_wrap='fence'),
-    Profile('retired_model', invalid_models=('anthropic/claude-sonnet-4.6',)),
-    Profile('no_endpoints', no_endpoints=('openai/gpt-5-mini',)),
-    Profile('slow_stream', stall_seconds=3.0, stalls=1),
-    Profile('reasoning', reasoning_tokens=1200, wants_max_completion_tokens=True),
-    Profile('truncating', truncate_first=True),
-    Profile('usage_last_chunk', usage_in_stream_only=True),
-]}
+PROFILES = {
+    p.name: p
+    for p in [
+        Profile(),
+        Profile('fenced_json', json_wrap='fence'),
+        Profile('prose_json', json_wrap='prose'),
+        Profile('json_mode_only', json_schema=False, tools=False, json_wrap='fence'),
+        Profile('retired_model', invalid_models=('anthropic/claude-sonnet-4.6',)),
+        Profile('no_endpoints', no_endpoints=('openai/gpt-5-mini',)),
+        Profile('slow_stream', stall_seconds=3.0, stalls=1),
+        Profile('reasoning', reasoning_tokens=1200, wants_max_completion_tokens=True),
+        Profile('truncating', truncate_first=True),
+        Profile('usage_last_chunk', usage_in_stream_only=True),
+    ]
+}
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #26daa65a
 def _text_of(content: Any) -> str:
     "The text in a message's `content` (a string or a list of parts)."
-    if isinstance(content, str): return content
-    if isinstance(content, list): return ''.join(p.get('text', '') for p in content if isinstance(p, dict))
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return ''.join(p.get('text', '') for p in content if isinstance(p, dict))
     return ''
 
-def _tokens(text: str) -> int: return max(1, math.ceil(len(text) / 4))
+
+def _tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / 4))
+
 
 def _usage(body: dict, content: str, *, report_cost: bool, prices: tuple[float, float], reasoning: int = 0) -> dict:
     "OpenAI usage for a request `body` answered with `content` after `reasoning` thinking tokens (plus OpenRouter's `cost`)."
     pt = _tokens(''.join(_text_of(m.get('content')) for m in body.get('messages', [])))
     ct = (_tokens(content) if content else 0) + reasoning
-    usage = {'prompt_tokens': pt, 'completion_tokens': ct, 'total_tokens': pt + ct,
-             'prompt_tokens_details': {'cached_tokens': 0}, 'completion_tokens_details': {'reasoning_tokens': reasoning}}
-    if report_cost: usage |= {'cost': round((pt * prices[0] + ct * prices[1]) / 1e6, 10), 'is_byok': False}
+    usage = {
+        'prompt_tokens': pt,
+        'completion_tokens': ct,
+        'total_tokens': pt + ct,
+        'prompt_tokens_details': {'cached_tokens': 0},
+        'completion_tokens_details': {'reasoning_tokens': reasoning},
+    }
+    if report_cost:
+        usage |= {'cost': round((pt * prices[0] + ct * prices[1]) / 1e6, 10), 'is_byok': False}
     return usage
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #7fb43d71
 _ANSWER_FORMAT = re.compile(r'^Answer format: `?(\w+)', re.M | re.I)
 
+
 class RecordedRequest(dict):
     "A request body as received, with `.headers` and `.path`."
+
     def __init__(self, body: dict, headers: dict[str, str], path: str):
         super().__init__(body)
         self.headers, self.path = headers, path
 
     @property
-    def schema_name(self) -> str|None:
+    def schema_name(self) -> str | None:
         "What answer the request asks for: `response_format.json_schema.name`, the forced tool, or the prompt's `Answer format: name` line."
         rf = self.get('response_format') or {}
-        if isinstance(rf, dict) and (name := (rf.get('json_schema') or {}).get('name')): return name
-        if tools := self.get('tools'): return ((tools[0] or {}).get('function') or {}).get('name')
+        if isinstance(rf, dict) and (name := (rf.get('json_schema') or {}).get('name')):
+            return name
+        if tools := self.get('tools'):
+            return ((tools[0] or {}).get('function') or {}).get('name')
         system = next((_text_of(m.get('content')) for m in self.get('messages', []) if m.get('role') == 'system'), '')
         return m.group(1) if (m := _ANSWER_FORMAT.search(system)) else None
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #a9af22d1
-DEFAULT_MODELS = ('anthropic/claude-sonnet-4.6', 'openai/gpt-5-mini', 'openai/gpt-5', 'google/gemini-2.5-flash',
-                  'anthropic/claude-sonnet-4.5', 'openai/gpt-4.1-mini')
+DEFAULT_MODELS = (
+    'anthropic/claude-sonnet-4.6',
+    'openai/gpt-5-mini',
+    'openai/gpt-5',
+    'google/gemini-2.5-flash',
+    'anthropic/claude-sonnet-4.5',
+    'openai/gpt-4.1-mini',
+)
+
 
 class FakeLLM(LoopbackServer):
     "OpenAI-compatible chat completions on 127.0.0.1, for tests and notebooks (`with FakeLLM() as llm:`)."
-    def __init__(self, responder: Callable[[dict], Any]|None = None, *,
-                 latency: float = 0.0,       # seconds added before every reply
-                 report_cost: bool = False,  # add OpenRouter's `usage.cost` (USD)
-                 prices: tuple[float, float] = (3.0, 15.0),  # USD per million prompt/completion tokens
-                 models: tuple[str, ...] = DEFAULT_MODELS,  # listed by GET /models
-                 model_info: dict[str, dict]|None = None,  # per model: fields overriding its /models entry
-                 profile: Profile|str = 'obedient',  # how this provider deviates from the obedient default
-                 api_key: str|None = None):  # when set, other keys are refused with 401
+
+    def __init__(
+        self,
+        responder: Callable[[dict], Any] | None = None,
+        *,
+        latency: float = 0.0,  # seconds added before every reply
+        report_cost: bool = False,  # add OpenRouter's `usage.cost` (USD)
+        prices: tuple[float, float] = (3.0, 15.0),  # USD per million prompt/completion tokens
+        models: tuple[str, ...] = DEFAULT_MODELS,  # listed by GET /models
+        model_info: dict[str, dict] | None = None,  # per model: fields overriding its /models entry
+        profile: Profile | str = 'obedient',  # how this provider deviates from the obedient default
+        api_key: str | None = None,
+    ):  # when set, other keys are refused with 401
         self.responder, self.latency, self.report_cost, self.prices = responder, latency, report_cost, prices
         self.models, self.model_info, self.api_key = models, model_info or {}, api_key
         self.profile = PROFILES[profile] if isinstance(profile, str) else profile
@@ -167,124 +215,209 @@ class FakeLLM(LoopbackServer):
         self._streams = 0  # streams started (the first `profile.stalls` stall)
         self.responder_errors: list[Exception] = []  # exceptions raised by `responder` (each answered with a 500)
         self.generations: dict[str, dict] = {}  # OpenRouter's generation stats, by id (a cut stream: what was sent)
-        async def generation(request): return await self._generation(request)  # defined further down
-        super().__init__(Starlette(routes=[Route('/v1/chat/completions', self._completions, methods=['POST']),
-                                           Route('/v1/models', self._models, methods=['GET']),
-                                           Route('/v1/generation', generation, methods=['GET'])]))
+
+        async def generation(request):
+            return await self._generation(request)  # defined further down
+
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route('/v1/chat/completions', self._completions, methods=['POST']),
+                    Route('/v1/models', self._models, methods=['GET']),
+                    Route('/v1/generation', generation, methods=['GET']),
+                ]
+            )
+        )
 
     @property
-    def base_url(self) -> str: return f"{self.url}/v1"
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
 
     def script(self, *replies: Any) -> FakeLLM:
         "Queue replies served in order before the responder is asked; returns self."
-        with self._lock: self._script.extend(replies)
+        with self._lock:
+            self._script.extend(replies)
         return self
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        with self._lock: return list(self._requests)
+        with self._lock:
+            return list(self._requests)
+
     @property
     def request_count(self) -> int:
-        with self._lock: return len(self._requests)
+        with self._lock:
+            return len(self._requests)
+
     def requests_for(self, schema_name: str) -> list[RecordedRequest]:
         "Requests asking for the answer `schema_name` (see `RecordedRequest.schema_name`)."
         return [r for r in self.requests if r.schema_name == schema_name]
+
     def reset(self) -> None:
         "Forget recorded requests and scripted replies."
-        with self._lock: self._requests.clear(); self._script.clear()
+        with self._lock:
+            self._requests.clear()
+            self._script.clear()
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #2c265d51
 async def _reply_for(self: FakeLLM, body: dict) -> Any:
     with self._lock:
-        if self._script: return self._script.popleft()
-    if self.responder is None: return 'ok'
+        if self._script:
+            return self._script.popleft()
+    if self.responder is None:
+        return 'ok'
     try:
         reply = self.responder(body)
         return await reply if inspect.isawaitable(reply) else reply
     except Exception as e:  # a bug in the test's responder: a 500 the test can see, and the traceback in the log
         log.exception('FakeLLM responder failed')
-        with self._lock: self.responder_errors.append(e)
+        with self._lock:
+            self.responder_errors.append(e)
         return Fault(500, message=f'FakeLLM responder raised {e!r}')
+
 
 def _unsupported(p: Profile, body: dict) -> bool:
     "Whether the request asks for a parameter this provider does not support."
     rf = (body.get('response_format') or {}).get('type')
-    return (rf == 'json_schema' and not p.json_schema) or (rf == 'json_object' and not p.json_object) or \
-           (bool(body.get('tools')) and not p.tools)
+    return (
+        (rf == 'json_schema' and not p.json_schema)
+        or (rf == 'json_object' and not p.json_object)
+        or (bool(body.get('tools')) and not p.tools)
+    )
 
-def _refusal(self: FakeLLM, body: dict) -> Fault|None:
+
+def _refusal(self: FakeLLM, body: dict) -> Fault | None:
     "The error this provider answers `body` with before any model runs, if any."
     p, model = self.profile, body.get('model', '')
-    if model in p.invalid_models: return Fault(400, message=f'{model} is not a valid model ID')
-    if model in p.no_endpoints: return Fault(503, message=f'No endpoints found for {model}.')
+    if model in p.invalid_models:
+        return Fault(400, message=f'{model} is not a valid model ID')
+    if model in p.no_endpoints:
+        return Fault(503, message=f'No endpoints found for {model}.')
     if p.wants_max_completion_tokens and 'max_tokens' in body:
-        return Fault(400, message="Unsupported parameter: 'max_tokens' is not supported with this model. "
-                                  "Use 'max_completion_tokens' instead.")
+        return Fault(
+            400,
+            message="Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+        )
     if (body.get('provider') or {}).get('require_parameters') and _unsupported(p, body):
-        return Fault(404, message='No endpoints found that can handle the requested parameters. To learn more '
-                                  'about provider routing, visit: https://openrouter.ai/docs/provider-routing')
+        return Fault(
+            404,
+            message='No endpoints found that can handle the requested parameters. To learn more '
+            'about provider routing, visit: https://openrouter.ai/docs/provider-routing',
+        )
     return None
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #ce72fb36
 async def _completions(self: FakeLLM, request: Request):
-    try: body = await request.json()
-    except ValueError: return _fault_response(Fault(400, message='Request body is not JSON'))
-    with self._lock: self._requests.append(RecordedRequest(body, dict(request.headers), request.url.path))
+    try:
+        body = await request.json()
+    except ValueError:
+        return _fault_response(Fault(400, message='Request body is not JSON'))
+    with self._lock:
+        self._requests.append(RecordedRequest(body, dict(request.headers), request.url.path))
     if self.api_key is not None and request.headers.get('authorization') != f'Bearer {self.api_key}':
         return _fault_response(Fault(401))
-    if (refused := _refusal(self, body)) is not None: return _fault_response(refused)
-    if self.latency: await asyncio.sleep(self.latency)
+    if (refused := _refusal(self, body)) is not None:
+        return _fault_response(refused)
+    if self.latency:
+        await asyncio.sleep(self.latency)
     reply = await self._reply_for(body)
-    while isinstance(reply, Slow): await asyncio.sleep(reply.seconds); reply = reply.reply
-    if isinstance(reply, Fault): return _fault_response(reply)
+    while isinstance(reply, Slow):
+        await asyncio.sleep(reply.seconds)
+        reply = reply.reply
+    if isinstance(reply, Fault):
+        return _fault_response(reply)
     completion = self._completion(body, reply)
     if body.get('stream'):
-        with self._lock: self._streams += 1; stall = self._streams <= self.profile.stalls
+        with self._lock:
+            self._streams += 1
+            stall = self._streams <= self.profile.stalls
         gen = _generation_stats(completion, self.prices)
-        with self._lock: self.generations[completion['id']] = gen
-        return StreamingResponse(_sse_chunks(completion, stall=self.profile.stall_seconds if stall else 0.0, gen=gen, prices=self.prices),
-                                 media_type='text/event-stream')
-    if self.profile.usage_in_stream_only: completion['usage'] = None
+        with self._lock:
+            self.generations[completion['id']] = gen
+        return StreamingResponse(
+            _sse_chunks(completion, stall=self.profile.stall_seconds if stall else 0.0, gen=gen, prices=self.prices),
+            media_type='text/event-stream',
+        )
+    if self.profile.usage_in_stream_only:
+        completion['usage'] = None
     return JSONResponse(completion)
 
-def _per_token(usd_per_mtok: float) -> str: return format(Decimal(str(usd_per_mtok)) / 1_000_000, 'f')
+
+def _per_token(usd_per_mtok: float) -> str:
+    return format(Decimal(str(usd_per_mtok)) / 1_000_000, 'f')
+
 
 def _model_entry(self: FakeLLM, model: str) -> dict:
     "One model as OpenRouter's /models lists it: context length, supported parameters, USD per token as strings."
     p = self.profile
-    params = ['max_tokens', 'temperature', 'top_p', 'stop', 'seed'] + ['response_format'] * (p.json_object or p.json_schema) \
-             + ['structured_outputs'] * p.json_schema + ['tools', 'tool_choice'] * p.tools + ['reasoning', 'include_reasoning'] * bool(p.reasoning_tokens)
-    entry = {'id': model, 'canonical_slug': model, 'name': model, 'object': 'model', 'created': 1700000000, 'owned_by': 'fake',
-             'context_length': 200000, 'supported_parameters': params, 'expiration_date': None,
-             'pricing': {'prompt': _per_token(self.prices[0]), 'completion': _per_token(self.prices[1]), 'request': '0', 'image': '0'},
-             'top_provider': {'context_length': 200000, 'max_completion_tokens': 64000, 'is_moderated': False}}
+    params = (
+        ['max_tokens', 'temperature', 'top_p', 'stop', 'seed']
+        + ['response_format'] * (p.json_object or p.json_schema)
+        + ['structured_outputs'] * p.json_schema
+        + ['tools', 'tool_choice'] * p.tools
+        + ['reasoning', 'include_reasoning'] * bool(p.reasoning_tokens)
+    )
+    entry = {
+        'id': model,
+        'canonical_slug': model,
+        'name': model,
+        'object': 'model',
+        'created': 1700000000,
+        'owned_by': 'fake',
+        'context_length': 200000,
+        'supported_parameters': params,
+        'expiration_date': None,
+        'pricing': {
+            'prompt': _per_token(self.prices[0]),
+            'completion': _per_token(self.prices[1]),
+            'request': '0',
+            'image': '0',
+        },
+        'top_provider': {'context_length': 200000, 'max_completion_tokens': 64000, 'is_moderated': False},
+    }
     return entry | self.model_info.get(model, {})
+
 
 async def _models(self: FakeLLM, request: Request):
     return JSONResponse({'object': 'list', 'data': [self._model_entry(m) for m in self.models]})
 
-FakeLLM._reply_for, FakeLLM._completions, FakeLLM._models, FakeLLM._model_entry = _reply_for, _completions, _models, _model_entry
+
+FakeLLM._reply_for, FakeLLM._completions, FakeLLM._models, FakeLLM._model_entry = (
+    _reply_for,
+    _completions,
+    _models,
+    _model_entry,
+)
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #2e608e2b
 def _content(reply: Any) -> str:
     "The assistant content for a reply value."
-    if isinstance(reply, str): return reply
-    if isinstance(reply, InvalidJSON): return reply.text
-    if hasattr(reply, 'model_dump_json'): return reply.model_dump_json()
+    if isinstance(reply, str):
+        return reply
+    if isinstance(reply, InvalidJSON):
+        return reply.text
+    if hasattr(reply, 'model_dump_json'):
+        return reply.model_dump_json()
     return json.dumps(reply)
+
 
 def _wrap(p: Profile, reply: Any, content: str) -> str:
     "JSON `content` as the profile's model writes it."
-    if isinstance(reply, (str, InvalidJSON, Truncated)) or p.json_wrap is None: return content
-    if p.json_wrap == 'fence': return f"```json\n{content}\n```"
+    if isinstance(reply, (str, InvalidJSON, Truncated)) or p.json_wrap is None:
+        return content
+    if p.json_wrap == 'fence':
+        return f"```json\n{content}\n```"
     return f"Here is the JSON you asked for:\n{content}\nLet me know if you need anything else."
 
-def _cut(p: Profile, body: dict, content: str) -> str|None:
+
+def _cut(p: Profile, body: dict, content: str) -> str | None:
     "The first half of a long free-text first answer, when the profile truncates."
     free = not body.get('response_format') and not body.get('tools')
     first = not any(m.get('role') == 'assistant' for m in body.get('messages', []))
-    if not (p.truncate_first and free and first and len(content) > 400): return None
-    return content[:content.rfind('\n', 0, len(content) // 2) + 1]
+    if not (p.truncate_first and free and first and len(content) > 400):
+        return None
+    return content[: content.rfind('\n', 0, len(content) // 2) + 1]
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #5e90c88f
 def _completion(self: FakeLLM, body: dict, reply: Any) -> dict:
@@ -292,51 +425,99 @@ def _completion(self: FakeLLM, body: dict, reply: Any) -> dict:
     content = reply.content if isinstance(reply, Truncated) else _content(reply)
     finish, reasoning, tool = 'length' if isinstance(reply, Truncated) else 'stop', p.reasoning_tokens, None
     if body.get('tools') and (p.tools or not (body.get('provider') or {}).get('require_parameters')) and p.tools:
-        tool = {'id': f'call_{uuid.uuid4().hex[:12]}', 'type': 'function',
-                'function': {'name': body['tools'][0]['function']['name'], 'arguments': content}}
-    elif (cut := _cut(p, body, content)) is not None: content, finish = cut, 'length'
-    else: content = _wrap(p, reply, content)
+        tool = {
+            'id': f'call_{uuid.uuid4().hex[:12]}',
+            'type': 'function',
+            'function': {'name': body['tools'][0]['function']['name'], 'arguments': content},
+        }
+    elif (cut := _cut(p, body, content)) is not None:
+        content, finish = cut, 'length'
+    else:
+        content = _wrap(p, reply, content)
     answer = tool['function']['arguments'] if tool else content
-    if reasoning and limit and reasoning + _tokens(answer) > limit:  # the thinking leaves too little room: cut (or nothing)
-        answer, finish, reasoning = answer[:max(0, limit - reasoning) * 4], 'length', min(reasoning, limit)
-        if tool: tool['function']['arguments'] = answer
-        else: content = answer
-    message = {'role': 'assistant', 'content': None if tool else content, 'refusal': None} | ({'tool_calls': [tool]} if tool else {})
-    return {'id': f'gen-{uuid.uuid4().hex[:24]}', 'object': 'chat.completion', 'created': int(time.time()),
-            'model': body.get('model', 'fake'), 'provider': 'FakeLLM', 'system_fingerprint': None,
-            'choices': [{'index': 0, 'logprobs': None, 'finish_reason': 'tool_calls' if tool and finish == 'stop' else finish,
-                         'native_finish_reason': finish, 'message': message}],
-            'usage': _usage(body, tool['function']['arguments'] if tool else content, report_cost=self.report_cost,
-                            prices=self.prices, reasoning=reasoning)}
+    if (
+        reasoning and limit and reasoning + _tokens(answer) > limit
+    ):  # the thinking leaves too little room: cut (or nothing)
+        answer, finish, reasoning = answer[: max(0, limit - reasoning) * 4], 'length', min(reasoning, limit)
+        if tool:
+            tool['function']['arguments'] = answer
+        else:
+            content = answer
+    message = {'role': 'assistant', 'content': None if tool else content, 'refusal': None} | (
+        {'tool_calls': [tool]} if tool else {}
+    )
+    return {
+        'id': f'gen-{uuid.uuid4().hex[:24]}',
+        'object': 'chat.completion',
+        'created': int(time.time()),
+        'model': body.get('model', 'fake'),
+        'provider': 'FakeLLM',
+        'system_fingerprint': None,
+        'choices': [
+            {
+                'index': 0,
+                'logprobs': None,
+                'finish_reason': 'tool_calls' if tool and finish == 'stop' else finish,
+                'native_finish_reason': finish,
+                'message': message,
+            }
+        ],
+        'usage': _usage(
+            body,
+            tool['function']['arguments'] if tool else content,
+            report_cost=self.report_cost,
+            prices=self.prices,
+            reasoning=reasoning,
+        ),
+    }
+
+
 FakeLLM._completion = _completion
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #44121752
-async def _sse_chunks(completion: dict, size: int = 16, stall: float = 0.0, gen: dict|None = None, prices=(3.0, 15.0)):
+async def _sse_chunks(
+    completion: dict, size: int = 16, stall: float = 0.0, gen: dict | None = None, prices=(3.0, 15.0)
+):
     "`completion` as SSE chunk events (pausing `stall` s halfway); a client hanging up is billed in `gen` for what it got."
     choice, base = completion['choices'][0], {k: completion[k] for k in ('id', 'created', 'model', 'provider')}
     msg = choice['message']
     if msg.get('tool_calls'):
         tc, args = msg['tool_calls'][0], msg['tool_calls'][0]['function']['arguments']
-        head = {'index': 0, 'id': tc['id'], 'type': 'function', 'function': {'name': tc['function']['name'], 'arguments': ''}}
+        head = {
+            'index': 0,
+            'id': tc['id'],
+            'type': 'function',
+            'function': {'name': tc['function']['name'], 'arguments': ''},
+        }
         deltas = [{'role': 'assistant', 'tool_calls': [head]}] + [
-            {'tool_calls': [{'index': 0, 'function': {'arguments': args[i:i + size]}}]} for i in range(0, len(args), size)]
+            {'tool_calls': [{'index': 0, 'function': {'arguments': args[i : i + size]}}]}
+            for i in range(0, len(args), size)
+        ]
     else:
         text = msg['content'] or ''
-        deltas = [{'role': 'assistant', 'content': ''}] + [{'content': text[i:i + size]} for i in range(0, len(text), size)]
+        deltas = [{'role': 'assistant', 'content': ''}] + [
+            {'content': text[i : i + size]} for i in range(0, len(text), size)
+        ]
     events = [{'choices': [{'index': 0, 'delta': d, 'finish_reason': None}]} for d in deltas]
-    events += [{'choices': [{'index': 0, 'delta': {}, 'finish_reason': choice['finish_reason']}]},
-               {'choices': [], 'usage': completion['usage']}]
+    events += [
+        {'choices': [{'index': 0, 'delta': {}, 'finish_reason': choice['finish_reason']}]},
+        {'choices': [], 'usage': completion['usage']},
+    ]
     sent, done = [], False
     try:
         for i, e in enumerate(events):
-            if stall and i == len(deltas) // 2: await asyncio.sleep(stall)
+            if stall and i == len(deltas) // 2:
+                await asyncio.sleep(stall)
             yield f"data: {json.dumps(base | {'object': 'chat.completion.chunk'} | e)}\n\n"
             d = e['choices'][0]['delta'] if e['choices'] else {}
-            sent.append(d.get('content') or ''.join(t['function'].get('arguments', '') for t in d.get('tool_calls', [])))
+            sent.append(
+                d.get('content') or ''.join(t['function'].get('arguments', '') for t in d.get('tool_calls', []))
+            )
         yield 'data: [DONE]\n\n'
         done = True
     finally:
-        if gen is not None and not done: _cut_generation(gen, ''.join(sent), prices)
+        if gen is not None and not done:
+            _cut_generation(gen, ''.join(sent), prices)
 
 # %% ../../nbs/91_testing_fake_llm.ipynb #9ae11a01
 def _generation_stats(completion: dict, prices: tuple[float, float]) -> dict:
@@ -344,21 +525,40 @@ def _generation_stats(completion: dict, prices: tuple[float, float]) -> dict:
     u = completion['usage']
     reasoning = (u.get('completion_tokens_details') or {}).get('reasoning_tokens', 0)
     cost = round((u['prompt_tokens'] * prices[0] + u['completion_tokens'] * prices[1]) / 1e6, 10)
-    return {'id': completion['id'], 'model': completion['model'], 'streamed': True, 'cancelled': False, 'provider_name': 'FakeLLM',
-            'tokens_prompt': u['prompt_tokens'], 'tokens_completion': u['completion_tokens'], 'native_tokens_prompt': u['prompt_tokens'],
-            'native_tokens_completion': u['completion_tokens'], 'native_tokens_reasoning': reasoning, 'total_cost': cost,
-            'finish_reason': completion['choices'][0]['finish_reason']}
+    return {
+        'id': completion['id'],
+        'model': completion['model'],
+        'streamed': True,
+        'cancelled': False,
+        'provider_name': 'FakeLLM',
+        'tokens_prompt': u['prompt_tokens'],
+        'tokens_completion': u['completion_tokens'],
+        'native_tokens_prompt': u['prompt_tokens'],
+        'native_tokens_completion': u['completion_tokens'],
+        'native_tokens_reasoning': reasoning,
+        'total_cost': cost,
+        'finish_reason': completion['choices'][0]['finish_reason'],
+    }
+
 
 def _cut_generation(gen: dict, sent: str, prices: tuple[float, float]) -> None:
     "The client hung up: billed for the prompt and the tokens it had received (and any thinking)."
     ct = (_tokens(sent) if sent else 0) + gen['native_tokens_reasoning']
-    gen.update(cancelled=True, finish_reason=None, tokens_completion=ct, native_tokens_completion=ct,
-               total_cost=round((gen['tokens_prompt'] * prices[0] + ct * prices[1]) / 1e6, 10))
+    gen.update(
+        cancelled=True,
+        finish_reason=None,
+        tokens_completion=ct,
+        native_tokens_completion=ct,
+        total_cost=round((gen['tokens_prompt'] * prices[0] + ct * prices[1]) / 1e6, 10),
+    )
+
 
 async def _generation(self: FakeLLM, request: Request):
     "`GET /generation?id=`: the stats of one generation, or 404 (as OpenRouter answers before it has them)."
     gen = self.generations.get(request.query_params.get('id', ''))
-    if gen is None: return _fault_response(Fault(404, message='Generation not found'))
+    if gen is None:
+        return _fault_response(Fault(404, message='Generation not found'))
     return JSONResponse({'data': dict(gen)})
+
 
 FakeLLM._generation = _generation

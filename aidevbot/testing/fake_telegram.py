@@ -33,18 +33,24 @@ __all__ = ['STRING_FIELDS', 'NOT_MODIFIED', 'decode_param', 'read_params', 'Call
            'reset', 'wait_for', 'wait_for_sync', 'deliver']
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #60c00099
-STRING_FIELDS = frozenset('''text caption title description payload currency provider_token provider_data start_parameter
+STRING_FIELDS = frozenset(
+    '''text caption title description payload currency provider_token provider_data start_parameter
     callback_query_id pre_checkout_query_id shipping_query_id error_message url secret_token parse_mode
     telegram_payment_charge_id data query emoji file_id inline_message_id action message_effect_id
-    business_connection_id name short_description language_code ip_address photo_url'''.split())
+    business_connection_id name short_description language_code ip_address photo_url'''.split()
+)
 
 _ID_FIELDS = frozenset({'chat_id', 'from_chat_id', 'message_id', 'user_id', 'offset', 'limit', 'timeout'})
 
+
 def decode_param(name: str, value: str) -> Any:
     "A form value as the client meant it: JSON-decoded unless the field is a string or the value is not JSON."
-    if name in STRING_FIELDS: return value
-    try: decoded = json.loads(value)
-    except ValueError: return value
+    if name in STRING_FIELDS:
+        return value
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
     return value if isinstance(decoded, str) else decoded
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #ec3eaa50
@@ -55,105 +61,168 @@ async def read_params(request: Request) -> tuple[dict[str, Any], dict[str, tuple
     ctype = request.headers.get('content-type', '')
     if ctype.startswith('application/json'):
         body = await request.body()
-        if body: params |= json.loads(body)
+        if body:
+            params |= json.loads(body)
     elif ctype.startswith(('application/x-www-form-urlencoded', 'multipart/form-data')):
         async with request.form(max_part_size=64 * 1024 * 1024) as form:
             for k, v in form.multi_items():
-                if isinstance(v, UploadFile): files[k] = (v.filename or k, await v.read())
-                else: params[k] = decode_param(k, v)
+                if isinstance(v, UploadFile):
+                    files[k] = (v.filename or k, await v.read())
+                else:
+                    params[k] = decode_param(k, v)
     for k, v in list(params.items()):  # attach://name points at a part
-        if isinstance(v, str) and v.startswith('attach://') and v[9:] in files: files[k] = files.pop(v[9:])
-    for k in files: params.setdefault(k, files[k][0])
+        if isinstance(v, str) and v.startswith('attach://') and v[9:] in files:
+            files[k] = files.pop(v[9:])
+    for k in files:
+        params.setdefault(k, files[k][0])
     for k in _ID_FIELDS & params.keys():  # '42' from a JSON body means the chat 42
-        if isinstance(params[k], str) and params[k].lstrip('-').isdigit(): params[k] = int(params[k])
+        if isinstance(params[k], str) and params[k].lstrip('-').isdigit():
+            params[k] = int(params[k])
     return params, files
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #849205ea
 @dataclass
 class Call:
     "One Bot API request the fake received."
+
     method: str
     params: dict[str, Any]
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    status: int = 200    # HTTP status of the answer (an injected fault or a Bad Request is not 200)
-    result: Any = None   # `result` of the answer, or the error description
+    status: int = 200  # HTTP status of the answer (an injected fault or a Bad Request is not 200)
+    result: Any = None  # `result` of the answer, or the error description
     at: float = field(default_factory=time.time)
 
     @property
-    def ok(self) -> bool: return self.status == 200
-    def __getitem__(self, key: str) -> Any: return self.params[key]
-    def get(self, key: str, default: Any = None) -> Any: return self.params.get(key, default)
+    def ok(self) -> bool:
+        return self.status == 200
+
+    def __getitem__(self, key: str) -> Any:
+        return self.params[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.params.get(key, default)
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #3e07f139
 class TelegramError(Exception):
     "Raised by a fake method to answer with a Bot API error."
-    def __init__(self, status: int, description: str, parameters: dict|None = None):
+
+    def __init__(self, status: int, description: str, parameters: dict | None = None):
         super().__init__(description)
         self.status, self.description, self.parameters = status, description, parameters
 
-_DESCRIPTIONS = {400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden: bot was blocked by the user',
-                 404: 'Not Found', 409: 'Conflict', 500: 'Internal Server Error', 502: 'Bad Gateway'}
-NOT_MODIFIED = ('Bad Request: message is not modified: specified new message content and reply markup '
-                'are exactly the same as a current content and reply markup of the message')
 
-def make_error(status: int = 429, retry_after: int|None = None, description: str|None = None) -> TelegramError:
+_DESCRIPTIONS = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden: bot was blocked by the user',
+    404: 'Not Found',
+    409: 'Conflict',
+    500: 'Internal Server Error',
+    502: 'Bad Gateway',
+}
+NOT_MODIFIED = (
+    'Bad Request: message is not modified: specified new message content and reply markup '
+    'are exactly the same as a current content and reply markup of the message'
+)
+
+
+def make_error(status: int = 429, retry_after: int | None = None, description: str | None = None) -> TelegramError:
     "The Telegram error for a status (429: `Too Many Requests: retry after N`)."
     if status == 429:
         ra = 1 if retry_after is None else retry_after
         return TelegramError(429, description or f'Too Many Requests: retry after {ra}', {'retry_after': ra})
     return TelegramError(status, description or _DESCRIPTIONS.get(status, f'Error {status}'))
 
+
 def _error_body(e: TelegramError) -> dict:
-    return {'ok': False, 'error_code': e.status, 'description': e.description} | ({'parameters': e.parameters} if e.parameters else {})
+    return {'ok': False, 'error_code': e.status, 'description': e.description} | (
+        {'parameters': e.parameters} if e.parameters else {}
+    )
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #c5708588
 class FakeTelegram(LoopbackServer):
     "A Telegram Bot API server on 127.0.0.1 (`with FakeTelegram() as tg:`)."
-    def __init__(self, token: str = '123456:TEST-TOKEN', *,
-                 bot_username: str = 'aidevbot_test_bot'):  # the bot's @username (getMe)
+
+    def __init__(
+        self, token: str = '123456:TEST-TOKEN', *, bot_username: str = 'aidevbot_test_bot'
+    ):  # the bot's @username (getMe)
         self.token = token
-        self.bot = {'id': int(token.split(':')[0]), 'is_bot': True, 'first_name': 'aidevbot (test)',
-                    'username': bot_username, 'can_join_groups': True, 'can_read_all_group_messages': False,
-                    'supports_inline_queries': False, 'can_connect_to_business': False, 'has_main_web_app': False}
+        self.bot = {
+            'id': int(token.split(':')[0]),
+            'is_bot': True,
+            'first_name': 'aidevbot (test)',
+            'username': bot_username,
+            'can_join_groups': True,
+            'can_read_all_group_messages': False,
+            'supports_inline_queries': False,
+            'can_connect_to_business': False,
+            'has_main_web_app': False,
+        }
         self._lock = threading.Lock()
         self._calls: list[Call] = []
-        self._updates: list[dict] = []                 # queued for getUpdates, until confirmed
+        self._updates: list[dict] = []  # queued for getUpdates, until confirmed
         self._update_ids = itertools.count(1)
-        self._message_ids: dict[int, int] = {}         # chat id -> last message id (shared by both sides)
+        self._message_ids: dict[int, int] = {}  # chat id -> last message id (shared by both sides)
         self._messages: dict[tuple[int, int], dict] = {}
         self._users: dict[int, dict] = {}
-        self._faults: dict[str, deque] = {}            # method (lower case) -> errors to return
+        self._faults: dict[str, deque] = {}  # method (lower case) -> errors to return
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (filename, bytes)
-        self._charges: dict[str, bool] = {}            # telegram_payment_charge_id -> refunded
+        self._charges: dict[str, bool] = {}  # telegram_payment_charge_id -> refunded
         self._webhook: dict[str, Any] = {}
         self._commands: list = []
-        self._new_updates: asyncio.Event|None = None   # set (on the server loop) when updates arrive
-        async def endpoint(request): return await self._endpoint(request)
-        async def download(request): return await self._download(request)
-        super().__init__(Starlette(routes=[Route('/bot{token}/{method}', endpoint, methods=['GET', 'POST']),
-                                           Route('/file/bot{token}/{path:path}', download, methods=['GET'])]))
+        self._new_updates: asyncio.Event | None = None  # set (on the server loop) when updates arrive
+
+        async def endpoint(request):
+            return await self._endpoint(request)
+
+        async def download(request):
+            return await self._download(request)
+
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route('/bot{token}/{method}', endpoint, methods=['GET', 'POST']),
+                    Route('/file/bot{token}/{path:path}', download, methods=['GET']),
+                ]
+            )
+        )
 
     @property
-    def base_url(self) -> str: return f"{self.url}/bot"
+    def base_url(self) -> str:
+        return f"{self.url}/bot"
+
     @property
-    def file_base_url(self) -> str: return f"{self.url}/file/bot"
+    def file_base_url(self) -> str:
+        return f"{self.url}/file/bot"
+
     @property
-    def api_url(self) -> str: return f"{self.base_url}{self.token}"  # plus '/<method>'
-    def _m_getme(self, p: dict, files: dict) -> dict: return dict(self.bot)
+    def api_url(self) -> str:
+        return f"{self.base_url}{self.token}"  # plus '/<method>'
+
+    def _m_getme(self, p: dict, files: dict) -> dict:
+        return dict(self.bot)
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #bf26c00e
-class _Disconnected(Exception): pass
+class _Disconnected(Exception):
+    pass
+
 
 async def _while_connected(request: Request, coro) -> Any:
     "Await `coro`, cancelling it if the client disconnects first (a long poll the client gave up)."
     task = asyncio.ensure_future(coro)
+
     async def disconnected():
-        while (await request.receive())['type'] != 'http.disconnect': pass
+        while (await request.receive())['type'] != 'http.disconnect':
+            pass
+
     watcher = asyncio.ensure_future(disconnected())
     await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done(): watcher.cancel(); return task.result()
+    if task.done():
+        watcher.cancel()
+        return task.result()
     task.cancel()
     raise _Disconnected()
+
 
 async def _endpoint(self: FakeTelegram, request: Request) -> Response:
     method = request.path_params['method']
@@ -165,42 +234,69 @@ async def _endpoint(self: FakeTelegram, request: Request) -> Response:
         with self._lock:
             pending = self._faults.get(method.lower())
             fault = pending.popleft() if pending else None
-        if fault: raise fault
+        if fault:
+            raise fault
         handler = getattr(self, f'_m_{method.lower()}', None)
         try:
             result = handler(params, files) if handler else True
-            if asyncio.iscoroutine(result): result = await _while_connected(request, result)
-        except _Disconnected: return Response(status_code=499)  # the client gave up (a cancelled long poll): nothing to record
-        except KeyError as e: raise TelegramError(400, f'Bad Request: {e.args[0]} is empty') from e
-        except (TypeError, ValueError, AttributeError) as e: raise TelegramError(400, f'Bad Request: {e}') from e
+            if asyncio.iscoroutine(result):
+                result = await _while_connected(request, result)
+        except _Disconnected:
+            return Response(status_code=499)  # the client gave up (a cancelled long poll): nothing to record
+        except KeyError as e:
+            raise TelegramError(400, f'Bad Request: {e.args[0]} is empty') from e
+        except (TypeError, ValueError, AttributeError) as e:
+            raise TelegramError(400, f'Bad Request: {e}') from e
     except TelegramError as e:
         call.status, call.result = e.status, e.description
-        with self._lock: self._calls.append(call)
+        with self._lock:
+            self._calls.append(call)
         return JSONResponse(_error_body(e), status_code=e.status)
     call.result = result
-    with self._lock: self._calls.append(call)
+    with self._lock:
+        self._calls.append(call)
     return JSONResponse({'ok': True, 'result': result})
+
+
 FakeTelegram._endpoint = _endpoint
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #9dcbf294
-def fail(self: FakeTelegram, method: str, status: int = 429, *,
-         retry_after: int|None = None,  # seconds, for 429 (default 1)
-         description: str|None = None,  # e.g. 'Bad Request: message is not modified'
-         times: int = 1) -> FakeTelegram:
+def fail(
+    self: FakeTelegram,
+    method: str,
+    status: int = 429,
+    *,
+    retry_after: int | None = None,  # seconds, for 429 (default 1)
+    description: str | None = None,  # e.g. 'Bad Request: message is not modified'
+    times: int = 1,
+) -> FakeTelegram:
     "Make the next `times` calls to `method` fail with a Telegram error; returns self."
-    with self._lock: self._faults.setdefault(method.lower(), deque()).extend(
-        make_error(status, retry_after, description) for _ in range(times))
+    with self._lock:
+        self._faults.setdefault(method.lower(), deque()).extend(
+            make_error(status, retry_after, description) for _ in range(times)
+        )
     return self
+
+
 FakeTelegram.fail = fail
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #31e90e25
 def user(self: FakeTelegram, user_id: int, **fields) -> dict:
     "The Telegram User for `user_id` (created on first use); `fields` update it (first_name, username, ...)."
     with self._lock:
-        u = self._users.setdefault(user_id, {'id': user_id, 'is_bot': False, 'first_name': f'User {user_id}',
-                                             'username': f'user{user_id}', 'language_code': 'en'})
+        u = self._users.setdefault(
+            user_id,
+            {
+                'id': user_id,
+                'is_bot': False,
+                'first_name': f'User {user_id}',
+                'username': f'user{user_id}',
+                'language_code': 'en',
+            },
+        )
         u.update(fields)
         return dict(u)
+
 
 def _chat(self: FakeTelegram, chat_id: int) -> dict:
     if isinstance(chat_id, int) and chat_id > 0:
@@ -208,135 +304,222 @@ def _chat(self: FakeTelegram, chat_id: int) -> dict:
         return {'id': chat_id, 'type': 'private', 'first_name': u['first_name'], 'username': u.get('username')}
     return {'id': chat_id, 'type': 'supergroup' if str(chat_id).startswith('-100') else 'group', 'title': 'Test group'}
 
+
 def _new_message(self: FakeTelegram, chat_id: int, sender: dict, **fields) -> dict:
     "Store and return a new message in `chat_id` from `sender`."
     chat = self._chat(chat_id)
     with self._lock:
         mid = self._message_ids[chat_id] = self._message_ids.get(chat_id, 0) + 1
-        msg = {'message_id': mid, 'from': sender, 'chat': chat, 'date': int(time.time()),
-               **{k: v for k, v in fields.items() if v is not None}}
+        msg = {
+            'message_id': mid,
+            'from': sender,
+            'chat': chat,
+            'date': int(time.time()),
+            **{k: v for k, v in fields.items() if v is not None},
+        }
         self._messages[(chat_id, mid)] = msg
         return copy.deepcopy(msg)
+
 
 FakeTelegram.user, FakeTelegram._chat, FakeTelegram._new_message = user, _chat, _new_message
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #8360514f
 def _message(self: FakeTelegram, chat_id: Any, message_id: Any) -> dict:
-    with self._lock: msg = self._messages.get((chat_id, message_id))
-    if msg is None: raise TelegramError(400, 'Bad Request: message to edit not found')
+    with self._lock:
+        msg = self._messages.get((chat_id, message_id))
+    if msg is None:
+        raise TelegramError(400, 'Bad Request: message to edit not found')
     return msg
+
 
 def chat_messages(self: FakeTelegram, chat_id: int) -> list[dict]:
     "The messages in `chat_id` (both sides), oldest first, as they are now."
-    with self._lock: return [copy.deepcopy(m) for (c, _), m in sorted(self._messages.items()) if c == chat_id]
+    with self._lock:
+        return [copy.deepcopy(m) for (c, _), m in sorted(self._messages.items()) if c == chat_id]
 
-def buttons(self: FakeTelegram, chat_id: int, message_id: int|None = None) -> list[tuple[str, str|None]]:
+
+def buttons(self: FakeTelegram, chat_id: int, message_id: int | None = None) -> list[tuple[str, str | None]]:
     "(text, callback_data) of each inline button on a message (default: the bot's latest with buttons)."
-    msgs = [m for m in self.chat_messages(chat_id) if m.get('reply_markup') and m['from'].get('is_bot')
-            and message_id in (None, m['message_id'])]
-    if not msgs: return []
+    msgs = [
+        m
+        for m in self.chat_messages(chat_id)
+        if m.get('reply_markup') and m['from'].get('is_bot') and message_id in (None, m['message_id'])
+    ]
+    if not msgs:
+        return []
     rows = msgs[-1]['reply_markup'].get('inline_keyboard', [])
     return [(b['text'], b.get('callback_data')) for row in rows for b in row]
+
 
 FakeTelegram._message, FakeTelegram.chat_messages, FakeTelegram.buttons = _message, chat_messages, buttons
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #31ce3785
-_HTML_TAGS = {'b', 'strong', 'i', 'em', 'u', 'ins', 's', 'strike', 'del', 'span', 'tg-spoiler', 'a', 'tg-emoji',
-              'code', 'pre', 'blockquote'}
+_HTML_TAGS = {
+    'b',
+    'strong',
+    'i',
+    'em',
+    'u',
+    'ins',
+    's',
+    'strike',
+    'del',
+    'span',
+    'tg-spoiler',
+    'a',
+    'tg-emoji',
+    'code',
+    'pre',
+    'blockquote',
+}
+
 
 class _HTMLText(HTMLParser):
     "Telegram's HTML subset: collects the plain text, raises TelegramError on what Telegram refuses."
+
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.text, self.open = [], []
-    def _fail(self, why: str): raise TelegramError(400, f"Bad Request: can't parse entities: {why}")
+
+    def _fail(self, why: str):
+        raise TelegramError(400, f"Bad Request: can't parse entities: {why}")
+
     def handle_starttag(self, tag, attrs):
-        if tag not in _HTML_TAGS: self._fail(f'Unsupported start tag "{tag}" at byte offset {self.getpos()[1]}')
+        if tag not in _HTML_TAGS:
+            self._fail(f'Unsupported start tag "{tag}" at byte offset {self.getpos()[1]}')
         self.open.append(tag)
+
     def handle_endtag(self, tag):
         if not self.open or self.open[-1] != tag:
-            self._fail(f'Unmatched end tag at byte offset {self.getpos()[1]}, expected "</{self.open[-1] if self.open else ""}>", found "</{tag}>"')
+            self._fail(
+                f'Unmatched end tag at byte offset {self.getpos()[1]}, expected "</{self.open[-1] if self.open else ""}>", found "</{tag}>"'
+            )
         self.open.pop()
-    def handle_data(self, data): self.text.append(data)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
 
 def _plain_html(text: str) -> str:
-    p = _HTMLText(); p.feed(text); p.close()
-    if p.open: p._fail(f'Can\'t find end tag corresponding to start tag "{p.open[-1]}"')
+    p = _HTMLText()
+    p.feed(text)
+    p.close()
+    if p.open:
+        p._fail(f'Can\'t find end tag corresponding to start tag "{p.open[-1]}"')
     return ''.join(p.text)
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #39b987c8
 _MD_ENTITIES = {'*': 'Bold', '_': 'Italic', '__': 'Underline', '~': 'Strikethrough', '||': 'Spoiler'}
+
 
 def _plain_markdown_v2(text: str) -> str:
     "The plain text of MarkdownV2 `text`; raises TelegramError where Telegram would."
     fail = lambda why: TelegramError(400, f"Bad Request: can't parse entities: {why}")
     out, open_, i, link = [], [], 0, 0
     while i < len(text):
-        ch, two = text[i], text[i:i + 2]
-        if ch == '\\' and i + 1 < len(text): out.append(text[i + 1]); i += 2; continue
+        ch, two = text[i], text[i : i + 2]
+        if ch == '\\' and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
         if two in ('__', '||') or ch in '*_~':
             tok = two if two in ('__', '||') else ch
-            if open_ and open_[-1] == tok: open_.pop()
-            else: open_.append(tok)
-            i += len(tok); continue
+            if open_ and open_[-1] == tok:
+                open_.pop()
+            else:
+                open_.append(tok)
+            i += len(tok)
+            continue
         if ch == '`':
             fence = '```' if text.startswith('```', i) else '`'
             end = text.find(fence, i + len(fence))
-            if end < 0: raise fail(f"Can't find end of {'Pre' if len(fence) == 3 else 'Code'} entity at byte offset {i}")
-            out.append(text[i + len(fence):end]); i = end + len(fence); continue
-        if ch == '[': link += 1; i += 1; continue
-        if ch == ']' and link and text[i + 1:i + 2] == '(':
+            if end < 0:
+                raise fail(f"Can't find end of {'Pre' if len(fence) == 3 else 'Code'} entity at byte offset {i}")
+            out.append(text[i + len(fence) : end])
+            i = end + len(fence)
+            continue
+        if ch == '[':
+            link += 1
+            i += 1
+            continue
+        if ch == ']' and link and text[i + 1 : i + 2] == '(':
             end = text.find(')', i)
-            if end < 0: raise fail(f"Can't find end of a url at byte offset {i}")
-            link -= 1; i = end + 1; continue
-        if ch == '>' and (i == 0 or text[i - 1] == '\n'): i += 1; continue
-        if ch in '_*[]()~`>#+-=|{}.!': raise fail(f"Character '{ch}' is reserved and must be escaped with the preceding '\\'")
-        out.append(ch); i += 1
-    if open_: raise fail(f"Can't find end of {_MD_ENTITIES[open_[-1]]} entity")
+            if end < 0:
+                raise fail(f"Can't find end of a url at byte offset {i}")
+            link -= 1
+            i = end + 1
+            continue
+        if ch == '>' and (i == 0 or text[i - 1] == '\n'):
+            i += 1
+            continue
+        if ch in '_*[]()~`>#+-=|{}.!':
+            raise fail(f"Character '{ch}' is reserved and must be escaped with the preceding '\\'")
+        out.append(ch)
+        i += 1
+    if open_:
+        raise fail(f"Can't find end of {_MD_ENTITIES[open_[-1]]} entity")
     return ''.join(out)
 
-def plain_text(text: str, parse_mode: str|None) -> str:
+
+def plain_text(text: str, parse_mode: str | None) -> str:
     "What the user sees of `text` sent with `parse_mode` (HTML, MarkdownV2; others unchanged)."
     mode = (parse_mode or '').lower()
     return _plain_html(text) if mode == 'html' else _plain_markdown_v2(text) if mode == 'markdownv2' else text
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #36459983
-def _markup(params: dict) -> dict|None:
+def _markup(params: dict) -> dict | None:
     "The reply_markup to store on a message (only inline keyboards are echoed by Telegram)."
     rm = params.get('reply_markup')
     return rm if isinstance(rm, dict) and 'inline_keyboard' in rm else None
 
+
 def _m_sendmessage(self: FakeTelegram, p: dict, files: dict) -> dict:
     text = plain_text(p.get('text') or '', p.get('parse_mode'))
-    if not text.strip(): raise TelegramError(400, 'Bad Request: message text is empty')
-    if len(text) > 4096: raise TelegramError(400, 'Bad Request: message is too long')
+    if not text.strip():
+        raise TelegramError(400, 'Bad Request: message text is empty')
+    if len(text) > 4096:
+        raise TelegramError(400, 'Bad Request: message is too long')
     reply_to = (p.get('reply_parameters') or {}).get('message_id')
-    with self._lock: replied = copy.deepcopy(self._messages.get((p['chat_id'], reply_to)))
+    with self._lock:
+        replied = copy.deepcopy(self._messages.get((p['chat_id'], reply_to)))
     return self._new_message(p['chat_id'], self.bot, text=text, reply_markup=_markup(p), reply_to_message=replied)
 
-def _m_sendchataction(self: FakeTelegram, p: dict, files: dict) -> bool: return True
+
+def _m_sendchataction(self: FakeTelegram, p: dict, files: dict) -> bool:
+    return True
+
 
 FakeTelegram._m_sendmessage, FakeTelegram._m_sendchataction = _m_sendmessage, _m_sendchataction
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #ab13cc0f
-def _edit(self: FakeTelegram, p: dict, **changes) -> dict|bool:
-    if p.get('inline_message_id'): return True
+def _edit(self: FakeTelegram, p: dict, **changes) -> dict | bool:
+    if p.get('inline_message_id'):
+        return True
     msg = self._message(p.get('chat_id'), p.get('message_id'))
     with self._lock:
-        if all(msg.get(k) == v for k, v in changes.items()): raise TelegramError(400, NOT_MODIFIED)
+        if all(msg.get(k) == v for k, v in changes.items()):
+            raise TelegramError(400, NOT_MODIFIED)
         for k, v in changes.items():
-            if v is None: msg.pop(k, None)
-            else: msg[k] = v
+            if v is None:
+                msg.pop(k, None)
+            else:
+                msg[k] = v
         msg['edit_date'] = int(time.time())
         return copy.deepcopy(msg)
 
+
 def _m_editmessagetext(self: FakeTelegram, p: dict, files: dict):
     text = plain_text(p.get('text') or '', p.get('parse_mode'))
-    if not text.strip(): raise TelegramError(400, 'Bad Request: message text is empty')
-    if len(text) > 4096: raise TelegramError(400, 'Bad Request: MESSAGE_TOO_LONG')
+    if not text.strip():
+        raise TelegramError(400, 'Bad Request: message text is empty')
+    if len(text) > 4096:
+        raise TelegramError(400, 'Bad Request: MESSAGE_TOO_LONG')
     return self._edit(p, text=text, reply_markup=_markup(p))
 
-def _m_editmessagereplymarkup(self: FakeTelegram, p: dict, files: dict): return self._edit(p, reply_markup=_markup(p))
+
+def _m_editmessagereplymarkup(self: FakeTelegram, p: dict, files: dict):
+    return self._edit(p, reply_markup=_markup(p))
+
 
 def _m_deletemessage(self: FakeTelegram, p: dict, files: dict) -> bool:
     with self._lock:
@@ -344,109 +527,183 @@ def _m_deletemessage(self: FakeTelegram, p: dict, files: dict) -> bool:
             raise TelegramError(400, 'Bad Request: message to delete not found')
     return True
 
+
 FakeTelegram._edit, FakeTelegram._m_editmessagetext = _edit, _m_editmessagetext
 FakeTelegram._m_editmessagereplymarkup, FakeTelegram._m_deletemessage = _m_editmessagereplymarkup, _m_deletemessage
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #9ac2c04f
-_MEDIA = {'senddocument': 'document', 'sendphoto': 'photo', 'sendaudio': 'audio', 'sendvideo': 'video',
-          'sendvoice': 'voice', 'sendanimation': 'animation', 'sendsticker': 'sticker'}
+_MEDIA = {
+    'senddocument': 'document',
+    'sendphoto': 'photo',
+    'sendaudio': 'audio',
+    'sendvideo': 'video',
+    'sendvoice': 'voice',
+    'sendanimation': 'animation',
+    'sendsticker': 'sticker',
+}
+
 
 def _store_file(self: FakeTelegram, filename: str, data: bytes) -> dict:
     "Keep `data` and return its file fields (file_id, file_unique_id, file_size)."
     fid = 'BQAC' + uuid.uuid4().hex
-    with self._lock: self._files[fid] = (filename, data)
+    with self._lock:
+        self._files[fid] = (filename, data)
     return {'file_id': fid, 'file_unique_id': fid[-16:], 'file_size': len(data)}
 
-def _caption(p: dict) -> str|None:
-    if p.get('caption') is None: return None
+
+def _caption(p: dict) -> str | None:
+    if p.get('caption') is None:
+        return None
     caption = plain_text(p['caption'], p.get('parse_mode'))
-    if len(caption) > 1024: raise TelegramError(400, 'Bad Request: message caption is too long')
+    if len(caption) > 1024:
+        raise TelegramError(400, 'Bad Request: message caption is too long')
     return caption
 
+
 def _send_media(self: FakeTelegram, kind: str, p: dict, files: dict) -> dict:
-    if kind in files: filename, data = files[kind]
+    if kind in files:
+        filename, data = files[kind]
     else:
-        with self._lock: filename, data = self._files.get(p.get(kind), (None, None))
-        if data is None: raise TelegramError(400, 'Bad Request: wrong file identifier/HTTP URL specified')
+        with self._lock:
+            filename, data = self._files.get(p.get(kind), (None, None))
+        if data is None:
+            raise TelegramError(400, 'Bad Request: wrong file identifier/HTTP URL specified')
     info = self._store_file(filename, data)
-    media = ([info | {'width': 640, 'height': 480}] if kind == 'photo' else
-             info | ({'file_name': filename, 'mime_type': 'application/octet-stream'} if kind == 'document' else {}))
+    media = (
+        [info | {'width': 640, 'height': 480}]
+        if kind == 'photo'
+        else info | ({'file_name': filename, 'mime_type': 'application/octet-stream'} if kind == 'document' else {})
+    )
     return self._new_message(p['chat_id'], self.bot, **{kind: media}, caption=_caption(p), reply_markup=_markup(p))
 
+
 def _m_getfile(self: FakeTelegram, p: dict, files: dict) -> dict:
-    with self._lock: found = self._files.get(p.get('file_id'))
-    if not found: raise TelegramError(400, 'Bad Request: invalid file_id')
-    return {'file_id': p['file_id'], 'file_unique_id': p['file_id'][-16:], 'file_size': len(found[1]),
-            'file_path': f"documents/{p['file_id']}/{found[0]}"}
+    with self._lock:
+        found = self._files.get(p.get('file_id'))
+    if not found:
+        raise TelegramError(400, 'Bad Request: invalid file_id')
+    return {
+        'file_id': p['file_id'],
+        'file_unique_id': p['file_id'][-16:],
+        'file_size': len(found[1]),
+        'file_path': f"documents/{p['file_id']}/{found[0]}",
+    }
+
 
 async def _download(self: FakeTelegram, request: Request) -> Response:
     fid = request.path_params['path'].split('/')[1] if '/' in request.path_params['path'] else ''
-    with self._lock: found = self._files.get(fid)
-    if request.path_params['token'] != self.token or not found: return Response(status_code=404)
+    with self._lock:
+        found = self._files.get(fid)
+    if request.path_params['token'] != self.token or not found:
+        return Response(status_code=404)
     return Response(found[1], media_type='application/octet-stream')
 
+
 FakeTelegram._store_file, FakeTelegram._send_media, FakeTelegram._m_getfile, FakeTelegram._download = (
-    _store_file, _send_media, _m_getfile, _download)
+    _store_file,
+    _send_media,
+    _m_getfile,
+    _download,
+)
 for _m, _kind in _MEDIA.items():
     setattr(FakeTelegram, f'_m_{_m}', lambda self, p, files, _kind=_kind: self._send_media(_kind, p, files))
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #b916b69f
 def _m_sendinvoice(self: FakeTelegram, p: dict, files: dict) -> dict:
     prices = p.get('prices') or []
-    if not prices: raise TelegramError(400, 'Bad Request: prices must be non-empty')
+    if not prices:
+        raise TelegramError(400, 'Bad Request: prices must be non-empty')
     if p.get('currency') == 'XTR' and (len(prices) != 1 or p.get('provider_token')):
         raise TelegramError(400, 'Bad Request: XTR invoices need exactly one price and no provider token')
-    if not 1 <= len((p.get('payload') or '').encode()) <= 128: raise TelegramError(400, 'Bad Request: invoice payload is invalid')
-    invoice = {'title': p.get('title', ''), 'description': p.get('description', ''), 'start_parameter': p.get('start_parameter', ''),
-               'currency': p.get('currency'), 'total_amount': sum(x['amount'] for x in prices)}
+    if not 1 <= len((p.get('payload') or '').encode()) <= 128:
+        raise TelegramError(400, 'Bad Request: invoice payload is invalid')
+    invoice = {
+        'title': p.get('title', ''),
+        'description': p.get('description', ''),
+        'start_parameter': p.get('start_parameter', ''),
+        'currency': p.get('currency'),
+        'total_amount': sum(x['amount'] for x in prices),
+    }
     return self._new_message(p['chat_id'], self.bot, invoice=invoice, reply_markup=_markup(p))
+
 
 def _m_refundstarpayment(self: FakeTelegram, p: dict, files: dict) -> bool:
     with self._lock:
         refunded = self._charges.get(p.get('telegram_payment_charge_id'))
-        if refunded is None: raise TelegramError(400, 'Bad Request: CHARGE_NOT_FOUND')
-        if refunded: raise TelegramError(400, 'Bad Request: CHARGE_ALREADY_REFUNDED')
+        if refunded is None:
+            raise TelegramError(400, 'Bad Request: CHARGE_NOT_FOUND')
+        if refunded:
+            raise TelegramError(400, 'Bad Request: CHARGE_ALREADY_REFUNDED')
         self._charges[p['telegram_payment_charge_id']] = True
     return True
+
 
 FakeTelegram._m_sendinvoice, FakeTelegram._m_refundstarpayment = _m_sendinvoice, _m_refundstarpayment
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #58dc5808
 def _m_setwebhook(self: FakeTelegram, p: dict, files: dict) -> bool:
-    with self._lock: self._webhook = {k: p[k] for k in ('url', 'secret_token', 'allowed_updates') if k in p}
+    with self._lock:
+        self._webhook = {k: p[k] for k in ('url', 'secret_token', 'allowed_updates') if k in p}
     return True
+
 
 def _m_deletewebhook(self: FakeTelegram, p: dict, files: dict) -> bool:
     with self._lock:
         self._webhook = {}
-        if p.get('drop_pending_updates'): self._updates.clear()
+        if p.get('drop_pending_updates'):
+            self._updates.clear()
     return True
 
+
 def _m_getwebhookinfo(self: FakeTelegram, p: dict, files: dict) -> dict:
-    with self._lock: return {'url': self._webhook.get('url', ''), 'has_custom_certificate': False,
-                             'pending_update_count': len(self._updates)}
+    with self._lock:
+        return {
+            'url': self._webhook.get('url', ''),
+            'has_custom_certificate': False,
+            'pending_update_count': len(self._updates),
+        }
+
 
 def _m_getchat(self: FakeTelegram, p: dict, files: dict) -> dict:
-    gifts = dict.fromkeys(('unlimited_gifts', 'limited_gifts', 'unique_gifts', 'premium_subscription', 'gifts_from_channels'), False)
+    gifts = dict.fromkeys(
+        ('unlimited_gifts', 'limited_gifts', 'unique_gifts', 'premium_subscription', 'gifts_from_channels'), False
+    )
     return self._chat(p['chat_id']) | {'accent_color_id': 0, 'max_reaction_count': 11, 'accepted_gift_types': gifts}
+
 
 def _m_createinvoicelink(self: FakeTelegram, p: dict, files: dict) -> str:
     return f'https://t.me/$invoice{uuid.uuid4().hex[:12]}'
 
+
 def _m_setmycommands(self: FakeTelegram, p: dict, files: dict) -> bool:
-    with self._lock: self._commands = p.get('commands') or []
+    with self._lock:
+        self._commands = p.get('commands') or []
     return True
 
-def _m_getmycommands(self: FakeTelegram, p: dict, files: dict) -> list:
-    with self._lock: return list(self._commands)
 
-for _f in (_m_setwebhook, _m_deletewebhook, _m_getwebhookinfo, _m_getchat, _m_createinvoicelink, _m_setmycommands, _m_getmycommands):
+def _m_getmycommands(self: FakeTelegram, p: dict, files: dict) -> list:
+    with self._lock:
+        return list(self._commands)
+
+
+for _f in (
+    _m_setwebhook,
+    _m_deletewebhook,
+    _m_getwebhookinfo,
+    _m_getchat,
+    _m_createinvoicelink,
+    _m_setmycommands,
+    _m_getmycommands,
+):
     setattr(FakeTelegram, _f.__name__, _f)
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #b9d9dd91
 async def _m_getupdates(self: FakeTelegram, p: dict, files: dict) -> list:
     if self._webhook.get('url'):
-        raise TelegramError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
+        raise TelegramError(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+        )
     offset, limit = int(p.get('offset') or 0), int(p.get('limit') or 100)
     deadline = time.monotonic() + float(p.get('timeout') or 0)
     if self._new_updates is None or self._new_updates_loop is not asyncio.get_running_loop():
@@ -456,165 +713,279 @@ async def _m_getupdates(self: FakeTelegram, p: dict, files: dict) -> list:
     while True:
         self._new_updates.clear()
         if self._poll_gen != mine:
-            raise TelegramError(409, 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running')
+            raise TelegramError(
+                409, 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running'
+            )
         with self._lock:
-            if offset < 0: self._updates[:] = self._updates[offset:]
-            elif offset: self._updates[:] = [u for u in self._updates if u['update_id'] >= offset]
+            if offset < 0:
+                self._updates[:] = self._updates[offset:]
+            elif offset:
+                self._updates[:] = [u for u in self._updates if u['update_id'] >= offset]
             ready = copy.deepcopy(self._updates[:limit])
         remaining = deadline - time.monotonic()
-        if ready or remaining <= 0: return ready
-        try: await asyncio.wait_for(self._new_updates.wait(), remaining)
-        except asyncio.TimeoutError: pass
+        if ready or remaining <= 0:
+            return ready
+        try:
+            await asyncio.wait_for(self._new_updates.wait(), remaining)
+        except asyncio.TimeoutError:
+            pass
+
 
 def push(self: FakeTelegram, update: dict, *, queue: bool = True, keep_id: bool = False) -> dict:
     "Give `update` a new `update_id` (unless `keep_id`: a redelivery), queue it for getUpdates (unless `queue=False`), return it."
     update = copy.deepcopy(update)
-    if not (keep_id and 'update_id' in update): update['update_id'] = next(self._update_ids)
+    if not (keep_id and 'update_id' in update):
+        update['update_id'] = next(self._update_ids)
     if queue:
-        with self._lock: self._updates.append(copy.deepcopy(update))
+        with self._lock:
+            self._updates.append(copy.deepcopy(update))
         loop, event = getattr(self, '_new_updates_loop', None), self._new_updates
         if event is not None and loop is not None and not loop.is_closed():
-            try: loop.call_soon_threadsafe(event.set)
-            except RuntimeError: pass  # the server stopped meanwhile
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:
+                pass  # the server stopped meanwhile
     return update
+
 
 FakeTelegram._m_getupdates, FakeTelegram.push = _m_getupdates, push
 FakeTelegram._new_updates_loop, FakeTelegram._poll_gen = None, 0
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #eda2ac3e
-def message(self: FakeTelegram, user_id: int, text: str, *, chat_id: int|None = None, queue: bool = True, **fields) -> dict:
+def message(
+    self: FakeTelegram, user_id: int, text: str, *, chat_id: int | None = None, queue: bool = True, **fields
+) -> dict:
     "A text message from `user_id` (in their private chat unless `chat_id`)."
     msg = self._new_message(chat_id or user_id, self.user(user_id), text=text, **fields)
     return self.push({'message': msg}, queue=queue)
 
-def command(self: FakeTelegram, user_id: int, text: str = '/start', *, chat_id: int|None = None, queue: bool = True) -> dict:
+
+def command(
+    self: FakeTelegram, user_id: int, text: str = '/start', *, chat_id: int | None = None, queue: bool = True
+) -> dict:
     "A bot command such as `/start` or `/start ref_1` (with its `bot_command` entity)."
     entity = {'type': 'bot_command', 'offset': 0, 'length': len(text.split()[0])}
     return self.message(user_id, text, chat_id=chat_id, queue=queue, entities=[entity])
 
+
 def sticker(self: FakeTelegram, user_id: int, *, queue: bool = True) -> dict:
     "A sticker message."
-    st = self._store_file('sticker.webp', b'RIFF....WEBP') | {'type': 'regular', 'width': 512, 'height': 512,
-                                                              'is_animated': False, 'is_video': False, 'emoji': '👍'}
+    st = self._store_file('sticker.webp', b'RIFF....WEBP') | {
+        'type': 'regular',
+        'width': 512,
+        'height': 512,
+        'is_animated': False,
+        'is_video': False,
+        'emoji': '👍',
+    }
     return self.push({'message': self._new_message(user_id, self.user(user_id), sticker=st)}, queue=queue)
 
-def photo(self: FakeTelegram, user_id: int, caption: str|None = None, *, queue: bool = True) -> dict:
+
+def photo(self: FakeTelegram, user_id: int, caption: str | None = None, *, queue: bool = True) -> dict:
     "A photo message (one size), with an optional caption."
     ph = [self._store_file('photo.jpg', b'\xff\xd8\xff\xe0fakejpeg') | {'width': 320, 'height': 240}]
-    return self.push({'message': self._new_message(user_id, self.user(user_id), photo=ph, caption=caption)}, queue=queue)
+    return self.push(
+        {'message': self._new_message(user_id, self.user(user_id), photo=ph, caption=caption)}, queue=queue
+    )
+
 
 def voice(self: FakeTelegram, user_id: int, duration: int = 3, *, queue: bool = True) -> dict:
     "A voice message."
     vo = self._store_file('voice.ogg', b'OggS' + b'\0' * 60) | {'duration': duration, 'mime_type': 'audio/ogg'}
     return self.push({'message': self._new_message(user_id, self.user(user_id), voice=vo)}, queue=queue)
 
-for _f in (message, command, sticker, photo, voice): setattr(FakeTelegram, _f.__name__, _f)
+
+for _f in (message, command, sticker, photo, voice):
+    setattr(FakeTelegram, _f.__name__, _f)
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #5c6f5d2c
-def callback(self: FakeTelegram, user_id: int, data: str, message_id: int|None = None, *,
-             chat_id: int|None = None, queue: bool = True) -> dict:
+def callback(
+    self: FakeTelegram,
+    user_id: int,
+    data: str,
+    message_id: int | None = None,
+    *,
+    chat_id: int | None = None,
+    queue: bool = True,
+) -> dict:
     "A press on an inline button with callback `data`."
     chat_id = chat_id or user_id
     with self._lock:
         mids = [m for (c, m), msg in self._messages.items() if c == chat_id and msg['from'].get('is_bot')]
         msg = copy.deepcopy(self._messages.get((chat_id, message_id or (max(mids) if mids else -1))))
-    if msg is None and message_id is None: msg = self._new_message(chat_id, self.bot, text='…')
+    if msg is None and message_id is None:
+        msg = self._new_message(chat_id, self.bot, text='…')
     elif msg is None:  # a message the fake never saw: make it up, so edits of it work
-        msg = {'message_id': message_id, 'from': self.bot, 'chat': self._chat(chat_id), 'date': int(time.time()), 'text': '…'}
-        with self._lock: self._messages[(chat_id, message_id)] = copy.deepcopy(msg)
-    cq = {'id': str(uuid.uuid4().int % 10**18), 'from': self.user(user_id), 'message': msg,
-          'chat_instance': str(abs(hash(chat_id)) % 10**18), 'data': data}
+        msg = {
+            'message_id': message_id,
+            'from': self.bot,
+            'chat': self._chat(chat_id),
+            'date': int(time.time()),
+            'text': '…',
+        }
+        with self._lock:
+            self._messages[(chat_id, message_id)] = copy.deepcopy(msg)
+    cq = {
+        'id': str(uuid.uuid4().int % 10**18),
+        'from': self.user(user_id),
+        'message': msg,
+        'chat_instance': str(abs(hash(chat_id)) % 10**18),
+        'data': data,
+    }
     return self.push({'callback_query': cq}, queue=queue)
+
+
 FakeTelegram.callback = callback
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #603a2cb6
-def pre_checkout(self: FakeTelegram, user_id: int, payload: str, total_amount: int, currency: str = 'XTR', *,
-                 queue: bool = True) -> dict:
+def pre_checkout(
+    self: FakeTelegram, user_id: int, payload: str, total_amount: int, currency: str = 'XTR', *, queue: bool = True
+) -> dict:
     "A pre_checkout_query for an invoice with `payload`."
-    q = {'id': str(uuid.uuid4().int % 10**18), 'from': self.user(user_id), 'currency': currency,
-         'total_amount': total_amount, 'invoice_payload': payload}
+    q = {
+        'id': str(uuid.uuid4().int % 10**18),
+        'from': self.user(user_id),
+        'currency': currency,
+        'total_amount': total_amount,
+        'invoice_payload': payload,
+    }
     return self.push({'pre_checkout_query': q}, queue=queue)
 
-def successful_payment(self: FakeTelegram, user_id: int, payload: str, total_amount: int, charge_id: str|None = None, *,
-                       currency: str = 'XTR', provider_charge_id: str|None = None, queue: bool = True) -> dict:
+
+def successful_payment(
+    self: FakeTelegram,
+    user_id: int,
+    payload: str,
+    total_amount: int,
+    charge_id: str | None = None,
+    *,
+    currency: str = 'XTR',
+    provider_charge_id: str | None = None,
+    queue: bool = True,
+) -> dict:
     "A message with `successful_payment` (new charge id unless `charge_id`)."
     charge_id = charge_id or f'stxTEST{uuid.uuid4().hex[:20]}'
-    with self._lock: self._charges.setdefault(charge_id, False)
-    sp = {'currency': currency, 'total_amount': total_amount, 'invoice_payload': payload,
-          'telegram_payment_charge_id': charge_id, 'provider_payment_charge_id': provider_charge_id or f'prov-{charge_id}'}
+    with self._lock:
+        self._charges.setdefault(charge_id, False)
+    sp = {
+        'currency': currency,
+        'total_amount': total_amount,
+        'invoice_payload': payload,
+        'telegram_payment_charge_id': charge_id,
+        'provider_payment_charge_id': provider_charge_id or f'prov-{charge_id}',
+    }
     return self.push({'message': self._new_message(user_id, self.user(user_id), successful_payment=sp)}, queue=queue)
+
 
 FakeTelegram.pre_checkout, FakeTelegram.successful_payment = pre_checkout, successful_payment
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #bbfef432
 def _calls(self: FakeTelegram) -> list[Call]:
     "Every call received, in order (including failed ones)."
-    with self._lock: return list(self._calls)
+    with self._lock:
+        return list(self._calls)
+
 
 def calls_to(self: FakeTelegram, method: str) -> list[Call]:
     "Calls to `method` (case-insensitive), in order."
     return [c for c in self.calls if c.method.lower() == method.lower()]
 
-def _for_chat(c: Call, chat_id: Any) -> bool: return c.ok and (chat_id is None or c.get('chat_id') == chat_id)
 
-def sent_texts(self: FakeTelegram, chat_id: int|None = None) -> list[str]:
+def _for_chat(c: Call, chat_id: Any) -> bool:
+    return c.ok and (chat_id is None or c.get('chat_id') == chat_id)
+
+
+def sent_texts(self: FakeTelegram, chat_id: int | None = None) -> list[str]:
     "Texts of the messages sent successfully (to `chat_id`)."
     return [c['text'] for c in self.calls_to('sendMessage') if _for_chat(c, chat_id)]
 
-def documents(self: FakeTelegram, chat_id: int|None = None) -> list[tuple[str, bytes]]:
+
+def documents(self: FakeTelegram, chat_id: int | None = None) -> list[tuple[str, bytes]]:
     "(filename, bytes) of each document sent successfully (to `chat_id`)."
     out = []
     for c in self.calls_to('sendDocument'):
-        if not _for_chat(c, chat_id): continue
-        with self._lock: out.append(c.files.get('document') or self._files[c.result['document']['file_id']])
+        if not _for_chat(c, chat_id):
+            continue
+        with self._lock:
+            out.append(c.files.get('document') or self._files[c.result['document']['file_id']])
     return out
 
-def invoices(self: FakeTelegram, chat_id: int|None = None) -> list[dict]:
+
+def invoices(self: FakeTelegram, chat_id: int | None = None) -> list[dict]:
     "Parameters of each invoice sent successfully (to `chat_id`): title, payload, currency, prices, ..."
     return [c.params for c in self.calls_to('sendInvoice') if _for_chat(c, chat_id)]
 
+
 def reset(self: FakeTelegram) -> None:
     "Forget recorded calls, queued updates and pending faults."
-    with self._lock: self._calls.clear(); self._updates.clear(); self._faults.clear()
+    with self._lock:
+        self._calls.clear()
+        self._updates.clear()
+        self._faults.clear()
 
-for _f in (calls_to, sent_texts, documents, invoices, reset): setattr(FakeTelegram, _f.__name__, _f)
+
+for _f in (calls_to, sent_texts, documents, invoices, reset):
+    setattr(FakeTelegram, _f.__name__, _f)
 FakeTelegram.calls = property(_calls)
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #be7d9d3b
-def _match(self: FakeTelegram, method: str, predicate: Callable[[Call], bool]|None, since: int) -> Call|None:
+def _match(self: FakeTelegram, method: str, predicate: Callable[[Call], bool] | None, since: int) -> Call | None:
     for c in self.calls[since:]:
-        if c.method.lower() == method.lower() and (predicate is None or predicate(c)): return c
+        if c.method.lower() == method.lower() and (predicate is None or predicate(c)):
+            return c
     return None
+
 
 def _timeout(self: FakeTelegram, method: str, timeout: float) -> TimeoutError:
     seen = [f'{c.method}({c.status})' for c in self.calls[-10:]]
     return TimeoutError(f'no {method} call within {timeout}s; last calls: {seen}')
 
-async def wait_for(self: FakeTelegram, method: str, predicate: Callable[[Call], bool]|None = None,
-                   timeout: float = 10, *, since: int = 0) -> Call:  # since: ignore calls before this index
+
+async def wait_for(
+    self: FakeTelegram,
+    method: str,
+    predicate: Callable[[Call], bool] | None = None,
+    timeout: float = 10,
+    *,
+    since: int = 0,
+) -> Call:  # since: ignore calls before this index
     "Wait until a call to `method` (matching `predicate`) has been received; return it."
     deadline = time.monotonic() + timeout
     while (c := self._match(method, predicate, since)) is None:
-        if time.monotonic() > deadline: raise self._timeout(method, timeout)
+        if time.monotonic() > deadline:
+            raise self._timeout(method, timeout)
         await asyncio.sleep(0.01)
     return c
 
-def wait_for_sync(self: FakeTelegram, method: str, predicate: Callable[[Call], bool]|None = None,
-                  timeout: float = 10, *, since: int = 0) -> Call:
+
+def wait_for_sync(
+    self: FakeTelegram,
+    method: str,
+    predicate: Callable[[Call], bool] | None = None,
+    timeout: float = 10,
+    *,
+    since: int = 0,
+) -> Call:
     "`wait_for` for synchronous code."
     deadline = time.monotonic() + timeout
     while (c := self._match(method, predicate, since)) is None:
-        if time.monotonic() > deadline: raise self._timeout(method, timeout)
+        if time.monotonic() > deadline:
+            raise self._timeout(method, timeout)
         time.sleep(0.01)
     return c
 
-for _f in (_match, _timeout, wait_for, wait_for_sync): setattr(FakeTelegram, _f.__name__, _f)
+
+for _f in (_match, _timeout, wait_for, wait_for_sync):
+    setattr(FakeTelegram, _f.__name__, _f)
 
 # %% ../../nbs/92_testing_fake_telegram.ipynb #84c83dcd
-async def deliver(self: FakeTelegram, update: dict, url: str|None = None) -> int:
+async def deliver(self: FakeTelegram, update: dict, url: str | None = None) -> int:
     "POST `update` to the webhook (as Telegram does); returns the HTTP status."
-    with self._lock: hook = dict(self._webhook)
+    with self._lock:
+        hook = dict(self._webhook)
     headers = {'X-Telegram-Bot-Api-Secret-Token': hook['secret_token']} if hook.get('secret_token') else {}
     async with httpx.AsyncClient(timeout=30) as client:
         return (await client.post(url or hook['url'], json=update, headers=headers)).status_code
+
+
 FakeTelegram.deliver = deliver

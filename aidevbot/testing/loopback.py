@@ -25,16 +25,20 @@ def free_port(host: str = '127.0.0.1') -> int:
 # %% ../../nbs/90_testing_loopback.ipynb #743cf290
 class LoopbackServer:
     "Serve an ASGI `app` on 127.0.0.1 from a background thread; `with`/`async with` start and stop it."
+
     def __init__(self, app: Any, *, host: str = '127.0.0.1', port: int = 0):
         self.app, self.host = app, host
-        self._sock: socket.socket|None = self._bind(port)
+        self._sock: socket.socket | None = self._bind(port)
         self.port: int = self._sock.getsockname()[1]
-        self._thread: threading.Thread|None = None
+        self._thread: threading.Thread | None = None
 
     @property
-    def url(self) -> str: return f"http://{self.host}:{self.port}"
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
     @property
-    def running(self) -> bool: return self._thread is not None
+    def running(self) -> bool:
+        return self._thread is not None
 
     def _bind(self, port: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -46,31 +50,50 @@ class LoopbackServer:
 
     def start(self) -> LoopbackServer:
         "Start serving (a no-op when running); returns self."
-        if self._thread: return self
-        if self._sock is None: self._sock = self._bind(self.port)
+        if self._thread:
+            return self
+        if self._sock is None:
+            self._sock = self._bind(self.port)
         # log_config/log_level None: leave the process's logging configuration alone
-        self._server = uvicorn.Server(uvicorn.Config(self.app, lifespan='off', log_config=None, log_level=None,
-                                                     access_log=False, timeout_keep_alive=30))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, lifespan='off', log_config=None, log_level=None, access_log=False, timeout_keep_alive=30
+            )
+        )
         self._ready, self._error = threading.Event(), None
-        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(),), name=f'loopback-{self.port}', daemon=True)
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._serve(),), name=f'loopback-{self.port}', daemon=True
+        )
         self._thread.start()
         self._ready.wait(10)
-        if self._error is not None: self.stop(); raise RuntimeError(f"loopback server on port {self.port} failed") from self._error
+        if self._error is not None:
+            self.stop()
+            raise RuntimeError(f"loopback server on port {self.port} failed") from self._error
         return self
 
     def stop(self) -> None:
         "Stop serving: close connections, cancel open requests, join the thread (or just free the port)."
         if not self._thread:
-            if self._sock is not None: self._sock.close(); self._sock = None
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
             return
-        if self._loop.is_running(): self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(10)
         self._thread, self._sock = None, None
 
-    def __enter__(self): return self.start()
-    def __exit__(self, *exc): self.stop()
-    async def __aenter__(self): return self.start()
-    async def __aexit__(self, *exc): self.stop()
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    async def __aenter__(self):
+        return self.start()
+
+    async def __aexit__(self, *exc):
+        self.stop()
 
 # %% ../../nbs/90_testing_loopback.ipynb #8f1b7aab
 async def _serve(self: LoopbackServer) -> None:
@@ -80,16 +103,25 @@ async def _serve(self: LoopbackServer) -> None:
         server.lifespan = server.config.lifespan_class(server.config)
         await server.startup(sockets=[self._sock])
     except BaseException as e:  # noqa: BLE001 - reported to start()
-        self._error = e; self._sock.close(); self._ready.set(); return
+        self._error = e
+        self._sock.close()
+        self._ready.set()
+        return
     self._ready.set()
     await self._stopping.wait()
-    for s in server.servers: s.close()
+    for s in server.servers:
+        s.close()
     self._sock.close()
     for conn in list(server.server_state.connections):
         conn.shutdown()
-        if conn.transport and not conn.transport.is_closing(): conn.transport.close()
+        if conn.transport and not conn.transport.is_closing():
+            conn.transport.close()
     tasks = list(server.server_state.tasks)
-    for t in tasks: t.cancel()
+    for t in tasks:
+        t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    for s in server.servers: await s.wait_closed()
+    for s in server.servers:
+        await s.wait_closed()
+
+
 LoopbackServer._serve = _serve
