@@ -7,6 +7,7 @@
 
 usage: .venv/bin/python bench/bench_orchestrator.py [DATABASE_URL]   (default: a temporary SQLite file)
 """
+
 import asyncio
 import os
 import sys
@@ -27,17 +28,23 @@ from orchestrator_support import plan_and_approve, stack  # noqa: E402
 
 class EveryFileOrchestrator(ModelOrchestrator):
     "Baseline: the implementer sees every file of the project on every call, with no budget."
-    def _context_paths(self, plan, task, files): return list(files)
+
+    def _context_paths(self, plan, task, files):
+        return list(files)
 
 
 _sandbox_seconds = 0.0
+
 
 def _timed(fn):
     async def run(*a, **kw):
         global _sandbox_seconds
         t0 = time.perf_counter()
-        try: return await fn(*a, **kw)
-        finally: _sandbox_seconds += time.perf_counter() - t0
+        try:
+            return await fn(*a, **kw)
+        finally:
+            _sandbox_seconds += time.perf_counter() - t0
+
     return run
 
 
@@ -53,15 +60,26 @@ async def run(cls, db_url: str, **kw) -> dict:
             wall = time.perf_counter() - t0
             assert state == 'completed', state
             async with s.db.sessions() as ses:
-                rows = (await ses.execute(select(ApiKeyUsage.call_key, ApiKeyUsage.prompt_tokens, ApiKeyUsage.latency_ms)
-                                          .where(ApiKeyUsage.project_id == pid).order_by(ApiKeyUsage.id))).all()
+                rows = (
+                    await ses.execute(
+                        select(ApiKeyUsage.call_key, ApiKeyUsage.prompt_tokens, ApiKeyUsage.latency_ms)
+                        .where(ApiKeyUsage.project_id == pid)
+                        .order_by(ApiKeyUsage.id)
+                    )
+                ).all()
     impl = [(k, pt) for k, pt, _ in rows if ':impl:' in (k or '')]
     model_s = sum(ms for k, _, ms in rows if not (k or '').endswith(':plan')) / 1000
-    return dict(per_task=[pt for _, pt in impl], wall=wall, model=model_s, sandbox=_sandbox_seconds, calls=len(rows) - 1,
-                result=s.events[-1].reply.document.caption)
+    return dict(
+        per_task=[pt for _, pt in impl],
+        wall=wall,
+        model=model_s,
+        sandbox=_sandbox_seconds,
+        calls=len(rows) - 1,
+        result=s.events[-1].reply.document.caption,
+    )
 
 
-async def main(db_url: str|None) -> None:
+async def main(db_url: str | None) -> None:
     orchestrator.run_tests = _timed(orchestrator.run_tests)
     scoped = await run(ModelOrchestrator, db_url or temp_sqlite_url())
     baseline = await run(EveryFileOrchestrator, db_url or temp_sqlite_url(), context_tokens=10**9)
@@ -70,14 +88,18 @@ async def main(db_url: str|None) -> None:
     for i, (a, b) in enumerate(zip(scoped['per_task'], baseline['per_task']), 1):
         print(f"{i:>4} {a:>12} {b:>11} {b / a:>6.2f}")
     ta, tb = sum(scoped['per_task']), sum(baseline['per_task'])
-    print(f"{'all':>4} {ta:>12} {tb:>11} {tb / ta:>6.2f}   <- baseline / task-scoped (mean per task {ta / len(scoped['per_task']):.0f}"
-          f" vs {tb / len(baseline['per_task']):.0f})")
+    print(
+        f"{'all':>4} {ta:>12} {tb:>11} {tb / ta:>6.2f}   <- baseline / task-scoped (mean per task {ta / len(scoped['per_task']):.0f}"
+        f" vs {tb / len(baseline['per_task']):.0f})"
+    )
     print()
     print("Orchestration overhead, zero-latency FakeLLM (approve -> completed):")
     for name, r in (('task-scoped', scoped), ('every file', baseline)):
         other = r['wall'] - r['model'] - r['sandbox']
-        print(f"  {name:<11} wall {r['wall']:6.2f}s = model calls {r['model']:5.2f}s ({r['calls']} calls) + sandbox tests "
-              f"{r['sandbox']:5.2f}s + orchestration (db, metering, prompts) {other:5.2f}s ({other / 10 * 1000:.0f} ms/task)   [{r['result']}]")
+        print(
+            f"  {name:<11} wall {r['wall']:6.2f}s = model calls {r['model']:5.2f}s ({r['calls']} calls) + sandbox tests "
+            f"{r['sandbox']:5.2f}s + orchestration (db, metering, prompts) {other:5.2f}s ({other / 10 * 1000:.0f} ms/task)   [{r['result']}]"
+        )
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ The figure is new/old per test run; the target is at most 1.5x.
 
 usage: .venv/bin/python bench/bench_sandbox.py [RUNS]   (default 15)
 """
+
 import json
 import os
 import shutil
@@ -37,22 +38,27 @@ print(json.dumps(out))
 '''
 
 
-def baseline_package() -> str|None:
+def baseline_package() -> str | None:
     "The previous sandbox as a package of its own, from git history; None when the history is not there."
     top = tempfile.mkdtemp(prefix='aidevbot-bench-')
     pkg = Path(top) / 'aidevbot'
     pkg.mkdir()
     for name in ('__init__.py', 'sandbox.py', 'packaging.py', 'config.py'):
         src = subprocess.run(['git', 'show', f'{BASELINE_COMMIT}:aidevbot/{name}'], cwd=REPO, capture_output=True)
-        if src.returncode: shutil.rmtree(top); return None
+        if src.returncode:
+            shutil.rmtree(top)
+            return None
         (pkg / name).write_bytes(src.stdout)
     return top
 
 
-def measure(path: str|None) -> dict:
+def measure(path: str | None) -> dict:
     env = {**os.environ, 'PYTHONPATH': path or str(REPO)}
-    proc = subprocess.run([sys.executable, '-c', MEASURE, str(RUNS)], env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
-    if proc.returncode: raise SystemExit(proc.stderr[-3000:])
+    proc = subprocess.run(
+        [sys.executable, '-c', MEASURE, str(RUNS)], env=env, capture_output=True, text=True, cwd=tempfile.gettempdir()
+    )
+    if proc.returncode:
+        raise SystemExit(proc.stderr[-3000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -67,9 +73,14 @@ def main() -> None:
         if old:
             o = statistics.median(old[k])
             print(f'{label:24}{n:>18.3f}{o:>12.3f}{n / o:>7.2f}x')
-        else: print(f'{label:24}{n:>18.3f}{"(no git history)":>20}')
-    if old: print(f"target: pytest run at most 1.5x the previous sandbox -> {'met' if statistics.median(new['pytest']) <= 1.5 * statistics.median(old['pytest']) else 'NOT met'}")
-    if old_path: shutil.rmtree(old_path, ignore_errors=True)
+        else:
+            print(f'{label:24}{n:>18.3f}{"(no git history)":>20}')
+    if old:
+        print(
+            f"target: pytest run at most 1.5x the previous sandbox -> {'met' if statistics.median(new['pytest']) <= 1.5 * statistics.median(old['pytest']) else 'NOT met'}"
+        )
+    if old_path:
+        shutil.rmtree(old_path, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -13,6 +13,7 @@ concurrently as aidevbot does: the floor cost of PTB.
 aidevbot's bot uses AIORateLimiter (Telegram allows ~30 messages/s overall), which bounds its
 handled/s; acknowledged/s is not bounded by it.
 """
+
 import argparse
 import asyncio
 import os
@@ -41,19 +42,37 @@ ECHO_BOT = textwrap.dedent('''
 
 
 def start_aidevbot(tg: FakeTelegram, port: int, database_url: str) -> subprocess.Popen:
-    env = {'PATH': os.environ['PATH'], 'HOME': os.environ.get('HOME', '/tmp'), 'TELEGRAM_BOT_TOKEN': tg.token,
-           'TELEGRAM_API_BASE_URL': tg.base_url, 'TELEGRAM_FILE_BASE_URL': tg.file_base_url, 'DATABASE_URL': database_url,
-           'WEBHOOK_URL': f'http://127.0.0.1:{port}/telegram/webhook', 'WEBHOOK_SECRET': SECRET, 'LLM_API_KEY': 'bench',
-           'PORT': str(port), 'HOST': '127.0.0.1'}
+    env = {
+        'PATH': os.environ['PATH'],
+        'HOME': os.environ.get('HOME', '/tmp'),
+        'TELEGRAM_BOT_TOKEN': tg.token,
+        'TELEGRAM_API_BASE_URL': tg.base_url,
+        'TELEGRAM_FILE_BASE_URL': tg.file_base_url,
+        'DATABASE_URL': database_url,
+        'WEBHOOK_URL': f'http://127.0.0.1:{port}/telegram/webhook',
+        'WEBHOOK_SECRET': SECRET,
+        'LLM_API_KEY': 'bench',
+        'PORT': str(port),
+        'HOST': '127.0.0.1',
+    }
     if not database_url.startswith('sqlite'):
-        subprocess.run([Path(sys.executable).with_name('aidevbot'), 'migrate'], env=env, check=True, capture_output=True)
-    return subprocess.Popen([Path(sys.executable).with_name('aidevbot'), 'serve'], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [Path(sys.executable).with_name('aidevbot'), 'migrate'], env=env, check=True, capture_output=True
+        )
+    return subprocess.Popen(
+        [Path(sys.executable).with_name('aidevbot'), 'serve'],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def start_echo(tg: FakeTelegram, port: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, '-c', ECHO_BOT, tg.token, tg.base_url, str(port), SECRET],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, '-c', ECHO_BOT, tg.token, tg.base_url, str(port), SECRET],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def wait_up(url: str, probe: str, timeout: float = 60) -> None:
@@ -62,8 +81,10 @@ async def wait_up(url: str, probe: str, timeout: float = 60) -> None:
         while time.monotonic() < deadline:
             try:
                 r = await c.get(url + probe, timeout=2)
-                if r.status_code == 200 or not probe: return  # the echo server has no probe: any answer will do
-            except httpx.TransportError: pass
+                if r.status_code == 200 or not probe:
+                    return  # the echo server has no probe: any answer will do
+            except httpx.TransportError:
+                pass
             await asyncio.sleep(0.2)
     raise TimeoutError(f'{url} did not come up')
 
@@ -74,15 +95,18 @@ async def post_all(tg: FakeTelegram, url: str, n: int, concurrency: int, users: 
     before = len(tg.calls_to('sendMessage'))
     sem = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as c:
+
         async def post(u):
             async with sem:
                 r = await c.post(url, json=u, headers={'X-Telegram-Bot-Api-Secret-Token': SECRET})
                 r.raise_for_status()
+
         t0 = time.perf_counter()
         await asyncio.gather(*(post(u) for u in updates))
         acked = time.perf_counter() - t0
     while len(tg.calls_to('sendMessage')) - before < n:
-        if time.perf_counter() - t0 > 600: raise TimeoutError('replies missing')
+        if time.perf_counter() - t0 > 600:
+            raise TimeoutError('replies missing')
         await asyncio.sleep(0.02)
     return acked, time.perf_counter() - t0
 
@@ -100,8 +124,10 @@ async def measure(name: str, start, tg: FakeTelegram, n: int, concurrency: int, 
         return n / acked, n / handled
     finally:
         proc.terminate()
-        try: proc.wait(30)
-        except subprocess.TimeoutExpired: proc.kill()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 async def main() -> None:
@@ -114,7 +140,8 @@ async def main() -> None:
     print(f'{a.n} webhook updates (/credits), {a.concurrency} in flight, database {db.split("@")[-1]}')
     with FakeTelegram() as tg:
         echo = await measure('bare PTB echo (tornado)', start_echo, tg, a.n, a.concurrency, '')
-        tg.reset(); await asyncio.sleep(0.5)
+        tg.reset()
+        await asyncio.sleep(0.5)
         ours = await measure('aidevbot serve', lambda t, p: start_aidevbot(t, p, db), tg, a.n, a.concurrency, '/ready')
     print(f'ratio aidevbot/echo: acknowledged {ours[0] / echo[0]:.2f}   handled {ours[1] / echo[1]:.2f}')
 

@@ -1,4 +1,5 @@
 """Shared fixtures: a real database per test, on SQLite and (with TEST_DATABASE_URL) PostgreSQL."""
+
 import os
 
 import pytest

@@ -5,6 +5,7 @@ The probe prints one line `PROBE {json}`: which processes' environments held a s
 read, whether it inserted into the database DB, which of 127.0.0.1:5432 and LISTENER it reached, which of OUTSIDE it
 wrote; and it leaves a daemon (DAEMON, a marker per run, in its command line) behind. The file's head sets those names.
 """
+
 import json
 
 PROBE = r'''
@@ -59,7 +60,7 @@ def probe_file(*, paths: list[str], db: str, listener: int, outside: list[str], 
     return head + PROBE + tail
 
 
-def probe_report(output: str) -> dict|None:
+def probe_report(output: str) -> dict | None:
     "The probe's findings from its run's output (None when it never printed them)."
     line = next((l for l in output.splitlines() if l.startswith('PROBE ')), None)
     return json.loads(line[6:]) if line else None
@@ -105,16 +106,25 @@ def targets(bot: str, tag: str, *extra_paths: str) -> tuple[list[str], str, list
     return paths, db, outside
 
 
-def leaks(report: dict|None, after: dict, *, mark: str, bot: str) -> list[str]:
+def leaks(report: dict | None, after: dict, *, mark: str, bot: str) -> list[str]:
     "Everything the probe got that it must not have; [] when it was contained (or never ran: report None)."
     found = []
     if report is not None:
-        if report['environ_leaks']: found.append(f"secrets in the environment of {report['environ_leaks']}")
-        got = {p for p in report['read'] if p.startswith(bot)} | {p for p, v in report['read'].items() if mark in json.dumps(v)}
-        if got: found.append(f'read {sorted(got)}')
-        if report['db_insert']: found.append('inserted into the database')
-        if 'OPEN' in report['net'].values(): found.append(f"connected to {report['net']}")
-    if after['survived']: found.append(f"wrote {after['survived']}")
-    if after['daemons']: found.append(f"left processes {after['daemons']} running")
-    if after['rows'] != [f'{mark}-row']: found.append(f"changed the database: {after['rows']}")
+        if report['environ_leaks']:
+            found.append(f"secrets in the environment of {report['environ_leaks']}")
+        got = {p for p in report['read'] if p.startswith(bot)} | {
+            p for p, v in report['read'].items() if mark in json.dumps(v)
+        }
+        if got:
+            found.append(f'read {sorted(got)}')
+        if report['db_insert']:
+            found.append('inserted into the database')
+        if 'OPEN' in report['net'].values():
+            found.append(f"connected to {report['net']}")
+    if after['survived']:
+        found.append(f"wrote {after['survived']}")
+    if after['daemons']:
+        found.append(f"left processes {after['daemons']} running")
+    if after['rows'] != [f'{mark}-row']:
+        found.append(f"changed the database: {after['rows']}")
     return found

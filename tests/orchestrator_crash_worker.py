@@ -2,6 +2,7 @@
 
 usage: python orchestrator_crash_worker.py DATABASE_URL LLM_BASE_URL PROJECT_ID
 """
+
 import asyncio
 import os
 import sys

@@ -1,5 +1,6 @@
 """Shared set-up for the orchestrator tests, the crash-test worker and the benchmark: a real database, the real
 ledger, pricing and LLM client pointed at a FakeLLM, and a user with credits."""
+
 from __future__ import annotations
 
 import io
@@ -35,14 +36,26 @@ class Stack:
     user_id: int
     events: list[Event] = field(default_factory=list)
 
-    def kinds(self) -> list[str]: return [e.kind for e in self.events]
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.events]
 
 
 @asynccontextmanager
-async def stack(db_url: str, llm_base_url: str, *, credits: Decimal|int = 1000, telegram_user_id: int = 1001,
-                orchestrator_cls=ModelOrchestrator, orchestrator_kw: dict|None = None, prepare: bool = True, **overrides):
+async def stack(
+    db_url: str,
+    llm_base_url: str,
+    *,
+    credits: Decimal | int = 1000,
+    telegram_user_id: int = 1001,
+    orchestrator_cls=ModelOrchestrator,
+    orchestrator_kw: dict | None = None,
+    prepare: bool = True,
+    **overrides,
+):
     "Everything the orchestrator needs, on `db_url`, talking to the FakeLLM at `llm_base_url`."
-    settings = load_settings(database_url=db_url, llm_base_url=llm_base_url, llm_api_key='sk-test-orchestrator', **overrides)
+    settings = load_settings(
+        database_url=db_url, llm_base_url=llm_base_url, llm_api_key='sk-test-orchestrator', **overrides
+    )
     db = await open_database(db_url, upgrade=True)
     try:
         ledger, pricing = Ledger(db), Pricing(db, settings)
@@ -55,14 +68,21 @@ async def stack(db_url: str, llm_base_url: str, *, credits: Decimal|int = 1000, 
             await ledger.credit(user.id, Decimal(credits) - have, kind='admin', key=f'test-topup:{telegram_user_id}')
         events: list[Event] = []
         if orchestrator_cls is ModelOrchestrator:  # the wiring serve and worker use
-            svc = await build_services(settings, db=db, ledger=ledger, pricing=pricing, on_event=events.append, **(orchestrator_kw or {}))
+            svc = await build_services(
+                settings, db=db, ledger=ledger, pricing=pricing, on_event=events.append, **(orchestrator_kw or {})
+            )
             llm, orch = svc.llm, svc.orchestrator
         else:
             llm = LLMClient(settings, db, ledger=ledger, pricing=pricing)
-            orch = orchestrator_cls(settings, db, llm, ledger=ledger, on_event=events.append, pricing=pricing, **(orchestrator_kw or {}))
-        try: yield Stack(settings, db, ledger, pricing, llm, orch, user.id, events)
-        finally: await llm.aclose()
-    finally: await db.dispose()
+            orch = orchestrator_cls(
+                settings, db, llm, ledger=ledger, on_event=events.append, pricing=pricing, **(orchestrator_kw or {})
+            )
+        try:
+            yield Stack(settings, db, ledger, pricing, llm, orch, user.id, events)
+        finally:
+            await llm.aclose()
+    finally:
+        await db.dispose()
 
 
 async def plan_and_approve(s: Stack, description: str = 'A word statistics command-line tool') -> int:
@@ -84,6 +104,12 @@ def unzip_and_test(data: bytes) -> tuple[subprocess.CompletedProcess, Path]:
         zf.extractall(root)
     (project,) = [p for p in root.iterdir() if p.is_dir()]
     env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), 'PYTHONDONTWRITEBYTECODE': '1'}
-    proc = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider'], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider'],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return proc, project

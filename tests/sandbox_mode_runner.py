@@ -3,6 +3,7 @@
 Started by tests/test_sandbox_modes.py as the mode's identity (uid 10001, or root without CAP_SYS_ADMIN, ...).
 With "docker_seccomp" it first loads a filter that refuses what Docker's default profile refuses to a process
 without CAP_SYS_ADMIN: unshare, setns, mount, clone with namespace flags (clone3 answers ENOSYS)."""
+
 import ctypes
 import dataclasses
 import errno
@@ -18,7 +19,7 @@ from aidevbot import sandbox  # noqa: E402
 def docker_like_filter() -> None:
     lib = sandbox._libseccomp()
     lib.seccomp_load.argtypes = [ctypes.c_void_p]
-    ctx = lib.seccomp_init(0x7fff0000)
+    ctx = lib.seccomp_init(0x7FFF0000)
     eperm = sandbox._act_errno(errno.EPERM)
     for call in ('unshare', 'setns', 'mount', 'umount2', 'pivot_root'):
         sandbox._rule(lib, ctx, eperm, call)
@@ -29,12 +30,24 @@ def docker_like_filter() -> None:
     assert lib.seccomp_load(ctx) == 0, 'could not load the filter'
 
 
-if spec.get('docker_seccomp'): docker_like_filter()
+if spec.get('docker_seccomp'):
+    docker_like_filter()
 os.chdir(spec['cwd'])
 out = {'uid': os.getuid(), 'engine': dataclasses.asdict(sandbox.engine())}
 for name, job in spec['jobs'].items():
-    rep = sandbox.run_pytest({k: v.encode() for k, v in job['files'].items()}, timeout=job.get('timeout', 60),
-                             memory_mb=job.get('memory_mb', 512), disk_mb=job.get('disk_mb', 256), pytest_args=['-s', '-q'])
-    out[name] = {'status': rep.status, 'message': rep.message, 'output': rep.output[-6000:], 'passed': rep.passed,
-                 'killed_reason': rep.result.killed_reason, 'isolation': rep.result.isolation}
+    rep = sandbox.run_pytest(
+        {k: v.encode() for k, v in job['files'].items()},
+        timeout=job.get('timeout', 60),
+        memory_mb=job.get('memory_mb', 512),
+        disk_mb=job.get('disk_mb', 256),
+        pytest_args=['-s', '-q'],
+    )
+    out[name] = {
+        'status': rep.status,
+        'message': rep.message,
+        'output': rep.output[-6000:],
+        'passed': rep.passed,
+        'killed_reason': rep.result.killed_reason,
+        'isolation': rep.result.isolation,
+    }
 print('RESULT ' + json.dumps(out))

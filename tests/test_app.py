@@ -1,4 +1,5 @@
 """The HTTP service on a real port: webhook secret, deduplication, fast acknowledgement, readiness during a database outage."""
+
 import asyncio
 import json
 import time
@@ -23,8 +24,14 @@ HEADERS = {'X-Telegram-Bot-Api-Secret-Token': SECRET}
 
 
 def settings_for(tg, db_url) -> Settings:
-    return Settings(telegram_bot_token=tg.token, telegram_api_base_url=tg.base_url, telegram_file_base_url=tg.file_base_url,
-                    database_url=db_url, webhook_url='https://bot.example/telegram/webhook', webhook_secret=SECRET)
+    return Settings(
+        telegram_bot_token=tg.token,
+        telegram_api_base_url=tg.base_url,
+        telegram_file_base_url=tg.file_base_url,
+        database_url=db_url,
+        webhook_url='https://bot.example/telegram/webhook',
+        webhook_secret=SECRET,
+    )
 
 
 def url_of(db) -> str:
@@ -33,15 +40,24 @@ def url_of(db) -> str:
 
 def echo_runtime(db, handled: list, slow_seconds: float = 1.5):
     "A runtime whose bot answers every message with its text; a message 'slow' takes slow_seconds."
+
     async def handler(update, context):
-        if update.effective_message.text == 'slow': await asyncio.sleep(slow_seconds)
+        if update.effective_message.text == 'slow':
+            await asyncio.sleep(slow_seconds)
         handled.append(update.update_id)
         await update.effective_message.reply_text(f"echo {update.effective_message.text}")
+
     async def factory(settings):
-        app = (Application.builder().token(settings.telegram_bot_token.get_secret_value())
-               .base_url(settings.telegram_api_base_url).concurrent_updates(True).build())
+        app = (
+            Application.builder()
+            .token(settings.telegram_bot_token.get_secret_value())
+            .base_url(settings.telegram_api_base_url)
+            .concurrent_updates(True)
+            .build()
+        )
         app.add_handler(MessageHandler(filters.ALL, handler))
         return Runtime(settings, db, app)
+
     return factory
 
 
@@ -51,25 +67,33 @@ async def serving(app):
     server = uvicorn.Server(uvicorn.Config(app, host='127.0.0.1', port=port, log_level='warning'))
     task = asyncio.create_task(server.serve())
     while not server.started:
-        if task.done(): task.result()
+        if task.done():
+            task.result()
         await asyncio.sleep(0.02)
     try:
-        async with httpx.AsyncClient(base_url=f'http://127.0.0.1:{port}', timeout=10) as c: yield c
+        async with httpx.AsyncClient(base_url=f'http://127.0.0.1:{port}', timeout=10) as c:
+            yield c
     finally:
         server.should_exit = True
         await task
 
 
 async def stored(db, update_id):
-    async with db.sessions() as s: return await s.get(TelegramUpdate, update_id)
+    async with db.sessions() as s:
+        return await s.get(TelegramUpdate, update_id)
 
 
 async def test_webhook_refuses_missing_or_wrong_secret(database):
     handled = []
-    async with FakeTelegram() as tg, serving(make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, handled))) as c:
+    async with (
+        FakeTelegram() as tg,
+        serving(make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, handled))) as c,
+    ):
         u = tg.message(7, 'hello', queue=False)
         assert (await c.post(WEBHOOK_PATH, json=u)).status_code == 403
-        assert (await c.post(WEBHOOK_PATH, json=u, headers={'X-Telegram-Bot-Api-Secret-Token': 'wrong'})).status_code == 403
+        assert (
+            await c.post(WEBHOOK_PATH, json=u, headers={'X-Telegram-Bot-Api-Secret-Token': 'wrong'})
+        ).status_code == 403
         assert (await c.post(WEBHOOK_PATH, json=u, headers={'X-Telegram-Bot-Api-Secret-Token': ''})).status_code == 403
         await asyncio.sleep(0.5)
         assert handled == [] and tg.sent_texts(7) == []
@@ -84,12 +108,17 @@ async def test_no_secret_configured_means_no_webhook(sqlite_url):
         s = settings_for(tg, sqlite_url).model_copy(update={'webhook_secret': None})
         handled = []
         async with serving(make_app(s, runtime_factory=echo_runtime(db, handled))) as c:
-            assert (await c.post(WEBHOOK_PATH, json=tg.message(7, 'x', queue=False), headers=HEADERS)).status_code == 403
+            assert (
+                await c.post(WEBHOOK_PATH, json=tg.message(7, 'x', queue=False), headers=HEADERS)
+            ).status_code == 403
 
 
 async def test_same_update_twice_concurrently_is_handled_once(database):
     handled = []
-    async with FakeTelegram() as tg, serving(make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, handled))) as c:
+    async with (
+        FakeTelegram() as tg,
+        serving(make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, handled))) as c,
+    ):
         u = tg.message(8, 'once', queue=False)
         rs = await asyncio.gather(*(c.post(WEBHOOK_PATH, json=u, headers=HEADERS) for _ in range(5)))
         assert [r.status_code for r in rs] == [200] * 5  # duplicates are acknowledged (Telegram stops retrying) ...
@@ -101,7 +130,12 @@ async def test_same_update_twice_concurrently_is_handled_once(database):
 
 async def test_slow_handler_does_not_delay_the_acknowledgement(database):
     handled = []
-    async with FakeTelegram() as tg, serving(make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, handled, 3.0))) as c:
+    async with (
+        FakeTelegram() as tg,
+        serving(
+            make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, handled, 3.0))
+        ) as c,
+    ):
         u = tg.message(9, 'slow', queue=False)
         t0 = time.monotonic()
         r = await c.post(WEBHOOK_PATH, json=u, headers=HEADERS)
@@ -120,8 +154,12 @@ async def test_update_acknowledged_but_not_handled_is_replayed_at_startup(sqlite
     async with migrated_database(sqlite_url) as db, FakeTelegram() as tg:
         handled = []
         u = tg.message(11, 'lost', queue=False)
-        async with serving(make_app(settings_for(tg, sqlite_url), runtime_factory=echo_runtime(db, handled, 30), grace_seconds=1)) as c:
-            assert (await c.post(WEBHOOK_PATH, json={**u, 'message': {**u['message'], 'text': 'slow'}}, headers=HEADERS)).status_code == 200
+        async with serving(
+            make_app(settings_for(tg, sqlite_url), runtime_factory=echo_runtime(db, handled, 30), grace_seconds=1)
+        ) as c:
+            assert (
+                await c.post(WEBHOOK_PATH, json={**u, 'message': {**u['message'], 'text': 'slow'}}, headers=HEADERS)
+            ).status_code == 200
         # the process "died" before the 30 s handler finished: the row is still unprocessed
         assert handled == [] and (await stored(db, u['update_id'])).status != 'processed'
         handled2 = []
@@ -131,28 +169,42 @@ async def test_update_acknowledged_but_not_handled_is_replayed_at_startup(sqlite
 
 
 async def test_metrics_are_prometheus_text(database):
-    async with FakeTelegram() as tg, serving(make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, []))) as c:
+    async with (
+        FakeTelegram() as tg,
+        serving(make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, []))) as c,
+    ):
         r = await c.get('/metrics')
         assert r.status_code == 200 and r.headers['content-type'].startswith('text/plain')
-        for name in ('aidevbot_projects{state="completed"}', 'aidevbot_jobs_queued', 'aidevbot_llm_calls_total',
-                     'aidevbot_payments_total', 'aidevbot_handler_seconds'):
+        for name in (
+            'aidevbot_projects{state="completed"}',
+            'aidevbot_jobs_queued',
+            'aidevbot_llm_calls_total',
+            'aidevbot_payments_total',
+            'aidevbot_handler_seconds',
+        ):
             assert name.split('{')[0] in r.text, name
 
 
-
 async def _count_updates(db) -> int:
-    async with db.sessions() as s: return await s.scalar(select(func.count()).select_from(TelegramUpdate))
+    async with db.sessions() as s:
+        return await s.scalar(select(func.count()).select_from(TelegramUpdate))
 
 
 async def test_webhook_body_over_the_cap_gets_413_and_nothing_is_stored(database):
     "2 MB with the right secret: 413 (declared or chunked), no row, no handler; a normal update still goes through."
     handled = []
-    async with FakeTelegram() as tg, serving(make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, handled))) as c:
+    async with (
+        FakeTelegram() as tg,
+        serving(make_app(settings_for(tg, url_of(database)), runtime_factory=echo_runtime(database, handled))) as c,
+    ):
         u = tg.message(12, 'big', queue=False)
         big = json.dumps({**u, 'pad': 'x' * 2_000_000}).encode()
         assert (await c.post(WEBHOOK_PATH, content=big, headers=HEADERS)).status_code == 413
+
         async def chunks():
-            for i in range(0, len(big), 65536): yield big[i:i + 65536]
+            for i in range(0, len(big), 65536):
+                yield big[i : i + 65536]
+
         assert (await c.post(WEBHOOK_PATH, content=chunks(), headers=HEADERS)).status_code == 413
         await asyncio.sleep(0.5)
         assert handled == [] and tg.sent_texts(12) == [] and await _count_updates(database) == 0
@@ -167,8 +219,10 @@ async def test_webhook_refuses_a_declared_2mb_body_before_reading_it(sqlite_url)
         async with serving(make_app(settings_for(tg, sqlite_url), runtime_factory=echo_runtime(db, []))) as c:
             port = c.base_url.port
             reader, writer = await asyncio.open_connection('127.0.0.1', port)
-            writer.write(f'POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
-                         f'X-Telegram-Bot-Api-Secret-Token: {SECRET}\r\nContent-Length: 2000000\r\n\r\n'.encode())
+            writer.write(
+                f'POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+                f'X-Telegram-Bot-Api-Secret-Token: {SECRET}\r\nContent-Length: 2000000\r\n\r\n'.encode()
+            )
             await writer.drain()
             status = await asyncio.wait_for(reader.readline(), 5)
             writer.close()
@@ -194,7 +248,10 @@ def _set_connections(url: str, allow: bool) -> None:
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(f'ALTER DATABASE "{u.database}" ALLOW_CONNECTIONS {str(allow).lower()}')
         if not allow:
-            c.execute('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()', (u.database,))
+            c.execute(
+                'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()',
+                (u.database,),
+            )
 
 
 async def test_ready_follows_the_database_and_health_does_not(pg_url):
@@ -207,22 +264,32 @@ async def test_ready_follows_the_database_and_health_does_not(pg_url):
                 assert r.status_code == 503 and 'database unreachable' in r.json()['reason']
                 assert (await c.get('/health')).status_code == 200
                 assert (await c.get('/metrics')).status_code == 200  # scraping survives the outage
-                u = {'update_id': 99, 'message': {'message_id': 1, 'date': 0, 'chat': {'id': 5, 'type': 'private'}, 'text': 'x'}}
-                assert (await c.post(WEBHOOK_PATH, json=u, headers=HEADERS)).status_code == 503  # not stored: not acknowledged
+                u = {
+                    'update_id': 99,
+                    'message': {'message_id': 1, 'date': 0, 'chat': {'id': 5, 'type': 'private'}, 'text': 'x'},
+                }
+                assert (
+                    await c.post(WEBHOOK_PATH, json=u, headers=HEADERS)
+                ).status_code == 503  # not stored: not acknowledged
             finally:
                 await asyncio.to_thread(_set_connections, pg_url, True)
             deadline = time.monotonic() + 20
-            while (r := await c.get('/ready')).status_code != 200 and time.monotonic() < deadline: await asyncio.sleep(0.3)
+            while (r := await c.get('/ready')).status_code != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.3)
             assert r.status_code == 200, r.text
             assert (await c.get('/health')).status_code == 200
 
 
 async def test_ready_reports_a_schema_behind_the_code(pg_url):
     from aidevbot.db import migrate
+
     await asyncio.to_thread(migrate, pg_url, '5e1f0a7c9b21')
     db = await open_database(pg_url)
     try:
-        async with FakeTelegram() as tg, serving(make_app(settings_for(tg, pg_url), runtime_factory=echo_runtime(db, []))) as c:
+        async with (
+            FakeTelegram() as tg,
+            serving(make_app(settings_for(tg, pg_url), runtime_factory=echo_runtime(db, []))) as c,
+        ):
             r = await c.get('/ready')
             assert r.status_code == 503 and 'aidevbot migrate' in r.json()['reason']
             assert (await c.get('/health')).status_code == 200

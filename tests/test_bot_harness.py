@@ -1,4 +1,5 @@
 """A running aidevbot Telegram bot for tests: the real PTB Application polling FakeTelegram over HTTP, a real database."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,6 +21,7 @@ ADMIN = 777  # the Telegram id of the admin in these tests
 @dataclass
 class RunningBot:
     "A polling bot and what a test needs to talk to it."
+
     app: Any
     tg: FakeTelegram
     db: Database
@@ -45,14 +47,30 @@ class RunningBot:
 
 def bot_settings(tg: FakeTelegram, **overrides) -> Settings:
     "Settings pointing the bot at the fake Telegram server."
-    return load_settings(_env_file=None, **{'telegram_bot_token': tg.token, 'telegram_api_base_url': tg.base_url,
-                                            'telegram_file_base_url': tg.file_base_url, 'admin_user_ids': str(ADMIN),
-                                            'progress_edit_seconds': 0.2, **overrides})
+    return load_settings(
+        _env_file=None,
+        **{
+            'telegram_bot_token': tg.token,
+            'telegram_api_base_url': tg.base_url,
+            'telegram_file_base_url': tg.file_base_url,
+            'admin_user_ids': str(ADMIN),
+            'progress_edit_seconds': 0.2,
+            **overrides,
+        },
+    )
 
 
 @asynccontextmanager
-async def running_bot(db: Database, tg: FakeTelegram, *, settings: Settings|None = None, orchestrator=None, runner=None,
-                      ledger: Ledger|None = None, users: UserService|None = None):
+async def running_bot(
+    db: Database,
+    tg: FakeTelegram,
+    *,
+    settings: Settings | None = None,
+    orchestrator=None,
+    runner=None,
+    ledger: Ledger | None = None,
+    users: UserService | None = None,
+):
     "Build the Application with `build_application` and poll `tg` until the block ends."
     settings = settings or bot_settings(tg)
     ledger = ledger or Ledger(db)
@@ -61,7 +79,8 @@ async def running_bot(db: Database, tg: FakeTelegram, *, settings: Settings|None
     async with app:
         await app.start()
         await app.updater.start_polling(poll_interval=0.0, timeout=1)
-        try: yield RunningBot(app, tg, db, settings, ledger, users)
+        try:
+            yield RunningBot(app, tg, db, settings, ledger, users)
         finally:
             await app.updater.stop()
             await app.stop()

@@ -1,4 +1,5 @@
 """Credits bought with Telegram Stars through the real bot: invoices, pre-checkout checks, exactly-once crediting, admin refunds."""
+
 import asyncio
 import logging
 from decimal import Decimal
@@ -30,7 +31,9 @@ async def test_buy_credits_with_stars(database):
 
         answer = await bot.ask(lambda: tg.pre_checkout(42, invoice['payload'], 750), method='answerPreCheckoutQuery')
         assert answer['ok'] is True
-        thanks = await bot.ask(lambda: tg.successful_payment(42, invoice['payload'], 750, 'charge-1'), lambda c: 'Thank you' in c['text'])
+        thanks = await bot.ask(
+            lambda: tg.successful_payment(42, invoice['payload'], 750, 'charge-1'), lambda c: 'Thank you' in c['text']
+        )
         assert '100 credits added' in thanks['text'] and 'balance: 110 credits' in thanks['text']
         assert await bot.balance(42) == Decimal('110')
         # a second /start does not give the welcome credits again
@@ -45,7 +48,8 @@ async def test_payment_credited_once(database):
         async with running_bot(database, tg) as bot:
             await bot.command(42, '/start')
             invoice = await buy_pack(bot, 42)
-            for _ in range(5): tg.successful_payment(42, invoice['payload'], 750, 'charge-dup')  # one getUpdates batch
+            for _ in range(5):
+                tg.successful_payment(42, invoice['payload'], 750, 'charge-dup')  # one getUpdates batch
             await tg.wait_for('sendMessage', lambda c: 'Thank you' in c['text'])
             await settle(1.0)
             assert await bot.balance(42) == Decimal('110')
@@ -65,14 +69,17 @@ async def test_payment_credited_once(database):
 async def test_forged_pre_checkouts_refused(sqlite_url):
     "Wrong amount, unknown pack, another user's payload, wrong currency, garbage: refused with a reason."
     from aidevbot.testing import migrated_database
+
     async with migrated_database(sqlite_url) as db, FakeTelegram() as tg, running_bot(db, tg) as bot:
         await bot.command(42, '/start')
         payload = (await buy_pack(bot, 42))['payload']
-        cases = [(42, payload, 1, 'XTR', 'price'),                          # wrong amount
-                 (42, payload.replace('p100', 'p999'), 750, 'XTR', 'no longer offered'),  # unknown pack
-                 (43, payload, 750, 'XTR', 'another account'),              # another user's invoice
-                 (42, payload, 750, 'USD', 'Stars'),                        # not Stars
-                 (42, 'give me credits', 750, 'XTR', 'not valid')]          # not our payload
+        cases = [
+            (42, payload, 1, 'XTR', 'price'),  # wrong amount
+            (42, payload.replace('p100', 'p999'), 750, 'XTR', 'no longer offered'),  # unknown pack
+            (43, payload, 750, 'XTR', 'another account'),  # another user's invoice
+            (42, payload, 750, 'USD', 'Stars'),  # not Stars
+            (42, 'give me credits', 750, 'XTR', 'not valid'),
+        ]  # not our payload
         for user, pl, amount, currency, reason in cases:
             answer = await bot.ask(lambda: tg.pre_checkout(user, pl, amount, currency), method='answerPreCheckoutQuery')
             assert answer['ok'] is False and reason in answer['error_message'], (pl, amount, answer.params)
@@ -84,10 +91,13 @@ async def test_forged_pre_checkouts_refused(sqlite_url):
 async def test_admin_commands(sqlite_url, caplog):
     "Non-admins get the unknown-command reply; the admin can see stats, grant and refund (once)."
     from aidevbot.testing import migrated_database
+
     async with migrated_database(sqlite_url) as db, FakeTelegram() as tg, running_bot(db, tg) as bot:
         await bot.command(42, '/start')
         invoice = await buy_pack(bot, 42)
-        await bot.ask(lambda: tg.successful_payment(42, invoice['payload'], 750, 'charge-a'), lambda c: 'Thank you' in c['text'])
+        await bot.ask(
+            lambda: tg.successful_payment(42, invoice['payload'], 750, 'charge-a'), lambda c: 'Thank you' in c['text']
+        )
         unknown = (await bot.command(42, '/bogus'))['text']
         assert UNKNOWN in unknown
         for cmd in ['/stats', '/grant 42 1000', '/refund charge-a', '/refund charge-a force']:
@@ -109,7 +119,9 @@ async def test_admin_commands(sqlite_url, caplog):
         assert len(tg.calls_to('refundStarPayment')) == 1 and await bot.balance(42) == Decimal('15')
 
         # Telegram refunded already (e.g. from another replica) but our ledger did not: counts as done
-        await bot.ask(lambda: tg.successful_payment(42, invoice['payload'], 750, 'charge-b'), lambda c: 'Thank you' in c['text'])
+        await bot.ask(
+            lambda: tg.successful_payment(42, invoice['payload'], 750, 'charge-b'), lambda c: 'Thank you' in c['text']
+        )
         await bot.app.bot.refund_star_payment(42, 'charge-b')
         assert 'Refunded 750' in (await bot.command(ADMIN, '/refund charge-b'))['text']
         assert await bot.balance(42) == Decimal('15')
@@ -122,21 +134,26 @@ async def test_admin_commands(sqlite_url, caplog):
 async def test_bad_input_gets_short_replies(sqlite_url, caplog):
     "Stickers, photos, voice, unknown commands, empty or over-long descriptions, forged buttons: a short reply each."
     from aidevbot.testing import migrated_database
+
     caplog.set_level(logging.DEBUG)
     async with migrated_database(sqlite_url) as db, FakeTelegram() as tg, running_bot(db, tg) as bot:
         await bot.command(42, '/start')
-        for send, expect in [(lambda: tg.sticker(42), 'only read text'), (lambda: tg.photo(42, caption='this'), 'only read text'),
-                             (lambda: tg.voice(42), 'only read text'), (lambda: tg.command(42, '/frobnicate'), UNKNOWN),
-                             (lambda: tg.command(42, '/new'), 'describe the program'),
-                             (lambda: tg.command(42, '/new    '), 'describe the program'),
-                             (lambda: tg.message(42, ''), 'describe the program'),
-                             (lambda: tg.message(42, '  \n  '), 'describe the program'),
-                             (lambda: tg.message(42, 'x' * 4001), 'limit is 4000'),
-                             (lambda: tg.callback(42, 'approve:123456'), "isn't available"),
-                             (lambda: tg.callback(42, 'approve:1;DROP TABLE users'), 'no longer valid'),
-                             (lambda: tg.callback(42, 'dl:1:1'), "isn't available"),
-                             (lambda: tg.callback(42, 'whatever'), 'no longer valid'),
-                             (lambda: tg.callback(42, 'buy:p12345'), 'no longer offered')]:
+        for send, expect in [
+            (lambda: tg.sticker(42), 'only read text'),
+            (lambda: tg.photo(42, caption='this'), 'only read text'),
+            (lambda: tg.voice(42), 'only read text'),
+            (lambda: tg.command(42, '/frobnicate'), UNKNOWN),
+            (lambda: tg.command(42, '/new'), 'describe the program'),
+            (lambda: tg.command(42, '/new    '), 'describe the program'),
+            (lambda: tg.message(42, ''), 'describe the program'),
+            (lambda: tg.message(42, '  \n  '), 'describe the program'),
+            (lambda: tg.message(42, 'x' * 4001), 'limit is 4000'),
+            (lambda: tg.callback(42, 'approve:123456'), "isn't available"),
+            (lambda: tg.callback(42, 'approve:1;DROP TABLE users'), 'no longer valid'),
+            (lambda: tg.callback(42, 'dl:1:1'), "isn't available"),
+            (lambda: tg.callback(42, 'whatever'), 'no longer valid'),
+            (lambda: tg.callback(42, 'buy:p12345'), 'no longer offered'),
+        ]:
             reply = await bot.ask(send)
             assert expect in reply['text'], (expect, reply['text'])
             assert len(reply['text']) < 300
@@ -150,9 +167,14 @@ async def test_bad_input_gets_short_replies(sqlite_url, caplog):
 async def test_no_credits_offers_packs(sqlite_url):
     "A description with a zero balance: a clear message and the buy buttons, no project."
     from aidevbot.testing import migrated_database
+
     async with FakeTelegram() as tg:
         from test_bot_harness import bot_settings
-        async with migrated_database(sqlite_url) as db, running_bot(db, tg, settings=bot_settings(tg, welcome_credits=0)) as bot:
+
+        async with (
+            migrated_database(sqlite_url) as db,
+            running_bot(db, tg, settings=bot_settings(tg, welcome_credits=0)) as bot,
+        ):
             await bot.command(42, '/start')
             reply = await bot.ask(lambda: tg.message(42, 'a tiny calculator CLI'))
             assert 'no credits' in reply['text']
@@ -162,6 +184,7 @@ async def test_no_credits_offers_packs(sqlite_url):
 async def test_errors_are_reported_without_details(sqlite_url, caplog):
     "A failing Bot API call: the user is told something went wrong (no stack trace), the log has it without the token."
     from aidevbot.testing import migrated_database
+
     async with migrated_database(sqlite_url) as db, FakeTelegram() as tg, running_bot(db, tg) as bot:
         await bot.command(42, '/start')
         tg.fail('sendInvoice', 400, description='Bad Request: boom')
@@ -180,20 +203,32 @@ async def test_payment_on_two_replicas_at_once(database):
     from aidevbot.bot import build_application
     from aidevbot.users import UserService
     from test_bot_harness import bot_settings
+
     async with FakeTelegram() as tg:
         settings = bot_settings(tg)
         apps = []
         for _ in range(2):
             ledger = Ledger(database)
-            apps.append(build_application(settings, db=database, orchestrator=None, runner=None,
-                                          users=UserService(database, settings, ledger), ledger=ledger))
-        for app in apps: await app.initialize()
+            apps.append(
+                build_application(
+                    settings,
+                    db=database,
+                    orchestrator=None,
+                    runner=None,
+                    users=UserService(database, settings, ledger),
+                    ledger=ledger,
+                )
+            )
+        for app in apps:
+            await app.initialize()
         try:
             async with running_bot(database, tg) as bot:  # only to buy the invoice the normal way
                 await bot.command(42, '/start')
                 payload = (await buy_pack(bot, 42))['payload']
             update = tg.successful_payment(42, payload, 750, 'charge-replicas', queue=False)
-            await asyncio.gather(*(app.process_update(Update.de_json(update, app.bot)) for app in apps for _ in range(5)))
+            await asyncio.gather(
+                *(app.process_update(Update.de_json(update, app.bot)) for app in apps for _ in range(5))
+            )
             assert len([t for t in tg.sent_texts(42) if 'Thank you' in t]) == 1
             ledger = Ledger(database)
             async with database.sessions() as s:
@@ -202,7 +237,8 @@ async def test_payment_on_two_replicas_at_once(database):
             assert await ledger.balance(user.id) == Decimal('110')
             assert await ledger.check_consistency() == []
         finally:
-            for app in apps: await app.shutdown()
+            for app in apps:
+                await app.shutdown()
 
 
 async def test_payment_that_does_not_match_its_invoice_is_held_and_admins_alerted(database):
@@ -211,21 +247,31 @@ async def test_payment_that_does_not_match_its_invoice_is_held_and_admins_alerte
         await bot.command(42, '/start')
         await bot.command(43, '/start')
         payload = (await buy_pack(bot, 42))['payload']
-        cases = [(42, payload, 1, 'XTR', 'charge-cheap', 'price'),                      # paid 1 Star for a 750 pack
-                 (43, payload, 750, 'XTR', 'charge-other', 'another account'),          # 43 paid 42's invoice
-                 (42, payload.replace('p100', 'p999'), 750, 'XTR', 'charge-gone', 'no longer offered'),
-                 (42, payload, 750, 'USD', 'charge-usd', 'Stars')]
+        cases = [
+            (42, payload, 1, 'XTR', 'charge-cheap', 'price'),  # paid 1 Star for a 750 pack
+            (43, payload, 750, 'XTR', 'charge-other', 'another account'),  # 43 paid 42's invoice
+            (42, payload.replace('p100', 'p999'), 750, 'XTR', 'charge-gone', 'no longer offered'),
+            (42, payload, 750, 'USD', 'charge-usd', 'Stars'),
+        ]
         for user, pl, amount, currency, charge, reason in cases:
-            told = await bot.ask(lambda: tg.successful_payment(user, pl, amount, charge, currency=currency),
-                                 lambda c: c['chat_id'] == user)
+            told = await bot.ask(
+                lambda: tg.successful_payment(user, pl, amount, charge, currency=currency),
+                lambda c: c['chat_id'] == user,
+            )
             assert 'does not match' in told['text'] and charge in told['text'] and 'Thank you' not in told['text']
             alert = await tg.wait_for('sendMessage', lambda c: c['chat_id'] == ADMIN and charge in c['text'])
-            assert 'NOT credited' in alert['text'] and reason in alert['text'] and f'Telegram user {user}' in alert['text']
-        assert await bot.balance(42) == Decimal('10') and await bot.balance(43) == Decimal('10')  # nobody credited blindly
+            assert (
+                'NOT credited' in alert['text'] and reason in alert['text'] and f'Telegram user {user}' in alert['text']
+            )
+        assert await bot.balance(42) == Decimal('10') and await bot.balance(43) == Decimal(
+            '10'
+        )  # nobody credited blindly
 
         tg.successful_payment(42, payload, 1, 'charge-cheap')  # delivered again: still held, no second alert
         await settle(1.0)
-        assert len([c for c in tg.calls_to('sendMessage') if c['chat_id'] == ADMIN and 'charge-cheap' in c['text']]) == 1
+        assert (
+            len([c for c in tg.calls_to('sendMessage') if c['chat_id'] == ADMIN and 'charge-cheap' in c['text']]) == 1
+        )
         assert await bot.balance(42) == Decimal('10')
         async with database.sessions() as s:
             held = {p.telegram_payment_charge_id: p for p in await s.scalars(select(Payment))}
@@ -234,8 +280,12 @@ async def test_payment_that_does_not_match_its_invoice_is_held_and_admins_alerte
 
         refunded = await bot.command(ADMIN, '/refund charge-other')  # the admin returns the Stars to the payer
         assert 'Refunded 750' in refunded['text'], refunded['text']
-        assert [(c['user_id'], c['telegram_payment_charge_id']) for c in tg.calls_to('refundStarPayment')] == [(43, 'charge-other')]
+        assert [(c['user_id'], c['telegram_payment_charge_id']) for c in tg.calls_to('refundStarPayment')] == [
+            (43, 'charge-other')
+        ]
         assert await bot.balance(43) == Decimal('10') and await bot.ledger.check_consistency() == []
         # a matching payment is still credited as before
-        thanks = await bot.ask(lambda: tg.successful_payment(42, payload, 750, 'charge-ok'), lambda c: 'Thank you' in c['text'])
+        thanks = await bot.ask(
+            lambda: tg.successful_payment(42, payload, 750, 'charge-ok'), lambda c: 'Thank you' in c['text']
+        )
         assert 'balance: 110 credits' in thanks['text']

@@ -1,5 +1,6 @@
 """TelegramNotifier with a bare ExtBot (as in a worker process) against FakeTelegram: throttled in-place progress,
 flood control, "not modified", lost messages, long texts, delivery."""
+
 import asyncio
 from contextlib import asynccontextmanager
 
@@ -18,20 +19,29 @@ async def notifier(edit_seconds: float = 0.3):
     async with FakeTelegram() as tg, migrated_database() as db:
         settings = bot_settings(tg, progress_edit_seconds=edit_seconds)
         async with db.sessions.begin() as s:
-            s.add(u := User(telegram_user_id=CHAT)); await s.flush()
-            s.add(p := Project(user_id=u.id, chat_id=CHAT, description='a CLI', title='cli')); await s.flush()
+            s.add(u := User(telegram_user_id=CHAT))
+            await s.flush()
+            s.add(p := Project(user_id=u.id, chat_id=CHAT, description='a CLI', title='cli'))
+            await s.flush()
         bot = make_bot(settings)
         async with bot:
             yield TelegramNotifier(bot, db, settings), tg, db, p.id, u.id
 
 
 def progress(pid, uid, i, total=10, state='implementing'):
-    return Event('progress', pid, uid, CHAT, Reply(f'step {i}', [[Button('Cancel', f'cancel:{pid}')]]),
-                 Progress(state, 1, i, total, f'Writing f{i}.py', 'ok' if i > 1 else None))
+    return Event(
+        'progress',
+        pid,
+        uid,
+        CHAT,
+        Reply(f'step {i}', [[Button('Cancel', f'cancel:{pid}')]]),
+        Progress(state, 1, i, total, f'Writing f{i}.py', 'ok' if i > 1 else None),
+    )
 
 
 async def message_id(db, pid):
-    async with db.sessions() as s: return (await s.get(Project, pid)).progress_message_id
+    async with db.sessions() as s:
+        return (await s.get(Project, pid)).progress_message_id
 
 
 async def test_progress_is_one_throttled_message():
@@ -53,7 +63,11 @@ async def test_progress_is_one_throttled_message():
         # the final state is always shown (without the Cancel button), then the ZIP arrives
         doc = Document('cli-v1.zip', b'PK\x05\x06' + bytes(18), 'cli: 3 files · tests 4/4 passed · 1.2 credits')
         await notify(progress(pid, uid, 20, total=20))
-        await notify(Event('completed', pid, uid, CHAT, Reply('🎉 cli is ready', [[Button('Download again', f'dl:{pid}:1')]], doc)))
+        await notify(
+            Event(
+                'completed', pid, uid, CHAT, Reply('🎉 cli is ready', [[Button('Download again', f'dl:{pid}:1')]], doc)
+            )
+        )
         final = tg.chat_messages(CHAT)[0]
         assert '100%' in final['text'] and 'Done' in final['text'] and not tg.buttons(CHAT, mid)
         assert tg.documents(CHAT) == [('cli-v1.zip', doc.data)]
@@ -66,17 +80,21 @@ async def test_progress_is_one_throttled_message():
 async def test_flood_control_and_not_modified():
     "RetryAfter is waited out; 'message is not modified' is ignored; a lost message is replaced."
     async with notifier(0.0) as (notify, tg, db, pid, uid):
-        await notify(progress(pid, uid, 1)); await notify.flush()
+        await notify(progress(pid, uid, 1))
+        await notify.flush()
         mid = await message_id(db, pid)
         tg.fail('editMessageText', 429, retry_after=1)
-        await notify(progress(pid, uid, 2)); await notify.flush()
+        await notify(progress(pid, uid, 2))
+        await notify.flush()
         edits = tg.calls_to('editMessageText')
         assert [c.status for c in edits] == [429, 200] and edits[1].at - edits[0].at >= 0.9
         tg.fail('editMessageText', 400, description='Bad Request: message is not modified')
-        await notify(progress(pid, uid, 3)); await notify.flush()
+        await notify(progress(pid, uid, 3))
+        await notify.flush()
         assert len(tg.calls_to('sendMessage')) == 1 and await message_id(db, pid) == mid
         tg.fail('editMessageText', 400, description='Bad Request: message to edit not found')
-        await notify(progress(pid, uid, 4)); await notify.flush()
+        await notify(progress(pid, uid, 4))
+        await notify.flush()
         assert len(tg.calls_to('sendMessage')) == 2 and await message_id(db, pid) != mid
         assert 'Task 4 of 10' in tg.sent_texts(CHAT)[-1]
 
@@ -85,23 +103,34 @@ async def test_long_texts_and_paused_buttons():
     "Over 4096 characters: split at line boundaries (buttons on the last part), or a file when very long; paused adds packs."
     async with notifier() as (notify, tg, db, pid, uid):
         plan = '\n'.join(f'{i}. a task line ' + 'x' * 60 for i in range(120))  # ~9 000 characters
-        await notify(Event('plan_ready', pid, uid, CHAT, Reply(plan, [[Button('Approve (≈3 credits)', f'approve:{pid}')]])))
+        await notify(
+            Event('plan_ready', pid, uid, CHAT, Reply(plan, [[Button('Approve (≈3 credits)', f'approve:{pid}')]]))
+        )
         parts = tg.sent_texts(CHAT)
         assert len(parts) == 3 and all(len(p) <= MAX_TEXT for p in parts) and '\n'.join(parts) == plan
         sends = tg.calls_to('sendMessage')
         assert 'reply_markup' not in sends[0].params and 'approve' in str(sends[-1]['reply_markup'])
         huge = '\n'.join(f'line {i} ' + 'y' * 90 for i in range(400))  # ~40 000 characters
         await notify(Event('failed', pid, uid, CHAT, Reply(huge)))
-        (name, data), = tg.documents(CHAT)
+        ((name, data),) = tg.documents(CHAT)
         assert name.endswith('.md') and data.decode() == huge
-        await notify(Event('paused', pid, uid, CHAT, Reply('⏸ cli is paused: out of credits', [[Button('Resume', f'resume:{pid}')]])))
+        await notify(
+            Event(
+                'paused',
+                pid,
+                uid,
+                CHAT,
+                Reply('⏸ cli is paused: out of credits', [[Button('Resume', f'resume:{pid}')]]),
+            )
+        )
         assert [d for _, d in tg.buttons(CHAT)] == [f'resume:{pid}', 'buy:p100', 'buy:p500']
 
 
 async def test_another_process_closes_the_stored_progress_message():
     "The progress message id lives on the project: a restarted worker's notifier still closes that message."
     async with notifier() as (notify, tg, db, pid, uid):
-        await notify(progress(pid, uid, 3)); await notify.flush()
+        await notify(progress(pid, uid, 3))
+        await notify.flush()
         mid = await message_id(db, pid)
         other = TelegramNotifier(notify.bot, db, notify.settings)  # knows nothing but the database
         await other(Event('failed', pid, uid, CHAT, Reply('❌ cli stopped: the tests failed')))

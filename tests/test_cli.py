@@ -1,4 +1,5 @@
 """The `aidevbot` command as a user runs it: help, clear errors with exit 2, migrate, pricing, set-webhook."""
+
 import os
 import subprocess
 import sys
@@ -14,7 +15,9 @@ def aidevbot(*args, **environ):
     "Run the installed console script with only `environ` set (plus PATH)."
     e = {'PATH': os.environ['PATH'], 'HOME': os.environ.get('HOME', '/tmp'), **environ}
     exe = os.path.join(os.path.dirname(sys.executable), 'aidevbot')
-    return subprocess.run([exe, *args], capture_output=True, text=True, env=e, timeout=120, cwd=environ.get('_CWD', '/tmp'))
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, env=e, timeout=120, cwd=environ.get('_CWD', '/tmp')
+    )
 
 
 def test_help_explains_every_command():
@@ -50,7 +53,9 @@ def test_serve_refuses_a_postgres_schema_that_is_behind(pg_url):
 
 
 def test_unreachable_database_is_a_clear_error():
-    r = aidevbot('serve', DATABASE_URL='postgresql://u:hunter2@127.0.0.1:1/x', TELEGRAM_BOT_TOKEN='1:X', LLM_API_KEY='k')
+    r = aidevbot(
+        'serve', DATABASE_URL='postgresql://u:hunter2@127.0.0.1:1/x', TELEGRAM_BOT_TOKEN='1:X', LLM_API_KEY='k'
+    )
     assert r.returncode == 2 and 'cannot use the database at 127.0.0.1:1/x' in r.stderr and 'hunter2' not in r.stderr
 
 
@@ -67,8 +72,12 @@ def test_migrate_then_pricing_set_and_list(db_url):
 
 async def test_set_webhook_registers_url_secret_and_update_types():
     async with FakeTelegram() as tg:
-        with env(TELEGRAM_BOT_TOKEN=tg.token, TELEGRAM_API_BASE_URL=tg.base_url, WEBHOOK_URL='https://bot.example/telegram/webhook',
-                 WEBHOOK_SECRET='s3cret-Token_1'):
+        with env(
+            TELEGRAM_BOT_TOKEN=tg.token,
+            TELEGRAM_API_BASE_URL=tg.base_url,
+            WEBHOOK_URL='https://bot.example/telegram/webhook',
+            WEBHOOK_SECRET='s3cret-Token_1',
+        ):
             r = await __import__('asyncio').to_thread(main, ['set-webhook'])
         assert r == 0
         calls = tg.calls_to('setWebhook')
@@ -81,15 +90,26 @@ async def test_set_webhook_registers_url_secret_and_update_types():
 def test_set_webhook_without_url_or_secret_says_what_is_missing():
     r = aidevbot('set-webhook', TELEGRAM_BOT_TOKEN='1:X')
     assert r.returncode == 2 and 'WEBHOOK_URL is not set' in r.stderr
-    r = aidevbot('set-webhook', TELEGRAM_BOT_TOKEN='1:X', WEBHOOK_URL='https://b.example/telegram/webhook', WEBHOOK_SECRET='has space')
+    r = aidevbot(
+        'set-webhook',
+        TELEGRAM_BOT_TOKEN='1:X',
+        WEBHOOK_URL='https://b.example/telegram/webhook',
+        WEBHOOK_SECRET='has space',
+    )
     assert r.returncode == 2 and 'WEBHOOK_SECRET' in r.stderr
 
 
 def test_unreachable_telegram_is_a_clear_error(sqlite_url):
     from aidevbot.testing import free_port
+
     token = '123:SECRET-TOKEN'
-    r = aidevbot('serve', DATABASE_URL=sqlite_url, TELEGRAM_BOT_TOKEN=token, LLM_API_KEY='k',
-                 TELEGRAM_API_BASE_URL=f'http://127.0.0.1:{free_port()}/bot')
+    r = aidevbot(
+        'serve',
+        DATABASE_URL=sqlite_url,
+        TELEGRAM_BOT_TOKEN=token,
+        LLM_API_KEY='k',
+        TELEGRAM_API_BASE_URL=f'http://127.0.0.1:{free_port()}/bot',
+    )
     assert r.returncode == 2, r.stderr
     assert 'cannot reach the Telegram Bot API' in r.stderr and 'Traceback' not in r.stderr
     assert 'SECRET-TOKEN' not in r.stdout + r.stderr

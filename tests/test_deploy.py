@@ -1,4 +1,5 @@
 """deploy/: manifests validate offline, kustomize builds, and they point at what the code really serves and runs."""
+
 import json
 import re
 import shlex
@@ -59,15 +60,29 @@ def test_kustomize_builds():
     assert out.returncode == 0, out.stderr
     built = [d for d in yaml.safe_load_all(out.stdout) if d]
     kinds = sorted(d['kind'] for d in built)
-    for kind in ('Namespace', 'ConfigMap', 'Secret', 'Deployment', 'Service', 'Ingress', 'Job',
-                 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy'):
+    for kind in (
+        'Namespace',
+        'ConfigMap',
+        'Secret',
+        'Deployment',
+        'Service',
+        'Ingress',
+        'Job',
+        'PodDisruptionBudget',
+        'HorizontalPodAutoscaler',
+        'NetworkPolicy',
+    ):
         assert kind in kinds, kind
     assert kinds.count('Deployment') == 3
     for d in built:
         assert d['metadata'].get('namespace', 'aidevbot') == 'aidevbot'
         kubernetes_validate.validate(d, kubernetes_validate.latest_version(), strict=True)
-    images = {c['image'] for d in built if d['kind'] in ('Deployment', 'Job')
-              for c in d['spec']['template']['spec']['containers']}
+    images = {
+        c['image']
+        for d in built
+        if d['kind'] in ('Deployment', 'Job')
+        for c in d['spec']['template']['spec']['containers']
+    }
     assert images == {'ghcr.io/aidevbot/aidevbot:0.1.0'}
 
 
@@ -135,7 +150,8 @@ def aidevbot_commands() -> list[tuple[str, list[str]]]:
             for c in d['spec']['template']['spec']['containers']:
                 found.append((d['metadata']['name'], c['args']))
     for name, svc in yaml.safe_load((DEPLOY / 'docker-compose.yml').read_text())['services'].items():
-        if 'command' in svc: found.append((f'compose:{name}', svc['command']))
+        if 'command' in svc:
+            found.append((f'compose:{name}', svc['command']))
     cmd = re.search(r'^CMD\s+(\[.*\])', (DEPLOY / 'Dockerfile').read_text(), re.M)
     found.append(('Dockerfile CMD', yaml.safe_load(cmd.group(1))))
     return [(w, a) for w, a in found if a and a[0] == 'aidevbot']
@@ -164,7 +180,9 @@ def test_dockerfile_builds_a_wheel_and_runs_unprivileged():
     hc = re.search(r'^HEALTHCHECK.*?CMD (.*)$', text, re.M | re.S)
     assert hc and '/health' in hc.group(1)
     env = ' '.join(re.findall(r'^ENV (.*?)(?<!\\)$', text, re.M | re.S))
-    assert not re.search(r'\b(DATABASE_URL|TELEGRAM_BOT_TOKEN|LLM_API_KEY|WEBHOOK_SECRET)=', env), env  # the executor starts from this image
+    assert not re.search(r'\b(DATABASE_URL|TELEGRAM_BOT_TOKEN|LLM_API_KEY|WEBHOOK_SECRET)=', env), (
+        env
+    )  # the executor starts from this image
     ignore = (DEPLOY / 'Dockerfile.dockerignore').read_text()
     assert '!aidevbot/**' in ignore and '!migrations/**' in ignore
 
@@ -173,8 +191,12 @@ def test_shipped_executor_seccomp_profile_allows_namespaces_and_refuses_by_defau
     "What bubblewrap needs (unshare, clone with namespace flags, mount, pivot_root) without CAP_SYS_ADMIN; the rest a default list."
     p = json.loads((DEPLOY / 'seccomp' / 'profiles' / 'aidevbot-sandbox.json').read_text())
     assert p['defaultAction'] == 'SCMP_ACT_ERRNO'
-    free = {n for r in p['syscalls'] if r['action'] == 'SCMP_ACT_ALLOW' and not r.get('args')
-            and not (r.get('includes') or {}).get('caps') for n in r['names']}
+    free = {
+        n
+        for r in p['syscalls']
+        if r['action'] == 'SCMP_ACT_ALLOW' and not r.get('args') and not (r.get('includes') or {}).get('caps')
+        for n in r['names']
+    }
     assert {'unshare', 'clone', 'mount', 'umount2', 'pivot_root'} <= free
     assert not {'bpf', 'kexec_load', 'init_module', 'open_by_handle_at', 'ptrace', 'keyctl', 'add_key', 'setns'} & free
 
@@ -214,9 +236,16 @@ def test_kubernetes_executor_is_apart_without_secrets_egress_or_token():
     assert 'envFrom' not in c and not [e for e in c.get('env', []) if 'valueFrom' in e]  # no Secret, no ConfigMap
     assert {e['name'] for e in c['env']} == {'SANDBOX_SERVER_PORT', 'HOME'}
     assert pod['automountServiceAccountToken'] is False and pod['enableServiceLinks'] is False
-    assert pod['securityContext']['runAsNonRoot'] is True and pod['securityContext']['seccompProfile']['type'] == 'Localhost'
+    assert (
+        pod['securityContext']['runAsNonRoot'] is True
+        and pod['securityContext']['seccompProfile']['type'] == 'Localhost'
+    )
     sc = c['securityContext']
-    assert sc['capabilities'] == {'drop': ['ALL']} and sc['allowPrivilegeEscalation'] is False and sc['readOnlyRootFilesystem']
+    assert (
+        sc['capabilities'] == {'drop': ['ALL']}
+        and sc['allowPrivilegeEscalation'] is False
+        and sc['readOnlyRootFilesystem']
+    )
     assert 'procMount' not in sc  # Default: the restricted namespace admits it
     assert c['readinessProbe']['httpGet']['path'] == '/ready' and c['livenessProbe']['httpGet']['path'] == '/health'
     profile = DEPLOY / 'seccomp' / pod['securityContext']['seccompProfile']['localhostProfile']
@@ -230,4 +259,6 @@ def test_kubernetes_executor_is_apart_without_secrets_egress_or_token():
     assert svc['spec']['selector'] == labels
     cm = docs(K8S / 'configmap.yaml')[0]['data']
     assert cm['SANDBOX_URL'] == f"http://aidevbot-sandbox:{svc['spec']['ports'][0]['port']}"
-    assert next(h for h in by_kind('HorizontalPodAutoscaler') if h['spec']['scaleTargetRef']['name'] == 'aidevbot-sandbox')
+    assert next(
+        h for h in by_kind('HorizontalPodAutoscaler') if h['spec']['scaleTargetRef']['name'] == 'aidevbot-sandbox'
+    )

@@ -1,4 +1,5 @@
 """The loopback fakes, checked with the real clients production uses (openai SDK, python-telegram-bot)."""
+
 import asyncio
 import json
 import threading
@@ -23,6 +24,7 @@ def client_for(llm: FakeLLM, **kw) -> AsyncOpenAI:
 
 # ---------------------------------------------------------------- FakeLLM
 
+
 class Review(BaseModel):
     verdict: str
     issues: list[str]
@@ -32,15 +34,20 @@ async def test_llm_plain_and_structured_replies_with_usage():
     async with FakeLLM(report_cost=True, prices=(1.0, 2.0)) as llm:
         llm.script('hello there', {'verdict': 'ok', 'issues': []})
         client = client_for(llm)
-        r = await client.chat.completions.create(model='anthropic/claude-sonnet-4.5',
-                                                 messages=[{'role': 'user', 'content': 'x' * 400}])
+        r = await client.chat.completions.create(
+            model='anthropic/claude-sonnet-4.5', messages=[{'role': 'user', 'content': 'x' * 400}]
+        )
         assert r.choices[0].message.content == 'hello there'
         assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (100, 3)
         assert r.usage.model_extra['cost'] == pytest.approx((100 * 1.0 + 3 * 2.0) / 1e6)
         assert r.model == 'anthropic/claude-sonnet-4.5'
-        fmt = {'type': 'json_schema', 'json_schema': {'name': 'review', 'strict': True, 'schema': Review.model_json_schema()}}
-        r = await client.chat.completions.create(model='m', messages=[{'role': 'user', 'content': 'review'}],
-                                                 response_format=fmt)
+        fmt = {
+            'type': 'json_schema',
+            'json_schema': {'name': 'review', 'strict': True, 'schema': Review.model_json_schema()},
+        }
+        r = await client.chat.completions.create(
+            model='m', messages=[{'role': 'user', 'content': 'review'}], response_format=fmt
+        )
         assert Review.model_validate_json(r.choices[0].message.content) == Review(verdict='ok', issues=[])
         assert len(llm.requests_for('review')) == 1 and llm.requests_for('plan') == []
         assert llm.requests_for('review')[0]['messages'][0]['content'] == 'review'
@@ -85,6 +92,7 @@ async def test_llm_responders_sync_async_and_slow():
     async def responder(body):
         await asyncio.sleep(0)
         return Slow(0.3, f"echo {body['messages'][-1]['content']}")
+
     async with FakeLLM(responder) as llm:
         client = client_for(llm)
         t0 = time.perf_counter()
@@ -99,13 +107,20 @@ async def test_llm_responders_sync_async_and_slow():
 def test_llm_records_concurrent_requests_from_threads():
     with FakeLLM(lambda body: body['messages'][0]['content']) as llm:
         client = OpenAI(base_url=llm.base_url, api_key='sk-test', max_retries=0)
+
         def call(i):
-            return client.chat.completions.create(model='m', messages=[{'role': 'user', 'content': str(i)}]).choices[0].message.content
+            return (
+                client.chat.completions.create(model='m', messages=[{'role': 'user', 'content': str(i)}])
+                .choices[0]
+                .message.content
+            )
+
         threads, out = [], []
         for i in range(20):
             threads.append(threading.Thread(target=lambda i=i: out.append(call(i))))
             threads[-1].start()
-        for t in threads: t.join()
+        for t in threads:
+            t.join()
         assert sorted(out, key=int) == [str(i) for i in range(20)]
         assert llm.request_count == 20
         assert sorted(r['messages'][0]['content'] for r in llm.requests) == sorted(out)
@@ -117,8 +132,11 @@ def test_llm_api_key_models_and_fast_lifecycle():
     for _ in range(10):
         with FakeLLM(api_key='sk-right') as llm:
             assert httpx.get(f'{llm.base_url}/models').json()['data'][0]['object'] == 'model'
-            r = httpx.post(f'{llm.base_url}/chat/completions', json={'model': 'm', 'messages': []},
-                           headers={'authorization': 'Bearer sk-wrong'})
+            r = httpx.post(
+                f'{llm.base_url}/chat/completions',
+                json={'model': 'm', 'messages': []},
+                headers={'authorization': 'Bearer sk-wrong'},
+            )
             assert r.status_code == 401
     assert time.perf_counter() - t0 < 10  # generous: ten start/stop cycles take well under a second
     assert loopback_threads() == []
@@ -131,7 +149,8 @@ async def test_llm_stop_cuts_slow_requests():
     llm.script(Slow(30, 'never'))
     client = client_for(llm, timeout=20)
     task = asyncio.create_task(client.chat.completions.create(model='m', messages=[]))
-    while llm.request_count == 0: await asyncio.sleep(0.01)
+    while llm.request_count == 0:
+        await asyncio.sleep(0.01)
     t0 = time.perf_counter()
     llm.stop()
     with pytest.raises(openai.APIConnectionError):
@@ -154,14 +173,16 @@ from aidevbot.testing import FakeTelegram
 
 def app_for(tg: FakeTelegram, **kw) -> Application:
     b = Application.builder().token(tg.token).base_url(tg.base_url).base_file_url(tg.file_base_url)
-    if kw.get('rate_limiter'): b = b.rate_limiter(kw['rate_limiter'])
+    if kw.get('rate_limiter'):
+        b = b.rate_limiter(kw['rate_limiter'])
     return b.build()
 
 
 def zip_bytes(files: dict[str, str]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, 'w') as z:
-        for name, text in files.items(): z.writestr(name, text)
+        for name, text in files.items():
+            z.writestr(name, text)
     return buf.getvalue()
 
 
@@ -226,7 +247,9 @@ async def test_bad_requests_and_plain_bot_errors():
             tg.fail('editMessageText', 400, description='Bad Request: message is not modified')
             with pytest.raises(BadRequest, match='not modified'):
                 await bot.edit_message_text('Working 2/3', chat_id=5, message_id=m.message_id)
-            assert (await bot.edit_message_text('Working 2/3', chat_id=5, message_id=m.message_id)).text == 'Working 2/3'
+            assert (
+                await bot.edit_message_text('Working 2/3', chat_id=5, message_id=m.message_id)
+            ).text == 'Working 2/3'
             tg.fail('sendMessage', 429, retry_after=4)
             with pytest.raises(RetryAfter):
                 await bot.send_message(5, 'x')
@@ -257,21 +280,31 @@ async def test_payment_updates_and_answers():
 def test_long_poll_is_woken_and_stop_is_prompt():
     tg = FakeTelegram().start()
     result = {}
+
     def poll():
         result['r'] = httpx.post(f'{tg.api_url}/getUpdates', json={'timeout': 20}, timeout=30).json()
-    t = threading.Thread(target=poll); t.start()
+
+    t = threading.Thread(target=poll)
+    t.start()
     time.sleep(0.2)
     u = tg.message(3, 'wake up')
     t.join(10)
     assert result['r']['result'][0]['message']['text'] == 'wake up' and result['r']['result'][0] == u
     # a poll still open when the fake stops is cut off, not waited for
     errors = []
+
     def poll2():
-        try: httpx.post(f'{tg.api_url}/getUpdates', json={'offset': u['update_id'] + 1, 'timeout': 20}, timeout=30)
-        except httpx.HTTPError as e: errors.append(e)
-    t = threading.Thread(target=poll2); t.start()
+        try:
+            httpx.post(f'{tg.api_url}/getUpdates', json={'offset': u['update_id'] + 1, 'timeout': 20}, timeout=30)
+        except httpx.HTTPError as e:
+            errors.append(e)
+
+    t = threading.Thread(target=poll2)
+    t.start()
     time.sleep(0.2)
-    t0 = time.perf_counter(); tg.stop(); t.join(10)
+    t0 = time.perf_counter()
+    tg.stop()
+    t.join(10)
     assert time.perf_counter() - t0 < 5 and errors and not t.is_alive()
     assert loopback_threads() == []
 
@@ -282,11 +315,17 @@ async def test_webhook_mode_delivers_updates_with_secret():
     from starlette.routing import Route
 
     from aidevbot.testing import LoopbackServer
+
     received = []
+
     async def hook(request):
         received.append((request.headers.get('x-telegram-bot-api-secret-token'), await request.json()))
         return Response(status_code=200)
-    async with FakeTelegram() as tg, LoopbackServer(Starlette(routes=[Route('/telegram/webhook', hook, methods=['POST'])])) as web:
+
+    async with (
+        FakeTelegram() as tg,
+        LoopbackServer(Starlette(routes=[Route('/telegram/webhook', hook, methods=['POST'])])) as web,
+    ):
         async with Bot(tg.token, base_url=tg.base_url) as bot:
             await bot.set_webhook(f'{web.url}/telegram/webhook', secret_token='s3cret')
             assert (await bot.get_webhook_info()).url == f'{web.url}/telegram/webhook'
@@ -304,12 +343,15 @@ async def test_parse_modes_reject_unescaped_model_output():
 
     from telegram.constants import ParseMode
     from telegram.helpers import escape_markdown
+
     nasty = 'Plan v1.2: fix a_b*c [x](y) <tag> & "q" #1 + {x} | 3>2 ~ `code` \\ done!'
     async with FakeTelegram() as tg:
         async with Bot(tg.token, base_url=tg.base_url) as bot:
             m = await bot.send_message(5, f'<b>Plan</b>\n{html.escape(nasty)}', parse_mode=ParseMode.HTML)
             assert m.text == f'Plan\n{nasty}'
-            m = await bot.send_message(5, f'*Plan*\n{escape_markdown(nasty, version=2)}', parse_mode=ParseMode.MARKDOWN_V2)
+            m = await bot.send_message(
+                5, f'*Plan*\n{escape_markdown(nasty, version=2)}', parse_mode=ParseMode.MARKDOWN_V2
+            )
             assert m.text == f'Plan\n{nasty}'
             with pytest.raises(BadRequest, match="parse entities"):
                 await bot.send_message(5, f'<b>Plan</b>\n{nasty}', parse_mode=ParseMode.HTML)

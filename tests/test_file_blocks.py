@@ -1,4 +1,5 @@
 """The implementer's file format: a path line and a fenced block per file, parsed by one strict function."""
+
 from aidevbot.plans import parse_file_blocks, render_file_blocks
 
 README = "# Tool\n\nInstall:\n\n```bash\npip install -r requirements.txt\n```\n\nThen:\n\n```\npython cli.py\n```\n"
@@ -42,10 +43,15 @@ def test_a_missing_file_and_an_extra_file_are_named():
 
 
 def test_prose_between_and_around_files_is_ignored_and_header_styles_are_accepted():
-    text = ("Here you go.\n\n### `src/app.py`\n````python\napp = 1\n````\n\nNow the test, which checks it:\n\n"
-            "**tests/test_app.py**\n\n````python\nassert 1\n````\n\nFile: requirements.txt\n````\nrequests\n````\nThat's all.")
-    assert parse_file_blocks(text).files == {'src/app.py': 'app = 1\n', 'tests/test_app.py': 'assert 1\n',
-                                             'requirements.txt': 'requests\n'}
+    text = (
+        "Here you go.\n\n### `src/app.py`\n````python\napp = 1\n````\n\nNow the test, which checks it:\n\n"
+        "**tests/test_app.py**\n\n````python\nassert 1\n````\n\nFile: requirements.txt\n````\nrequests\n````\nThat's all."
+    )
+    assert parse_file_blocks(text).files == {
+        'src/app.py': 'app = 1\n',
+        'tests/test_app.py': 'assert 1\n',
+        'requirements.txt': 'requests\n',
+    }
 
 
 def test_a_fence_without_a_path_line_is_not_a_file_and_the_last_copy_of_a_path_wins():

@@ -4,6 +4,7 @@
 Skipped when no container runtime is installed; required under CI (AIDEVBOT_REQUIRE_IMAGE=1, set by .ci/run).
 The image is built once per test session by deploy/local-image.sh (layers cached, the base made once per machine).
 """
+
 import asyncio
 import base64
 import contextlib
@@ -30,9 +31,13 @@ DEPLOY = ROOT / 'deploy'
 IMAGE = os.environ.get('AIDEVBOT_IMAGE', 'localhost/aidevbot:dev')
 PG_IMAGE = os.environ.get('AIDEVBOT_PG_IMAGE', 'localhost/aidevbot-postgres:dev')
 PODMAN_SECCOMP = Path('/usr/share/containers/seccomp.json')
-EXECUTOR_SECCOMP = DEPLOY / 'seccomp' / 'profiles' / 'aidevbot-sandbox.json'  # what compose and Kubernetes grant the executor
-HELP = ('podman is not installed: the image tests need it (apt-get install podman runc debootstrap uidmap bubblewrap); '
-        'set AIDEVBOT_REQUIRE_IMAGE=1 to make this a failure')
+EXECUTOR_SECCOMP = (
+    DEPLOY / 'seccomp' / 'profiles' / 'aidevbot-sandbox.json'
+)  # what compose and Kubernetes grant the executor
+HELP = (
+    'podman is not installed: the image tests need it (apt-get install podman runc debootstrap uidmap bubblewrap); '
+    'set AIDEVBOT_REQUIRE_IMAGE=1 to make this a failure'
+)
 GRACE = 5
 UID = '10001'
 
@@ -40,20 +45,23 @@ UID = '10001'
 def _require_podman() -> str:
     exe = shutil.which('podman')
     if not exe:
-        if os.environ.get('AIDEVBOT_REQUIRE_IMAGE'): pytest.fail(HELP)
+        if os.environ.get('AIDEVBOT_REQUIRE_IMAGE'):
+            pytest.fail(HELP)
         pytest.skip(HELP)
     return exe
 
 
 def podman_env() -> dict:
     env = dict(os.environ)
-    if os.geteuid() == 0: env.setdefault('CONTAINERS_CONF', str(DEPLOY / 'local' / 'containers.conf'))
+    if os.geteuid() == 0:
+        env.setdefault('CONTAINERS_CONF', str(DEPLOY / 'local' / 'containers.conf'))
     return env
 
 
 def podman(*args, timeout: float = 300, check: bool = True, **kw) -> subprocess.CompletedProcess:
     r = subprocess.run(['podman', *args], capture_output=True, text=True, timeout=timeout, env=podman_env(), **kw)
-    if check: assert r.returncode == 0, f'podman {" ".join(args)}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}'
+    if check:
+        assert r.returncode == 0, f'podman {" ".join(args)}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}'
     return r
 
 
@@ -61,8 +69,13 @@ def podman(*args, timeout: float = 300, check: bool = True, **kw) -> subprocess.
 def image() -> str:
     "Build (or refresh from cached layers) the aidevbot and PostgreSQL images once per session."
     _require_podman()
-    r = subprocess.run([str(DEPLOY / 'local-image.sh'), '--postgres', IMAGE], capture_output=True, text=True,
-                       timeout=1500, env=podman_env())
+    r = subprocess.run(
+        [str(DEPLOY / 'local-image.sh'), '--postgres', IMAGE],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        env=podman_env(),
+    )
     assert r.returncode == 0, r.stderr[-5000:]
     return IMAGE
 
@@ -71,8 +84,23 @@ def image() -> str:
 
 # Podman's profile allows these unconditionally; Docker's (moby) and containerd's RuntimeDefault allow them only with
 # CAP_SYS_ADMIN, and clone only without namespace flags (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET).
-NS_CALLS = {'unshare', 'setns', 'mount', 'umount', 'umount2', 'pivot_root', 'fsconfig', 'fsmount', 'fsopen', 'fspick',
-            'move_mount', 'open_tree', 'mount_setattr', 'clone', 'clone3'}
+NS_CALLS = {
+    'unshare',
+    'setns',
+    'mount',
+    'umount',
+    'umount2',
+    'pivot_root',
+    'fsconfig',
+    'fsmount',
+    'fsopen',
+    'fspick',
+    'move_mount',
+    'open_tree',
+    'mount_setattr',
+    'clone',
+    'clone3',
+}
 CLONE_NS_FLAGS = 0x7E020000
 ENOSYS, EPERM = 38, 1
 
@@ -80,7 +108,10 @@ ENOSYS, EPERM = 38, 1
 def docker_default_profile(podman_profile: dict) -> dict:
     "Podman's default seccomp profile with namespace and mount calls gated on CAP_SYS_ADMIN, as in Docker's default."
     p = copy.deepcopy(podman_profile)
-    p['defaultErrnoRet'], p['defaultErrno'] = EPERM, 'EPERM'  # podman answers ENOSYS to what it does not list; Docker EPERM
+    p['defaultErrnoRet'], p['defaultErrno'] = (
+        EPERM,
+        'EPERM',
+    )  # podman answers ENOSYS to what it does not list; Docker EPERM
     for rule in p['syscalls']:
         if rule['action'] == 'SCMP_ACT_ALLOW' and not (rule.get('includes') or {}).get('caps'):
             rule['names'] = [n for n in rule['names'] if n not in NS_CALLS]
@@ -88,8 +119,19 @@ def docker_default_profile(podman_profile: dict) -> dict:
     masked = lambda i: [{'index': i, 'value': CLONE_NS_FLAGS, 'valueTwo': 0, 'op': 'SCMP_CMP_MASKED_EQ'}]
     p['syscalls'] += [
         {'names': sorted(NS_CALLS), 'action': 'SCMP_ACT_ALLOW', 'includes': not_admin},
-        {'names': ['clone'], 'action': 'SCMP_ACT_ALLOW', 'args': masked(0), 'excludes': {'caps': ['CAP_SYS_ADMIN'], 'arches': ['s390', 's390x']}},
-        {'names': ['clone'], 'action': 'SCMP_ACT_ALLOW', 'args': masked(1), 'includes': {'arches': ['s390', 's390x']}, 'excludes': not_admin},
+        {
+            'names': ['clone'],
+            'action': 'SCMP_ACT_ALLOW',
+            'args': masked(0),
+            'excludes': {'caps': ['CAP_SYS_ADMIN'], 'arches': ['s390', 's390x']},
+        },
+        {
+            'names': ['clone'],
+            'action': 'SCMP_ACT_ALLOW',
+            'args': masked(1),
+            'includes': {'arches': ['s390', 's390x']},
+            'excludes': not_admin,
+        },
         # glibc falls back to clone when clone3 says ENOSYS (its flags live in memory seccomp cannot read)
         {'names': ['clone3'], 'action': 'SCMP_ACT_ERRNO', 'errnoRet': ENOSYS, 'excludes': not_admin},
     ]
@@ -98,16 +140,26 @@ def docker_default_profile(podman_profile: dict) -> dict:
 
 @pytest.fixture(scope='session')
 def docker_seccomp(tmp_path_factory) -> str:
-    if not PODMAN_SECCOMP.exists(): pytest.fail(f'{PODMAN_SECCOMP} is missing (podman installs it)')
+    if not PODMAN_SECCOMP.exists():
+        pytest.fail(f'{PODMAN_SECCOMP} is missing (podman installs it)')
     path = tmp_path_factory.mktemp('seccomp') / 'docker-default.json'
     path.write_text(json.dumps(docker_default_profile(json.loads(PODMAN_SECCOMP.read_text())), indent=1))
     return str(path)
 
 
-def hardened(seccomp: str|None = None) -> list[str]:
+def hardened(seccomp: str | None = None) -> list[str]:
     "The options the shipped manifests grant the bot: uid 10001, read-only root, no capabilities, no new privileges."
-    opts = ['--user', f'{UID}:{UID}', '--read-only', '--tmpfs', '/tmp:rw,size=256m',
-            '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges']
+    opts = [
+        '--user',
+        f'{UID}:{UID}',
+        '--read-only',
+        '--tmpfs',
+        '/tmp:rw,size=256m',
+        '--cap-drop',
+        'ALL',
+        '--security-opt',
+        'no-new-privileges',
+    ]
     return opts + (['--security-opt', f'seccomp={seccomp}'] if seccomp else [])
 
 
@@ -117,14 +169,24 @@ def test_derived_docker_profile_refuses_unshare_that_podmans_default_allows(imag
     dockers = podman('run', '--rm', *hardened(docker_seccomp), image, *probe, check=False)
     assert podmans.returncode == 0, podmans.stderr  # this host allows user namespaces, podman's profile too
     assert dockers.returncode != 0 and 'Operation not permitted' in dockers.stderr, dockers
-    threads = podman('run', '--rm', *hardened(docker_seccomp), image, 'python3', '-c',
-                     'import threading, subprocess; t = threading.Thread(target=print); t.start(); t.join(); '
-                     'subprocess.run(["true"], check=True)', check=False)
+    threads = podman(
+        'run',
+        '--rm',
+        *hardened(docker_seccomp),
+        image,
+        'python3',
+        '-c',
+        'import threading, subprocess; t = threading.Thread(target=print); t.start(); t.join(); '
+        'subprocess.run(["true"], check=True)',
+        check=False,
+    )
     assert threads.returncode == 0, threads.stderr  # plain clone (threads, fork) still works under it
 
 
 def test_image_runs_as_uid_10001_and_carries_bubblewrap(image):
-    out = podman('run', '--rm', '--read-only', image, 'sh', '-c', 'id -u; id -g; command -v bwrap; bwrap --version').stdout.split()
+    out = podman(
+        'run', '--rm', '--read-only', image, 'sh', '-c', 'id -u; id -g; command -v bwrap; bwrap --version'
+    ).stdout.split()
     assert out[:3] == [UID, UID, '/usr/bin/bwrap'], out
     cmd = json.loads(podman('image', 'inspect', image).stdout)[0]['Config']
     assert cmd['User'] == f'{UID}:{UID}' and cmd['Cmd'] == ['aidevbot', 'serve']
@@ -133,8 +195,19 @@ def test_image_runs_as_uid_10001_and_carries_bubblewrap(image):
 def test_help_and_demo_run_read_only_as_uid_10001_under_docker_seccomp(image, docker_seccomp):
     r = podman('run', '--rm', *hardened(docker_seccomp), image, 'aidevbot', '--help')
     assert 'serve' in r.stdout and 'demo' in r.stdout
-    r = podman('run', '--rm', *hardened(docker_seccomp), '-e', 'HOME=/tmp', image,
-               'sh', '-c', 'cd /tmp && aidevbot demo --out /tmp/demo && ls /tmp/demo', timeout=240, check=False)
+    r = podman(
+        'run',
+        '--rm',
+        *hardened(docker_seccomp),
+        '-e',
+        'HOME=/tmp',
+        image,
+        'sh',
+        '-c',
+        'cd /tmp && aidevbot demo --out /tmp/demo && ls /tmp/demo',
+        timeout=240,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     assert 'passed' in r.stdout and '.zip' in r.stdout, r.stdout[-3000:]
 
@@ -142,7 +215,10 @@ def test_help_and_demo_run_read_only_as_uid_10001_under_docker_seccomp(image, do
 # -- the hostile probe, through the sandbox inside the image ---------------------------------------------------------
 
 BOT = '/tmp/bot'  # the bot's folder in a container: its .env, its SQLite database with -wal/-shm/-journal
-PASSING = {'calc.py': 'def add(a, b):\n    return a + b\n', 'test_calc.py': 'from calc import add\n\ndef test():\n    assert add(2, 2) == 4\n'}
+PASSING = {
+    'calc.py': 'def add(a, b):\n    return a + b\n',
+    'test_calc.py': 'from calc import add\n\ndef test():\n    assert add(2, 2) == 4\n',
+}
 
 # Run in the container as the bot would be (uid 10001, its secrets in its environment, another process holding them,
 # its folder with .env and database, a listener and something on 5432): the hostile probe, then a passing project,
@@ -172,13 +248,31 @@ print('RESULT ' + json.dumps(out, default=str))
 '''
 
 
-def probe_in_image(image: str, seccomp: str|None) -> tuple[dict, str]:
+def probe_in_image(image: str, seccomp: str | None) -> tuple[dict, str]:
     "The hostile probe sent through run_pytest inside the image, the bot's container shape with this seccomp profile."
     mark, tag = f'SECRETMARK{uuid.uuid4().hex[:8]}', uuid.uuid4().hex[:8]
-    secrets = {'TELEGRAM_BOT_TOKEN': f'{mark}-token', 'LLM_API_KEY': f'{mark}-key', 'DATABASE_URL': f'sqlite:///{BOT}/botdata.sqlite3', 'HOME': '/tmp'}
+    secrets = {
+        'TELEGRAM_BOT_TOKEN': f'{mark}-token',
+        'LLM_API_KEY': f'{mark}-key',
+        'DATABASE_URL': f'sqlite:///{BOT}/botdata.sqlite3',
+        'HOME': '/tmp',
+    }
     script = Path(hostile_probe.__file__).read_text() + f'\nBOT = {BOT!r}\nPASSING = {PASSING!r}\n' + IN_IMAGE
-    r = podman('run', '--rm', '-i', *hardened(seccomp), *[a for k, v in secrets.items() for a in ('-e', f'{k}={v}')], image,
-               'python3', '-', mark, tag, input=script, timeout=240, check=False)
+    r = podman(
+        'run',
+        '--rm',
+        '-i',
+        *hardened(seccomp),
+        *[a for k, v in secrets.items() for a in ('-e', f'{k}={v}')],
+        image,
+        'python3',
+        '-',
+        mark,
+        tag,
+        input=script,
+        timeout=240,
+        check=False,
+    )
     line = next((l for l in r.stdout.splitlines() if l.startswith('RESULT ')), None)
     assert line, f'the runner failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}'
     return json.loads(line[7:]), mark
@@ -193,8 +287,11 @@ def test_hostile_probe_in_the_image_under_dockers_profile_is_not_run(image, dock
     "The shipped bot container shape (Docker's default / RuntimeDefault): the sandbox cannot isolate, so nothing runs."
     res, mark = probe_in_image(image, docker_seccomp)
     assert res['uid'] == int(UID)
-    for name in ('probe', 'passing'): assert not_run(res[name]), res[name]
-    assert 'Operation not permitted' in res['passing']['message'] or 'namespace' in res['passing']['message'], res['passing']['message']
+    for name in ('probe', 'passing'):
+        assert not_run(res[name]), res[name]
+    assert 'Operation not permitted' in res['passing']['message'] or 'namespace' in res['passing']['message'], res[
+        'passing'
+    ]['message']
     assert leaks(None, res['after'], mark=mark, bot=BOT) == []
 
 
@@ -210,19 +307,35 @@ def test_hostile_probe_in_the_image_under_podmans_profile_is_contained(image):
     assert report is not None and res['passing']['status'] == 'passed', res['passing']
 
 
-def probe_executor(container: str, url: str) -> tuple[object, dict, dict|None, str]:
+def probe_executor(container: str, url: str) -> tuple[object, dict, dict | None, str]:
     """The hostile probe sent to a running executor at `url` (the test's host network), with a bot's folder, a process
     holding secrets and listeners (the host's loopback; 5432 unless something listens there) planted in its container."""
     from aidevbot.executor import remote_pytest
+
     mark, tag = f'SECRETMARK{uuid.uuid4().hex[:8]}', uuid.uuid4().hex[:8]
     podman('exec', container, 'python3', '-c', WORLD, BOT, mark)
-    podman('exec', '-d', '-e', f'TELEGRAM_BOT_TOKEN={mark}-token', '-e', f'LLM_API_KEY={mark}-key', container, 'sleep', '300')
+    podman(
+        'exec',
+        '-d',
+        '-e',
+        f'TELEGRAM_BOT_TOKEN={mark}-token',
+        '-e',
+        f'LLM_API_KEY={mark}-key',
+        container,
+        'sleep',
+        '300',
+    )
     paths, db, outside = targets(BOT, tag, '/data', '/home/aidevbot')
     with socket.create_server(('127.0.0.1', 0)) as srv, contextlib.ExitStack() as stack:
-        with contextlib.suppress(OSError): stack.enter_context(socket.create_server(('127.0.0.1', 5432)))
-        text = probe_file(paths=paths, db=db, listener=srv.getsockname()[1], outside=outside, daemon=f'DAEMONMARK{tag}', show=True)
+        with contextlib.suppress(OSError):
+            stack.enter_context(socket.create_server(('127.0.0.1', 5432)))
+        text = probe_file(
+            paths=paths, db=db, listener=srv.getsockname()[1], outside=outside, daemon=f'DAEMONMARK{tag}', show=True
+        )
         rep = asyncio.run(remote_pytest(url, {'test_probe.py': text.encode()}, timeout=60))
-    after = json.loads(podman('exec', container, 'python3', '-c', AFTER, BOT, mark, json.dumps(outside), f'DAEMONMARK{tag}').stdout)
+    after = json.loads(
+        podman('exec', container, 'python3', '-c', AFTER, BOT, mark, json.dumps(outside), f'DAEMONMARK{tag}').stdout
+    )
     return rep, after, probe_report(rep.output), mark
 
 
@@ -236,14 +349,17 @@ def assert_executor_contains(container: str, url: str) -> None:
 
 # -- `aidevbot serve` in the container, against the fakes on the host ------------------------------------------------
 
+
 def wait_ok(url: str, alive, timeout: float = 90) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert alive(), 'the container stopped'
         try:
             r = httpx.get(url, timeout=3)
-            if r.status_code == 200: return r
-        except httpx.TransportError: pass
+            if r.status_code == 200:
+                return r
+        except httpx.TransportError:
+            pass
         time.sleep(0.3)
     raise TimeoutError(url)
 
@@ -263,25 +379,48 @@ def drive_project(tg: FakeTelegram, chat: int, *, timeout: float = 180) -> dict:
 
 def container_alive(name: str):
     "A check for wait_ok: raises with the container's logs once it has stopped."
+
     def alive() -> bool:
         if podman('container', 'inspect', '--format', '{{.State.Running}}', name, check=False).stdout.strip() == 'true':
             return True
         logs = podman('logs', name, check=False)
         raise AssertionError(f'{name} stopped:\n{logs.stdout[-3000:]}\n{logs.stderr[-3000:]}')
+
     return alive
 
 
 def test_serve_in_the_container_answers_probes_delivers_a_zip_and_stops_on_sigterm(image, docker_seccomp):
     from aidevbot.testing import demo_responder
+
     name = f'aidevbot-serve-{os.getpid()}'
     with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
         port = free_port()
-        env = {'TELEGRAM_BOT_TOKEN': tg.token, 'TELEGRAM_API_BASE_URL': tg.base_url, 'TELEGRAM_FILE_BASE_URL': tg.file_base_url,
-               'LLM_API_KEY': 'test-llm-key-abc', 'LLM_BASE_URL': llm.base_url, 'HOST': '127.0.0.1', 'PORT': str(port),
-               'HOME': '/tmp', 'DATABASE_URL': 'sqlite:////tmp/aidevbot.db'}
+        env = {
+            'TELEGRAM_BOT_TOKEN': tg.token,
+            'TELEGRAM_API_BASE_URL': tg.base_url,
+            'TELEGRAM_FILE_BASE_URL': tg.file_base_url,
+            'LLM_API_KEY': 'test-llm-key-abc',
+            'LLM_BASE_URL': llm.base_url,
+            'HOST': '127.0.0.1',
+            'PORT': str(port),
+            'HOME': '/tmp',
+            'DATABASE_URL': 'sqlite:////tmp/aidevbot.db',
+        }
         envs = [a for k, v in env.items() for a in ('-e', f'{k}={v}')]
-        podman('run', '-d', '--name', name, '--network=host', *hardened(docker_seccomp), *envs, image,
-               'aidevbot', 'serve', '--grace-seconds', str(GRACE))
+        podman(
+            'run',
+            '-d',
+            '--name',
+            name,
+            '--network=host',
+            *hardened(docker_seccomp),
+            *envs,
+            image,
+            'aidevbot',
+            'serve',
+            '--grace-seconds',
+            str(GRACE),
+        )
         try:
             base = f'http://127.0.0.1:{port}'
             assert wait_ok(base + '/health', container_alive(name)).json() == {'status': 'ok'}
@@ -326,9 +465,15 @@ def host_network_stack(compose: dict, *, pg_port: int, bot_port: int, sandbox_po
             env['SANDBOX_SERVER_PORT'] = str(sandbox_port)
             s['healthcheck']['test'][-1] = s['healthcheck']['test'][-1].replace('8100', str(sandbox_port))
         else:
-            env.update(DATABASE_URL=f'postgresql://aidevbot:aidevbot@127.0.0.1:{pg_port}/aidevbot', HOST='127.0.0.1',
-                       PORT=str(bot_port), SANDBOX_URL=f'http://127.0.0.1:{sandbox_port}', TELEGRAM_API_BASE_URL=tg.base_url,
-                       TELEGRAM_FILE_BASE_URL=tg.file_base_url, LLM_BASE_URL=llm.base_url)
+            env.update(
+                DATABASE_URL=f'postgresql://aidevbot:aidevbot@127.0.0.1:{pg_port}/aidevbot',
+                HOST='127.0.0.1',
+                PORT=str(bot_port),
+                SANDBOX_URL=f'http://127.0.0.1:{sandbox_port}',
+                TELEGRAM_API_BASE_URL=tg.base_url,
+                TELEGRAM_FILE_BASE_URL=tg.file_base_url,
+                LLM_BASE_URL=llm.base_url,
+            )
     return c
 
 
@@ -336,7 +481,8 @@ def compose_cmd() -> list[str]:
     exe = shutil.which('podman-compose') or str(Path(os.sys.executable).with_name('podman-compose'))
     if not Path(exe).exists():
         msg = 'podman-compose is not installed (pip install podman-compose)'
-        if os.environ.get('AIDEVBOT_REQUIRE_IMAGE'): pytest.fail(msg)
+        if os.environ.get('AIDEVBOT_REQUIRE_IMAGE'):
+            pytest.fail(msg)
         pytest.skip(msg)
     return [exe]
 
@@ -350,8 +496,11 @@ def environ_of_pid1(container: str) -> dict[str, str]:
 
 
 class Stack:
-    def __init__(self, **kw): self.__dict__.update(kw)
-    def container(self, service: str) -> str: return f'{self.project}_{service}_1'
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    def container(self, service: str) -> str:
+        return f'{self.project}_{service}_1'
 
 
 @pytest.fixture(scope='module')
@@ -359,18 +508,32 @@ def compose_stack(image, tmp_path_factory):
     "deploy/docker-compose.yml up with podman-compose (host network), the fakes on the host; down -v afterwards."
     import yaml
     from aidevbot.testing import demo_responder
+
     pc = compose_cmd()
     project = f'aidevbot-it{os.getpid()}'
     with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
         pg_port, bot_port, sb_port = free_port(), free_port(), free_port()
-        stack = host_network_stack(yaml.safe_load((DEPLOY / 'docker-compose.yml').read_text()), pg_port=pg_port,
-                                   bot_port=bot_port, sandbox_port=sb_port, tg=tg, llm=llm)
+        stack = host_network_stack(
+            yaml.safe_load((DEPLOY / 'docker-compose.yml').read_text()),
+            pg_port=pg_port,
+            bot_port=bot_port,
+            sandbox_port=sb_port,
+            tg=tg,
+            llm=llm,
+        )
         file = tmp_path_factory.mktemp('compose') / 'compose.yml'
         file.write_text(yaml.safe_dump(stack))
-        env = {**podman_env(), 'AIDEVBOT_IMAGE': image, 'POSTGRES_IMAGE': PG_IMAGE, 'TELEGRAM_BOT_TOKEN': tg.token,
-               'LLM_API_KEY': 'compose-llm-key-xyz', 'SANDBOX_SECCOMP': str(EXECUTOR_SECCOMP)}
-        run = lambda *a, timeout=300: subprocess.run([*pc, '-p', project, '-f', str(file), *a], env=env, capture_output=True,
-                                                     text=True, timeout=timeout)
+        env = {
+            **podman_env(),
+            'AIDEVBOT_IMAGE': image,
+            'POSTGRES_IMAGE': PG_IMAGE,
+            'TELEGRAM_BOT_TOKEN': tg.token,
+            'LLM_API_KEY': 'compose-llm-key-xyz',
+            'SANDBOX_SECCOMP': str(EXECUTOR_SECCOMP),
+        }
+        run = lambda *a, timeout=300: subprocess.run(
+            [*pc, '-p', project, '-f', str(file), *a], env=env, capture_output=True, text=True, timeout=timeout
+        )
         try:
             r = run('up', '-d', 'postgres')
             assert r.returncode == 0, r.stderr[-3000:]
@@ -425,7 +588,9 @@ def test_compose_executor_holds_no_secret_no_token_and_is_ready(compose_stack):
     assert not any(v in (compose_stack.tg.token, 'compose-llm-key-xyz', 'aidevbot:aidevbot') for v in env.values())
     assert podman('exec', sb, 'test', '-e', '/var/run/secrets/kubernetes.io', check=False).returncode != 0
     assert podman('exec', sb, 'id', '-u').stdout.strip() == UID
-    assert podman('exec', sb, 'cat', '/proc/1/environ', check=False).returncode != 0  # non-dumpable, even to its own uid
+    assert (
+        podman('exec', sb, 'cat', '/proc/1/environ', check=False).returncode != 0
+    )  # non-dumpable, even to its own uid
     assert httpx.get(f'http://127.0.0.1:{compose_stack.sandbox_port}/health', timeout=5).status_code == 200
     ready = httpx.get(f'http://127.0.0.1:{compose_stack.sandbox_port}/ready', timeout=5)
     assert ready.status_code == 200, ready.text  # its sandbox probe passed under the options compose grants it
@@ -441,7 +606,11 @@ def test_compose_executor_contains_the_hostile_probe(compose_stack):
 
 # -- Kubernetes, as far as podman plays it ----------------------------------------------------------------------------
 
-PLAYABLE = {'Deployment', 'ConfigMap', 'Secret'}  # podman kube play runs these (Secret via `podman secret`); see deploy/README.md
+PLAYABLE = {
+    'Deployment',
+    'ConfigMap',
+    'Secret',
+}  # podman kube play runs these (Secret via `podman secret`); see deploy/README.md
 RUNTIME_DEFAULT = 'runtime-default.json'  # Docker's default profile (derived above), as containerd's RuntimeDefault
 KUBE = f'-t{os.getpid()}'  # suffix for the played names: pods, Secret, ConfigMap and volumes of another session's run stay apart
 
@@ -451,7 +620,9 @@ def kube_ctr(deployment: str, container: str) -> str:
     return f'{deployment}{KUBE}-pod-0-{container}'
 
 
-def playable_manifests(built: list[dict], *, image: str, tg, llm, db_url: str, port: int, sandbox_port: int) -> list[dict]:
+def playable_manifests(
+    built: list[dict], *, image: str, tg, llm, db_url: str, port: int, sandbox_port: int
+) -> list[dict]:
     """`kubectl kustomize deploy/kubernetes` as podman plays it here: images swapped for the local tag, one replica,
     the host's network (the fakes are on its loopback), polling mode, the fakes' URLs in the Secret and ConfigMap, the
     executor at a free port. Seccomp as Kubernetes would apply it: podman 4.3 reads no `seccompProfile` field, only the
@@ -460,38 +631,59 @@ def playable_manifests(built: list[dict], *, image: str, tg, llm, db_url: str, p
     each pod's volumes get its own name, as each Kubernetes pod gets its own emptyDir."""
     out = []
     for d in copy.deepcopy(built):
-        if d['kind'] not in PLAYABLE: continue
+        if d['kind'] not in PLAYABLE:
+            continue
         d['metadata']['name'] += KUBE
         if d['kind'] == 'ConfigMap':
-            d['data'].update(WEBHOOK_URL='', HOST='127.0.0.1', PORT=str(port), LLM_BASE_URL=llm.base_url,
-                             TELEGRAM_API_BASE_URL=tg.base_url, TELEGRAM_FILE_BASE_URL=tg.file_base_url,
-                             SANDBOX_URL=f'http://127.0.0.1:{sandbox_port}')  # no Service here: the executor's host port
+            d['data'].update(
+                WEBHOOK_URL='',
+                HOST='127.0.0.1',
+                PORT=str(port),
+                LLM_BASE_URL=llm.base_url,
+                TELEGRAM_API_BASE_URL=tg.base_url,
+                TELEGRAM_FILE_BASE_URL=tg.file_base_url,
+                SANDBOX_URL=f'http://127.0.0.1:{sandbox_port}',
+            )  # no Service here: the executor's host port
         if d['kind'] == 'Secret':
-            d['stringData'] = {'TELEGRAM_BOT_TOKEN': tg.token, 'LLM_API_KEY': 'kube-llm-key', 'WEBHOOK_SECRET': '',
-                               'DATABASE_URL': db_url, 'ADMIN_USER_IDS': ''}
+            d['stringData'] = {
+                'TELEGRAM_BOT_TOKEN': tg.token,
+                'LLM_API_KEY': 'kube-llm-key',
+                'WEBHOOK_SECRET': '',
+                'DATABASE_URL': db_url,
+                'ADMIN_USER_IDS': '',
+            }
         if d['kind'] == 'Deployment':
             d['spec']['replicas'] = 1
             tmpl = d['spec']['template']
             pod = tmpl['spec']
             pod['hostNetwork'] = True
             own = {v['name']: f"{d['metadata']['name']}-{v['name']}" for v in pod.get('volumes', [])}
-            for v in pod.get('volumes', []): v['name'] = own[v['name']]
+            for v in pod.get('volumes', []):
+                v['name'] = own[v['name']]
             profile = pod['securityContext'].pop('seccompProfile')
             name = Path(profile['localhostProfile']).name if profile['type'] == 'Localhost' else RUNTIME_DEFAULT
-            tmpl['metadata'].setdefault('annotations', {})['seccomp.security.alpha.kubernetes.io/pod'] = f'localhost/{name}'
+            tmpl['metadata'].setdefault('annotations', {})['seccomp.security.alpha.kubernetes.io/pod'] = (
+                f'localhost/{name}'
+            )
             for c in pod['containers']:
                 c['image'] = image
-                for m in c.get('volumeMounts', []): m['name'] = own[m['name']]
+                for m in c.get('volumeMounts', []):
+                    m['name'] = own[m['name']]
                 for ref in c.get('envFrom', []):
                     for kind in ('configMapRef', 'secretRef'):
-                        if kind in ref: ref[kind]['name'] += KUBE
+                        if kind in ref:
+                            ref[kind]['name'] += KUBE
                 named = {p['name']: p['containerPort'] for p in c.pop('ports', [])}  # host network: nothing to map
-                if c['name'] == 'bot': named['http'] = port
+                if c['name'] == 'bot':
+                    named['http'] = port
                 if c['name'] == 'sandbox':
                     named['sandbox'] = sandbox_port
                     next(e for e in c['env'] if e['name'] == 'SANDBOX_SERVER_PORT')['value'] = str(sandbox_port)
                 for probe in ('readinessProbe', 'livenessProbe', 'startupProbe'):
-                    if probe in c: c[probe]['httpGet']['port'] = named.get(c[probe]['httpGet']['port'], c[probe]['httpGet']['port'])
+                    if probe in c:
+                        c[probe]['httpGet']['port'] = named.get(
+                            c[probe]['httpGet']['port'], c[probe]['httpGet']['port']
+                        )
         out.append(d)
     return out
 
@@ -502,7 +694,11 @@ def kube_probe(container: str, probe: dict, timeout: float = 90) -> None:
     code = ['python3', '-c', f'import urllib.request; print(urllib.request.urlopen("{url}", timeout=3).status)']
     deadline = time.monotonic() + timeout
     while (r := podman('exec', container, *code, check=False)).stdout.strip() != '200':
-        assert time.monotonic() < deadline, (url, r.stderr[-2000:], podman('logs', container, check=False).stderr[-3000:])
+        assert time.monotonic() < deadline, (
+            url,
+            r.stderr[-2000:],
+            podman('logs', container, check=False).stderr[-3000:],
+        )
         time.sleep(1)
 
 
@@ -511,31 +707,69 @@ def kube_pods(image, docker_seccomp, tmp_path_factory):
     "The kustomize output played with `podman kube play` (PostgreSQL and the migrate Job's command run beside it)."
     import yaml
     from aidevbot.testing import demo_responder
+
     kubectl = shutil.which('kubectl')
     if not kubectl:
-        if os.environ.get('AIDEVBOT_REQUIRE_IMAGE'): pytest.fail('kubectl is not installed: it builds the kustomization')
+        if os.environ.get('AIDEVBOT_REQUIRE_IMAGE'):
+            pytest.fail('kubectl is not installed: it builds the kustomization')
         pytest.skip('kubectl is not installed: it builds the kustomization that podman plays')
-    built = [d for d in yaml.safe_load_all(subprocess.run([kubectl, 'kustomize', str(DEPLOY / 'kubernetes')], check=True,
-                                                          capture_output=True, text=True).stdout) if d]
+    built = [
+        d
+        for d in yaml.safe_load_all(
+            subprocess.run(
+                [kubectl, 'kustomize', str(DEPLOY / 'kubernetes')], check=True, capture_output=True, text=True
+            ).stdout
+        )
+        if d
+    ]
     pg = f'aidevbot-kube-pg-{os.getpid()}'
     pg_port, port, sb_port = free_port(), free_port(), free_port()
     db_url = f'postgresql://aidevbot:kube@127.0.0.1:{pg_port}/aidevbot'
     tmp = tmp_path_factory.mktemp('kube')
-    file, profiles = tmp / 'kube.yaml', tmp / 'seccomp'  # the kubelet's seccomp root, as deploy/README.md says to install it
+    file, profiles = (
+        tmp / 'kube.yaml',
+        tmp / 'seccomp',
+    )  # the kubelet's seccomp root, as deploy/README.md says to install it
     profiles.mkdir()
     shutil.copy(EXECUTOR_SECCOMP, profiles / EXECUTOR_SECCOMP.name)
     shutil.copy(docker_seccomp, profiles / RUNTIME_DEFAULT)
     with FakeTelegram() as tg, FakeLLM(demo_responder()) as llm:
         try:
-            podman('run', '-d', '--name', pg, '--network=host', '-e', 'POSTGRES_USER=aidevbot', '-e', 'POSTGRES_PASSWORD=kube',
-                   '-e', 'POSTGRES_DB=aidevbot', '-e', f'PGPORT={pg_port}', PG_IMAGE)
+            podman(
+                'run',
+                '-d',
+                '--name',
+                pg,
+                '--network=host',
+                '-e',
+                'POSTGRES_USER=aidevbot',
+                '-e',
+                'POSTGRES_PASSWORD=kube',
+                '-e',
+                'POSTGRES_DB=aidevbot',
+                '-e',
+                f'PGPORT={pg_port}',
+                PG_IMAGE,
+            )
             deadline = time.monotonic() + 60
             while podman('exec', pg, 'pg_isready', '-q', check=False).returncode != 0:
                 assert time.monotonic() < deadline
                 time.sleep(1)
             # the migrate Job, run as podman runs one-off containers (kube play does not play Jobs)
-            podman('run', '--rm', '--network=host', *hardened(), '-e', f'DATABASE_URL={db_url}', image, 'aidevbot', 'migrate')
-            played = playable_manifests(built, image=image, tg=tg, llm=llm, db_url=db_url, port=port, sandbox_port=sb_port)
+            podman(
+                'run',
+                '--rm',
+                '--network=host',
+                *hardened(),
+                '-e',
+                f'DATABASE_URL={db_url}',
+                image,
+                'aidevbot',
+                'migrate',
+            )
+            played = playable_manifests(
+                built, image=image, tg=tg, llm=llm, db_url=db_url, port=port, sandbox_port=sb_port
+            )
             # podman 4.3 reads a Secret for envFrom from its own secret store: a JSON map of base64 values
             secret = next(d for d in played if d['kind'] == 'Secret')
             data = {k: base64.b64encode(v.encode()).decode() for k, v in secret['stringData'].items()}
@@ -545,7 +779,8 @@ def kube_pods(image, docker_seccomp, tmp_path_factory):
             podman('kube', 'play', '--seccomp-profile-root', str(profiles), str(file), timeout=180)
             yield Stack(tg=tg, llm=llm, played=played, port=port, sandbox_port=sb_port)
         finally:
-            if file.exists(): podman('kube', 'down', str(file), check=False, timeout=120)
+            if file.exists():
+                podman('kube', 'down', str(file), check=False, timeout=120)
             for name in ('aidevbot', 'aidevbot-worker', 'aidevbot-sandbox'):
                 podman('pod', 'rm', '-f', f'{name}{KUBE}-pod-0', check=False)
                 podman('volume', 'rm', '-f', f'{name}{KUBE}-tmp', check=False)

@@ -1,4 +1,5 @@
 """EmbeddedRunner with the real orchestrator: a project interrupted by a stop resumes on the next start, without paying twice."""
+
 import asyncio
 from decimal import Decimal
 
@@ -18,12 +19,16 @@ from aidevbot.users import UserService
 def build(db, s, events):
     ledger = Ledger(db)
     llm = LLMClient(s, db, ledger=ledger)
-    async def on_event(e): events.append((e.kind, e.project_id))
+
+    async def on_event(e):
+        events.append((e.kind, e.project_id))
+
     return ledger, llm, ModelOrchestrator(s, db, llm, ledger=ledger, on_event=on_event)
 
 
 async def state(db, pid):
-    async with db.sessions() as s: return (await s.get(Project, pid)).state
+    async with db.sessions() as s:
+        return (await s.get(Project, pid)).state
 
 
 async def test_embedded_runner_resumes_active_projects_on_start(db_url):
@@ -43,7 +48,8 @@ async def test_embedded_runner_resumes_active_projects_on_start(db_url):
         await orch.approve(pid, user_id=user.id)
         await runner.enqueue(pid)
         planned = llm_server.request_count
-        while llm_server.request_count < planned + 3: await asyncio.sleep(0.05)
+        while llm_server.request_count < planned + 3:
+            await asyncio.sleep(0.05)
         await runner.stop()  # the process stops mid-project
         await llm.aclose()
         assert await state(db, pid) in ('queued', 'implementing', 'verifying', 'documenting', 'packaging')
@@ -53,11 +59,18 @@ async def test_embedded_runner_resumes_active_projects_on_start(db_url):
         runner2 = EmbeddedRunner(orch2)
         await runner2.start()
         await runner2.wait_idle(120)
-        await runner2.stop(); await llm2.aclose()
+        await runner2.stop()
+        await llm2.aclose()
         assert await state(db, pid) == 'completed'
         assert events.count(('completed', pid)) == 1
         async with db.sessions() as ses:
-            dup = (await ses.execute(select(ApiKeyUsage.call_key).where(ApiKeyUsage.outcome == 'ok')
-                                     .group_by(ApiKeyUsage.call_key).having(func.count() > 1))).all()
+            dup = (
+                await ses.execute(
+                    select(ApiKeyUsage.call_key)
+                    .where(ApiKeyUsage.outcome == 'ok')
+                    .group_by(ApiKeyUsage.call_key)
+                    .having(func.count() > 1)
+                )
+            ).all()
         assert dup == []  # no successful call was made (and paid) twice
         assert await ledger2.check_consistency() == []

@@ -1,4 +1,5 @@
 """ProcrastinateRunner on PostgreSQL: worker processes share the queue, one job per project, killed workers' jobs retried."""
+
 import asyncio
 import os
 import signal
@@ -27,19 +28,26 @@ def queue_db(pg_url):
 
 
 def start_worker(url, name, step_seconds):
-    return subprocess.Popen([sys.executable, str(WORKER), url, name, str(step_seconds)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), url, name, str(step_seconds)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def steps(url):
     with psycopg.connect(url) as c:
-        return c.execute('SELECT project_id, count(*), array_agg(DISTINCT worker) FROM job_steps GROUP BY project_id').fetchall()
+        return c.execute(
+            'SELECT project_id, count(*), array_agg(DISTINCT worker) FROM job_steps GROUP BY project_id'
+        ).fetchall()
 
 
 def wait_until(pred, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pred(): return True
+        if pred():
+            return True
         time.sleep(0.2)
     return False
 
@@ -49,17 +57,23 @@ async def enqueue(url, ids, repeat=1):
     await runner.start()
     try:
         for _ in range(repeat):
-            for pid in ids: await runner.enqueue(pid)
+            for pid in ids:
+                await runner.enqueue(pid)
         return await runner.queue_stats()
-    finally: await runner.stop()
+    finally:
+        await runner.stop()
 
 
 def stop(procs):
     for p in procs:
-        if p.poll() is None: p.send_signal(signal.SIGTERM)
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
     for p in procs:
-        try: p.wait(15)
-        except subprocess.TimeoutExpired: p.kill(); p.wait()
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def test_two_workers_run_every_project_exactly_once(queue_db):
@@ -74,7 +88,8 @@ def test_two_workers_run_every_project_exactly_once(queue_db):
             used = {w for _, _, ws in steps(queue_db) for w in ws}
         assert sorted(runs) == [(i, 1) for i in range(1, 11)]  # each project's job ran once
         assert used == {'w1', 'w2'}  # both workers took work
-    finally: stop(workers)
+    finally:
+        stop(workers)
     assert all(p.returncode == 0 for p in workers), [p.stderr.read()[-2000:] for p in workers]
 
 
@@ -82,14 +97,21 @@ def test_killed_worker_jobs_are_retried_elsewhere(queue_db):
     asyncio.run(enqueue(queue_db, range(1, 5)))
     victim = start_worker(queue_db, 'victim', 1.0)  # slow steps: it is mid-project when killed
     assert wait_until(lambda: any(n >= 1 for _, n, _ in steps(queue_db)), 30)
-    victim.send_signal(signal.SIGKILL); victim.wait()
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
     partial = {pid for pid, n, _ in steps(queue_db) if n < 3}
     assert partial, 'the victim was killed mid-project'
-    asyncio.run(enqueue(queue_db, sorted(partial)))  # someone asks again (a Resume press, a worker start-up): a newer job waits too
+    asyncio.run(
+        enqueue(queue_db, sorted(partial))
+    )  # someone asks again (a Resume press, a worker start-up): a newer job waits too
     survivor = start_worker(queue_db, 'survivor', 0.05)
     try:
-        assert wait_until(lambda: len(steps(queue_db)) == 4 and all(n == 3 for _, n, _ in steps(queue_db)), 60), steps(queue_db)
+        assert wait_until(lambda: len(steps(queue_db)) == 4 and all(n == 3 for _, n, _ in steps(queue_db)), 60), steps(
+            queue_db
+        )
         finished_by = {pid: ws for pid, _, ws in steps(queue_db)}
-        for pid in partial: assert 'survivor' in finished_by[pid]
-    finally: stop([survivor])
+        for pid in partial:
+            assert 'survivor' in finished_by[pid]
+    finally:
+        stop([survivor])
     assert survivor.returncode == 0, survivor.stderr.read()[-2000:]

@@ -1,5 +1,6 @@
 """`aidevbot worker` processes on PostgreSQL run real projects (orchestrator + FakeLLM demo responder):
 each completes exactly once, also when a worker is killed outright mid-project, and no call is charged twice."""
+
 import asyncio
 import os
 import signal
@@ -26,8 +27,15 @@ CHAT0 = 7000
 
 
 def settings_for(url, llm, tg) -> Settings:
-    return Settings(database_url=url, llm_base_url=llm.base_url, llm_api_key='test-key', telegram_bot_token=tg.token,
-                    telegram_api_base_url=tg.base_url, telegram_file_base_url=tg.file_base_url, job_backend='procrastinate')
+    return Settings(
+        database_url=url,
+        llm_base_url=llm.base_url,
+        llm_api_key='test-key',
+        telegram_bot_token=tg.token,
+        telegram_api_base_url=tg.base_url,
+        telegram_file_base_url=tg.file_base_url,
+        job_backend='procrastinate',
+    )
 
 
 async def queue_projects(s: Settings, n: int, *, enqueue: bool = True) -> list[int]:
@@ -41,46 +49,77 @@ async def queue_projects(s: Settings, n: int, *, enqueue: bool = True) -> list[i
         for i in range(n):
             user, _ = await users.ensure_user(CHAT0 + i, first_name=f'u{i}')
             await ledger.credit(user.id, Decimal(300), kind='admin', key=f'test-grant-{i}')
-            pid = await orch.create_project(user_id=user.id, chat_id=CHAT0 + i, description=f'A small Python library number {i} with tests.')
+            pid = await orch.create_project(
+                user_id=user.id, chat_id=CHAT0 + i, description=f'A small Python library number {i} with tests.'
+            )
             assert await orch.advance(pid) == 'awaiting_approval'
             await orch.approve(pid, user_id=user.id)
             ids.append(pid)
         if enqueue:
             runner = ProcrastinateRunner(s)
             await runner.start()
-            for pid in ids: await runner.enqueue(pid)
+            for pid in ids:
+                await runner.enqueue(pid)
             await runner.stop()
         return ids
     finally:
-        await llm.aclose(); await db.dispose()
+        await llm.aclose()
+        await db.dispose()
 
 
 def worker_env(s: Settings) -> dict:
-    return {'PATH': os.environ['PATH'], 'HOME': os.environ.get('HOME', '/tmp'), 'DATABASE_URL': s.database_url,
-            'LLM_BASE_URL': s.llm_base_url, 'LLM_API_KEY': 'test-key', 'TELEGRAM_BOT_TOKEN': s.telegram_bot_token.get_secret_value(),
-            'TELEGRAM_API_BASE_URL': s.telegram_api_base_url, 'TELEGRAM_FILE_BASE_URL': s.telegram_file_base_url,
-            'JOB_BACKEND': 'procrastinate', 'PROGRESS_EDIT_SECONDS': '1'}
+    return {
+        'PATH': os.environ['PATH'],
+        'HOME': os.environ.get('HOME', '/tmp'),
+        'DATABASE_URL': s.database_url,
+        'LLM_BASE_URL': s.llm_base_url,
+        'LLM_API_KEY': 'test-key',
+        'TELEGRAM_BOT_TOKEN': s.telegram_bot_token.get_secret_value(),
+        'TELEGRAM_API_BASE_URL': s.telegram_api_base_url,
+        'TELEGRAM_FILE_BASE_URL': s.telegram_file_base_url,
+        'JOB_BACKEND': 'procrastinate',
+        'PROGRESS_EDIT_SECONDS': '1',
+    }
 
 
 def start_worker(s: Settings, log: Path) -> subprocess.Popen:
     exe = Path(sys.executable).with_name('aidevbot')
-    return subprocess.Popen([str(exe), 'worker', '--concurrency', '2', '--heartbeat-seconds', '1', '--stalled-after', '4',
-                             '--lease-seconds', '6', '--grace-seconds', '5'],
-                            env=worker_env(s), stdout=log.open('ab'), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            str(exe),
+            'worker',
+            '--concurrency',
+            '2',
+            '--heartbeat-seconds',
+            '1',
+            '--stalled-after',
+            '4',
+            '--lease-seconds',
+            '6',
+            '--grace-seconds',
+            '5',
+        ],
+        env=worker_env(s),
+        stdout=log.open('ab'),
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def states(s: Settings) -> dict[int, str]:
     db = await open_database(s)
     try:
-        async with db.sessions() as ses: return dict((await ses.execute(select(Project.id, Project.state))).all())
-    finally: await db.dispose()
+        async with db.sessions() as ses:
+            return dict((await ses.execute(select(Project.id, Project.state))).all())
+    finally:
+        await db.dispose()
 
 
 async def wait_all(s: Settings, ids, timeout: float) -> dict[int, str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         st = await states(s)
-        if all(st[i] in ('completed', 'failed', 'paused', 'cancelled') for i in ids): return st
+        if all(st[i] in ('completed', 'failed', 'paused', 'cancelled') for i in ids):
+            return st
         await asyncio.sleep(0.5)
     return await states(s)
 
@@ -90,26 +129,44 @@ async def charged_twice(s: Settings) -> list:
     db = await open_database(s)
     try:
         async with db.sessions() as ses:
-            dup_ok = (await ses.execute(select(ApiKeyUsage.call_key, func.count()).where(ApiKeyUsage.outcome == 'ok')
-                                        .group_by(ApiKeyUsage.call_key).having(func.count() > 1))).all()
-            dup_settle = (await ses.execute(text("SELECT llm_call_id, count(*) FROM credit_transactions WHERE llm_call_id IS NOT NULL "
-                                                 "GROUP BY llm_call_id HAVING count(*) > 1"))).all()
+            dup_ok = (
+                await ses.execute(
+                    select(ApiKeyUsage.call_key, func.count())
+                    .where(ApiKeyUsage.outcome == 'ok')
+                    .group_by(ApiKeyUsage.call_key)
+                    .having(func.count() > 1)
+                )
+            ).all()
+            dup_settle = (
+                await ses.execute(
+                    text(
+                        "SELECT llm_call_id, count(*) FROM credit_transactions WHERE llm_call_id IS NOT NULL "
+                        "GROUP BY llm_call_id HAVING count(*) > 1"
+                    )
+                )
+            ).all()
         return [*dup_ok, *dup_settle, *await Ledger(db).check_consistency()]
-    finally: await db.dispose()
+    finally:
+        await db.dispose()
 
 
 def stop(procs) -> None:
     for p in procs:
-        if p.poll() is None: p.send_signal(signal.SIGTERM)
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
     for p in procs:
-        try: p.wait(30)
-        except subprocess.TimeoutExpired: p.kill(); p.wait()
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def deliveries(tg) -> dict[int, int]:
     out = {}
     for c in tg.calls_to('sendDocument'):
-        if c.ok: out[c.params['chat_id']] = out.get(c.params['chat_id'], 0) + 1
+        if c.ok:
+            out[c.params['chat_id']] = out.get(c.params['chat_id'], 0) + 1
     return out
 
 
@@ -126,7 +183,8 @@ async def test_two_workers_complete_ten_projects_exactly_once(pg, tmp_path):
         workers = [start_worker(s, tmp_path / f'w{i}.log') for i in (1, 2)]
         try:
             st = await wait_all(s, ids, 240)
-        finally: stop(workers)
+        finally:
+            stop(workers)
         logs = '\n'.join((tmp_path / f'w{i}.log').read_text()[-3000:] for i in (1, 2))
         assert all(st[i] == 'completed' for i in ids), (st, logs)
         await asyncio.sleep(1)
@@ -142,14 +200,17 @@ async def test_killed_worker_its_projects_still_complete_and_nothing_is_charged_
         planned = llm.request_count
         victim = start_worker(s, tmp_path / 'victim.log')
         deadline = time.monotonic() + 120
-        while llm.request_count < planned + 4 and time.monotonic() < deadline: await asyncio.sleep(0.1)
-        victim.send_signal(signal.SIGKILL); victim.wait()
+        while llm.request_count < planned + 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
         st = await states(s)
         assert any(st[i] not in ('completed', 'queued') for i in ids), st  # killed mid-project
         survivors = [start_worker(s, tmp_path / f's{i}.log') for i in (1, 2)]
         try:
             st = await wait_all(s, ids, 240)
-        finally: stop(survivors)
+        finally:
+            stop(survivors)
         logs = '\n'.join(p.read_text()[-3000:] for p in tmp_path.glob('*.log'))
         assert all(st[i] == 'completed' for i in ids), (st, logs)
         await asyncio.sleep(1)

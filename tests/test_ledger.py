@@ -1,4 +1,5 @@
 """Ledger under concurrency, on SQLite and PostgreSQL: no credit created, lost or spent twice."""
+
 import asyncio
 from datetime import timedelta
 from decimal import Decimal
@@ -16,7 +17,8 @@ from aidevbot.users import UserService
 async def new_user(db, ledger, balance, tg=1) -> int:
     async with db.sessions() as s, s.begin():
         s.add(u := User(telegram_user_id=tg))
-    if balance: await ledger.credit(u.id, balance, key=f'grant:{tg}')
+    if balance:
+        await ledger.credit(u.id, balance, key=f'grant:{tg}')
     return u.id
 
 
@@ -57,7 +59,9 @@ async def test_same_key_five_times_concurrently_has_one_effect(database):
     settled = await asyncio.gather(*(ledger.settle(holds[0], '1.5') for _ in range(5)))
     assert settled == [Decimal('1.50')] * 5
     assert await ledger.balance(uid) == Decimal('20') - 3 + 2 - Decimal('1.5')
-    assert await count(database, CreditTransaction, CreditTransaction.user_id == uid) == 5  # grant, debit, credit, hold, its release
+    assert (
+        await count(database, CreditTransaction, CreditTransaction.user_id == uid) == 5
+    )  # grant, debit, credit, hold, its release
     assert await ledger.check_consistency() == []
 
 
@@ -65,9 +69,19 @@ async def test_payment_credited_once_and_refunded_once_under_concurrency(databas
     ledger = Ledger(database)
     uid = await new_user(database, ledger, 0)
     pack = CreditPack(100, 750)
-    results = await asyncio.gather(*(ledger.credit_payment(
-        user_id=uid, telegram_payment_charge_id='tg_charge_1', provider_payment_charge_id='prov_1',
-        pack=pack, stars=750, payload='p100') for _ in range(5)))
+    results = await asyncio.gather(
+        *(
+            ledger.credit_payment(
+                user_id=uid,
+                telegram_payment_charge_id='tg_charge_1',
+                provider_payment_charge_id='prov_1',
+                pack=pack,
+                stars=750,
+                payload='p100',
+            )
+            for _ in range(5)
+        )
+    )
     assert sum(created for _, created in results) == 1
     assert len({p.id for p, _ in results}) == 1
     assert await ledger.balance(uid) == Decimal('100')
@@ -83,8 +97,13 @@ async def test_payment_credited_once_and_refunded_once_under_concurrency(databas
 async def test_refund_of_spent_credits_is_refused_unless_partial(database):
     ledger = Ledger(database)
     uid = await new_user(database, ledger, 0)
-    await ledger.credit_payment(user_id=uid, telegram_payment_charge_id='c2', provider_payment_charge_id=None,
-                                pack=CreditPack(100, 750), stars=750)
+    await ledger.credit_payment(
+        user_id=uid,
+        telegram_payment_charge_id='c2',
+        provider_payment_charge_id=None,
+        pack=CreditPack(100, 750),
+        stars=750,
+    )
     await ledger.debit(uid, 60, key='spent')
     with pytest.raises(InsufficientCredits):
         await ledger.refund_payment('c2')
@@ -134,8 +153,12 @@ async def test_recover_stale_releases_calls_but_keeps_live_project_holds(databas
     ledger = Ledger(database)
     uid = await new_user(database, ledger, Decimal('10'))
     async with database.sessions() as s, s.begin():
-        s.add_all(projects := [Project(user_id=uid, description=st, state=st) for st in
-                               (ProjectState.implementing, ProjectState.paused, ProjectState.cancelled)])
+        s.add_all(
+            projects := [
+                Project(user_id=uid, description=st, state=st)
+                for st in (ProjectState.implementing, ProjectState.paused, ProjectState.cancelled)
+            ]
+        )
     holds = [await ledger.reserve(uid, 2, key=f'hold:{p.id}', project_id=p.id) for p in projects]
     call = await ledger.reserve(uid, 1, key='call', project_id=projects[0].id, parent_id=holds[0])
     crashed = await ledger.reserve(uid, 1, key='crashed')
@@ -145,7 +168,9 @@ async def test_recover_stale_releases_calls_but_keeps_live_project_holds(databas
         await s.execute(update(CreditReservation).values(created_at=utcnow() - timedelta(minutes=30)))
     fresh = await ledger.reserve(uid, 1, key='fresh')
     assert await ledger.balance(uid) == Decimal('2')
-    assert await ledger.recover_stale(timedelta(minutes=10)) == 3  # the call, the crashed call, the cancelled project's hold
+    assert (
+        await ledger.recover_stale(timedelta(minutes=10)) == 3
+    )  # the call, the crashed call, the cancelled project's hold
     assert {r.id for r in await ledger.open_reservations(uid)} == {holds[0], holds[1], fresh}
     assert await ledger.balance(uid) == Decimal('5')
     # a call that finishes after recovery still pays for what it used
@@ -183,7 +208,9 @@ async def test_a_repeat_returns_the_first_entry_even_when_the_balance_no_longer_
     ledger = Ledger(database)
     uid = await new_user(database, ledger, Decimal('5'))
     first = await ledger.debit(uid, 5, key='all-of-it')
-    again = await ledger.debit(uid, 5, key='all-of-it')  # a retry after the first one succeeded: not refused, not charged
+    again = await ledger.debit(
+        uid, 5, key='all-of-it'
+    )  # a retry after the first one succeeded: not refused, not charged
     assert again.id == first.id and again.balance_after == 0 and await ledger.balance(uid) == 0
     with pytest.raises(InsufficientCredits) as e:
         await ledger.debit(uid, 1, key='more')

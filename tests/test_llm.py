@@ -1,4 +1,5 @@
 """The metered LLM client against FakeLLM: retries, typed errors, fallbacks, structured output, a charge per attempt."""
+
 import asyncio
 import logging
 from decimal import Decimal
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from aidevbot.billing import InsufficientCredits, Ledger, MissingPrice, Pricing, cost_usd
 from aidevbot.config import Settings
 from aidevbot.db import ApiKeyUsage, CreditReservation, User
-from aidevbot.llm import (LLMClient, LLMOutputError, LLMRequestError, LLMUnavailable, ProviderOutOfCredit, Role)
+from aidevbot.llm import LLMClient, LLMOutputError, LLMRequestError, LLMUnavailable, ProviderOutOfCredit, Role
 from aidevbot.testing import FakeLLM, Fault, InvalidJSON, Slow, Truncated, free_port, migrated_database
 
 KEY = 'sk-or-v1-TESTKEY-7f3a9c'
@@ -36,17 +37,24 @@ def fake():
 
 class Harness:
     "A client on `fake` with recorded sleeps, and a user with credits."
+
     def __init__(self, db, base_url, **overrides):
         self.db, self.sleeps = db, []
-        self.settings = Settings(_env_file=None, llm_api_key=KEY, llm_base_url=base_url, **{"llm_max_attempts": 3, **overrides})
+        self.settings = Settings(
+            _env_file=None, llm_api_key=KEY, llm_base_url=base_url, **{"llm_max_attempts": 3, **overrides}
+        )
         self.ledger, self.pricing = Ledger(db), Pricing(db, self.settings)
-        async def sleep(s): self.sleeps.append(s)
+
+        async def sleep(s):
+            self.sleeps.append(s)
+
         self.llm = LLMClient(self.settings, db, ledger=self.ledger, pricing=self.pricing, sleep=sleep, rng=lambda: 1.0)
 
     async def user(self, credits='100', tg=1) -> int:
         async with self.db.sessions() as s, s.begin():
             s.add(u := User(telegram_user_id=tg))
-        if Decimal(credits): await self.ledger.credit(u.id, credits, key=f'grant:{tg}')
+        if Decimal(credits):
+            await self.ledger.credit(u.id, credits, key=f'grant:{tg}')
         return u.id
 
     async def rows(self) -> list[ApiKeyUsage]:
@@ -58,11 +66,18 @@ class Harness:
         rows = await self.rows()
         for row in rows:
             async with self.db.sessions() as s:  # (one session at a time: a SQLite session holds the write lock)
-                res = (await s.execute(select(CreditReservation).where(
-                    CreditReservation.idempotency_key.like(f'llm:{row.call_key}:{row.attempt}:%')))).scalar_one()
+                res = (
+                    await s.execute(
+                        select(CreditReservation).where(
+                            CreditReservation.idempotency_key.like(f'llm:{row.call_key}:{row.attempt}:%')
+                        )
+                    )
+                ).scalar_one()
             assert res.status == 'settled' and res.settled_amount == row.credits
             price = await self.pricing.price(row.model)
-            if row.cost_usd == cost_usd(price, row.prompt_tokens, row.completion_tokens):  # (else the provider reported it)
+            if row.cost_usd == cost_usd(
+                price, row.prompt_tokens, row.completion_tokens
+            ):  # (else the provider reported it)
                 assert row.credits == self.pricing.credits_for_cost(row.cost_usd)
         assert await self.ledger.open_reservations() == []
         assert await self.ledger.balance(uid) == Decimal(start_balance) - sum(r.credits for r in rows)
@@ -189,14 +204,19 @@ async def test_provider_reported_cost_is_used(db):
 async def test_fallback_model_when_primary_is_unavailable(db):
     def responder(body):
         return Fault(404, message='model not found') if body['model'] == 'vendor/down' else f"from {body['model']}"
+
     with FakeLLM(responder) as fake:
-        h = Harness(db, fake.base_url, reviewer_model='vendor/down',
-                    llm_fallback_models='vendor/unpriced,openai/gpt-4.1-mini')
+        h = Harness(
+            db, fake.base_url, reviewer_model='vendor/down', llm_fallback_models='vendor/unpriced,openai/gpt-4.1-mini'
+        )
         await h.pricing.set_price('vendor/down', 1, 1)
         uid = await h.user()
         r = await h.llm.complete('reviewer', ASK, user_id=uid, max_tokens=100)
         assert r.text == 'from openai/gpt-4.1-mini' and r.model == 'openai/gpt-4.1-mini'
-        assert [q['model'] for q in fake.requests] == ['vendor/down', 'openai/gpt-4.1-mini']  # unpriced fallback skipped
+        assert [q['model'] for q in fake.requests] == [
+            'vendor/down',
+            'openai/gpt-4.1-mini',
+        ]  # unpriced fallback skipped
         fake.reset()
         fake.responder = None
         h.settings.llm_max_attempts = 2
@@ -258,7 +278,8 @@ async def test_cancelled_call_leaves_no_open_reservation(db):
         fake.script(Slow(5, 'late'))
         task = asyncio.create_task(h.llm.complete('reviewer', ASK, user_id=uid, max_tokens=100))
         for _ in range(200):
-            if fake.request_count: break
+            if fake.request_count:
+                break
             await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -273,8 +294,12 @@ async def test_api_key_never_appears_in_errors_rows_prompts_or_logs(db, fake, ca
     caplog.set_level(logging.DEBUG)
     h = Harness(db, fake.base_url)
     uid = await h.user()
-    fake.script(Fault(401, message=f'Invalid API key {KEY}'), Fault(500, message=f'upstream rejected {KEY}'),
-                Fault(500), Fault(500))
+    fake.script(
+        Fault(401, message=f'Invalid API key {KEY}'),
+        Fault(500, message=f'upstream rejected {KEY}'),
+        Fault(500),
+        Fault(500),
+    )
     with pytest.raises(LLMRequestError) as e1:
         await h.llm.complete('reviewer', ASK, user_id=uid, max_tokens=100)
     with pytest.raises(LLMUnavailable) as e2:
@@ -292,6 +317,7 @@ async def test_api_key_never_appears_in_errors_rows_prompts_or_logs(db, fake, ca
 
 async def test_missing_api_key_is_a_config_error_before_anything_is_sent_or_reserved(db, fake):
     from aidevbot.config import ConfigError
+
     h = Harness(db, fake.base_url)
     h.llm.settings = h.settings.model_copy(update={'llm_api_key': None})
     uid = await h.user()

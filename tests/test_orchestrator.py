@@ -1,5 +1,6 @@
 """The orchestrator end to end: real database (SQLite and PostgreSQL), real ledger and LLM client, FakeLLM on loopback
 playing the demo project, generated code run in the sandbox and again from the delivered ZIP."""
+
 import asyncio
 import io
 import re
@@ -19,18 +20,29 @@ from orchestrator_support import plan_and_approve, stack, unzip_and_test
 
 
 async def _state(s, pid):
-    async with s.db.sessions() as ses: return await ses.get(Project, pid)
+    async with s.db.sessions() as ses:
+        return await ses.get(Project, pid)
 
 
 async def _tasks(s, pid, version=1):
     async with s.db.sessions() as ses:
-        return list((await ses.scalars(select(ProjectTask).where(ProjectTask.project_id == pid, ProjectTask.version == version)
-                                       .order_by(ProjectTask.idx))).all())
+        return list(
+            (
+                await ses.scalars(
+                    select(ProjectTask)
+                    .where(ProjectTask.project_id == pid, ProjectTask.version == version)
+                    .order_by(ProjectTask.idx)
+                )
+            ).all()
+        )
 
 
 def _impl_tasks(fake):
     "Task numbers of the implementer requests FakeLLM saw, in order."
-    return [int(re.search(r'Your task \((\d+) of', r['messages'][-1]['content']).group(1)) for r in fake.requests_for('task_files')]
+    return [
+        int(re.search(r'Your task \((\d+) of', r['messages'][-1]['content']).group(1))
+        for r in fake.requests_for('task_files')
+    ]
 
 
 async def test_full_flow_completes_and_the_zip_passes_its_tests(db_url):
@@ -84,12 +96,18 @@ async def test_full_flow_completes_and_the_zip_passes_its_tests(db_url):
 
 async def _hold_id(s, pid):
     async with s.db.sessions() as ses:
-        return (await ses.scalars(select(CreditReservation.id).where(CreditReservation.project_id == pid,
-                                                                     CreditReservation.purpose == 'project'))).first()
+        return (
+            await ses.scalars(
+                select(CreditReservation.id).where(
+                    CreditReservation.project_id == pid, CreditReservation.purpose == 'project'
+                )
+            )
+        ).first()
 
 
-@pytest.mark.parametrize('fault,evidence', [('syntax', 'SyntaxError'), ('failing_test', 'tests failed'),
-                                            ('missing_import', 'textutils')])
+@pytest.mark.parametrize(
+    'fault,evidence', [('syntax', 'SyntaxError'), ('failing_test', 'tests failed'), ('missing_import', 'textutils')]
+)
 async def test_scripted_faults_are_caught_and_repaired(sqlite_url, fault, evidence):
     with FakeLLM(demo_responder(fault=fault)) as fake:
         async with stack(sqlite_url, fake.base_url) as s:
@@ -112,7 +130,11 @@ async def test_unrepaired_faults_end_as_a_clear_failure_with_files_kept(sqlite_u
             assert await s.orch.advance(pid) == 'failed'
             assert 'completed' not in s.kinds() and all(e.reply.document is None for e in s.events)
             failed = s.events[-1]
-            assert failed.kind == 'failed' and 'task 2 of 3' in failed.reply.text and 'Command-line interface' in failed.reply.text
+            assert (
+                failed.kind == 'failed'
+                and 'task 2 of 3' in failed.reply.text
+                and 'Command-line interface' in failed.reply.text
+            )
             p = await _state(s, pid)
             assert p.error and p.result is None
             tasks = await _tasks(s, pid)
@@ -129,12 +151,14 @@ async def test_unrepaired_faults_end_as_a_clear_failure_with_files_kept(sqlite_u
 async def test_hostile_file_names_fail_the_attempt_and_are_never_stored(sqlite_url):
     demo = demo_responder()
     served = {'n': 0}
+
     def responder(body):
         reply = demo(body)
         if RecordedRequest(body, {}, '').schema_name == 'task_files' and served['n'] == 0:
             served['n'] += 1
             reply += '\n' + render_file_blocks({'../escape.py': 'x = 1\n'})
         return reply
+
     with FakeLLM(responder) as fake:
         async with stack(sqlite_url, fake.base_url) as s:
             pid = await plan_and_approve(s)
@@ -176,11 +200,15 @@ async def test_out_of_credits_pauses_and_resumes_after_a_top_up(sqlite_url):
             assert (await s.orch.approve(pid, user_id=s.user_id)).text.startswith('✅')
             assert await s.ledger.balance(s.user_id) == 0
             hold = (await _state(s, pid)).reservation_id
-            async with s.db.sessions() as ses: left = (await ses.get(CreditReservation, hold)).amount
+            async with s.db.sessions() as ses:
+                left = (await ses.get(CreditReservation, hold)).amount
             await s.ledger.reserve(s.user_id, left, key='drain', parent_id=hold)  # something used it all
             assert await s.orch.advance(pid) == 'paused'
             paused = s.events[-1]
-            assert paused.kind == 'paused' and [b.data for b in paused.reply.buttons[0]] == [f'resume:{pid}', f'cancel:{pid}']
+            assert paused.kind == 'paused' and [b.data for b in paused.reply.buttons[0]] == [
+                f'resume:{pid}',
+                f'cancel:{pid}',
+            ]
             assert 'Top up' in paused.reply.text
             assert (await _state(s, pid)).paused_reason
             still = await s.orch.resume(pid, user_id=s.user_id)
@@ -242,7 +270,11 @@ async def test_a_change_request_makes_version_2_and_version_1_stays_downloadable
             assert 'version 2' in reply.text and (await _state(s, pid)).state == 'planning'
             assert await s.orch.advance(pid) == 'awaiting_approval'
             plan = s.events[-1]
-            assert plan.kind == 'plan_ready' and 'version 2' in plan.reply.text and 'Ranks in the report' in plan.reply.text
+            assert (
+                plan.kind == 'plan_ready'
+                and 'version 2' in plan.reply.text
+                and 'Ranks in the report' in plan.reply.text
+            )
             architect = fake.requests_for('project_plan')[-1]['messages'][-1]['content']
             assert 'Change request:' in architect and 'cli.py' in architect  # the delta plan sees the current files
             assert (await s.orch.approve(pid, user_id=s.user_id)).text.startswith('✅')
@@ -262,7 +294,9 @@ async def test_one_runner_per_project(sqlite_url):
     with FakeLLM(demo_responder(), latency=0.05) as fake:
         async with stack(sqlite_url, fake.base_url, orchestrator_kw={'lease_seconds': 3}) as s:
             pid = await plan_and_approve(s)
-            other = ModelOrchestrator(s.settings, s.db, s.llm, ledger=s.ledger, pricing=s.pricing)  # another process, in effect
+            other = ModelOrchestrator(
+                s.settings, s.db, s.llm, ledger=s.ledger, pricing=s.pricing
+            )  # another process, in effect
             a, b = await asyncio.gather(s.orch.advance(pid, worker_id='w1'), other.advance(pid, worker_id='w2'))
             assert 'completed' in (a, b) and {a, b} - {'completed'} <= {'queued', 'implementing', 'verifying'}, (a, b)
             assert _impl_tasks(fake) == [1, 2, 3]  # no task was written twice
@@ -294,15 +328,21 @@ async def test_the_credit_cap_stops_a_project(sqlite_url):
 
 async def test_a_missing_third_party_package_is_said_plainly_not_verified(sqlite_url):
     demo = demo_responder()
+
     def responder(body):
         reply = demo(body)
-        if RecordedRequest(body, {}, '').schema_name == 'task_files' \
-                and 'Your task (3 of 3)' in body['messages'][-1]['content']:
+        if (
+            RecordedRequest(body, {}, '').schema_name == 'task_files'
+            and 'Your task (3 of 3)' in body['messages'][-1]['content']
+        ):
             files = parse_file_blocks(reply).files
-            files['tests/test_report.py'] = ('import fancystats  # a declared requirement the sandbox does not install\n'
-                                             + files['tests/test_report.py'])
+            files['tests/test_report.py'] = (
+                'import fancystats  # a declared requirement the sandbox does not install\n'
+                + files['tests/test_report.py']
+            )
             reply = render_file_blocks({**files, 'requirements.txt': 'fancystats==1.0\n'})
         return reply
+
     with FakeLLM(responder) as fake:
         async with stack(sqlite_url, fake.base_url) as s:
             pid = await plan_and_approve(s)
@@ -318,16 +358,21 @@ async def test_a_runner_starting_up_frees_reservations_a_crash_left_open(sqlite_
     from datetime import timedelta
     from sqlalchemy import update
     from aidevbot.db import utcnow
+
     with FakeLLM(demo_responder()) as fake:
         async with stack(sqlite_url, fake.base_url) as s:
             before = await s.ledger.balance(s.user_id)
             pid = await plan_and_approve(s)
             hold = (await _state(s, pid)).reservation_id
-            crashed = await s.ledger.reserve(s.user_id, 3, key='llm:crashed-call', parent_id=hold)  # a call that never settled
+            crashed = await s.ledger.reserve(
+                s.user_id, 3, key='llm:crashed-call', parent_id=hold
+            )  # a call that never settled
             async with s.db.sessions() as ses, ses.begin():
                 await ses.execute(update(CreditReservation).values(created_at=utcnow() - timedelta(days=1)))
             assert await s.orch.resumable() == [pid]
-            assert [r.id for r in await s.ledger.open_reservations(s.user_id)] == [hold]  # the live project's hold stays
+            assert [r.id for r in await s.ledger.open_reservations(s.user_id)] == [
+                hold
+            ]  # the live project's hold stays
             async with s.db.sessions() as ses:
                 assert (await ses.get(CreditReservation, crashed)).status == 'released'
             assert await s.orch.cancel(pid, user_id=s.user_id)
@@ -335,19 +380,29 @@ async def test_a_runner_starting_up_frees_reservations_a_crash_left_open(sqlite_
             assert await s.ledger.check_consistency() == []
 
 
-async def test_files_that_run_code_when_opened_are_named_in_the_caption_and_readme_and_lookalikes_never_ship(sqlite_url):
+async def test_files_that_run_code_when_opened_are_named_in_the_caption_and_readme_and_lookalikes_never_ship(
+    sqlite_url,
+):
     "A first attempt with '.git/config', a Cyrillic 'ѕetup.py' and fullwidth '．．/x.py' is refused; '.envrc' ships, named."
     demo = demo_responder()
     served = {'n': 0}
+
     def responder(body):
         reply = demo(body)
         if RecordedRequest(body, {}, '').schema_name == 'task_files':
             served['n'] += 1
             extra = {'.envrc': 'echo hi\n', '.vscode/tasks.json': '{}\n'}
             if served['n'] == 1:
-                extra.update({'.git/config': '[core]\n\tfsmonitor = touch /tmp/pwned\n', 'ѕetup.py': 'x = 1\n', '．．/x.py': 'x = 1\n'})
+                extra.update(
+                    {
+                        '.git/config': '[core]\n\tfsmonitor = touch /tmp/pwned\n',
+                        'ѕetup.py': 'x = 1\n',
+                        '．．/x.py': 'x = 1\n',
+                    }
+                )
             reply += '\n' + render_file_blocks(extra)
         return reply
+
     with FakeLLM(responder) as fake:
         async with stack(sqlite_url, fake.base_url) as s:
             pid = await plan_and_approve(s)
@@ -359,7 +414,9 @@ async def test_files_that_run_code_when_opened_are_named_in_the_caption_and_read
                 names = zf.namelist()
                 readme = zf.read('word-stats/README.md').decode()
             assert 'word-stats/.envrc' in names and 'word-stats/.vscode/tasks.json' in names
-            assert not any('.git/' in n.casefold() or 'ѕ' in n or '..' in n or n.endswith('/x.py') for n in names), names
+            assert not any('.git/' in n.casefold() or 'ѕ' in n or '..' in n or n.endswith('/x.py') for n in names), (
+                names
+            )
             assert '## Files that run code on their own' in readme and '- `.envrc` — direnv' in readme
             again = await s.orch.artifact(pid, user_id=s.user_id)  # a later download says the same
             assert again.caption == doc.caption and again.data == doc.data

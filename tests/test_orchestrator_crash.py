@@ -1,5 +1,6 @@
 """Crash test: a process running a project is SIGKILLed in the middle of a task and started again. The project
 completes, earlier tasks are not redone, and every model call is charged exactly once."""
+
 import os
 import re
 import signal
@@ -28,19 +29,27 @@ def _task_numbers(requests):
 
 async def test_killed_mid_task_then_restarted_completes_without_redoing_or_paying_twice(db_url):
     demo, lock, seen = demo_responder(), threading.Lock(), Counter()
+
     def responder(body):
         reply = demo(body)
         if RecordedRequest(body, {}, '').schema_name == 'task_files':
             with lock:
                 seen['impl'] += 1
-                if seen['impl'] == 2: return Slow(60, reply)  # task 2: the worker is killed while it waits
+                if seen['impl'] == 2:
+                    return Slow(60, reply)  # task 2: the worker is killed while it waits
         return reply
+
     with FakeLLM(responder) as fake:
         async with stack(db_url, fake.base_url) as s:
             pid = await plan_and_approve(s)
             after_approve = await s.ledger.balance(s.user_id)
-            worker = subprocess.Popen([sys.executable, WORKER, db_url, fake.base_url, str(pid)], start_new_session=True,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            worker = subprocess.Popen(
+                [sys.executable, WORKER, db_url, fake.base_url, str(pid)],
+                start_new_session=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             deadline = time.monotonic() + 90
             while len(fake.requests_for('task_files')) < 2:
                 assert worker.poll() is None, worker.communicate()
@@ -52,13 +61,18 @@ async def test_killed_mid_task_then_restarted_completes_without_redoing_or_payin
 
             async with s.db.sessions() as ses:
                 p = await ses.get(Project, pid)
-                tasks = (await ses.scalars(select(ProjectTask).where(ProjectTask.project_id == pid).order_by(ProjectTask.idx))).all()
+                tasks = (
+                    await ses.scalars(
+                        select(ProjectTask).where(ProjectTask.project_id == pid).order_by(ProjectTask.idx)
+                    )
+                ).all()
             assert p.state == 'implementing' and p.lease_owner == 'local'  # killed mid-task, lease still held
             assert [t.state for t in tasks] == ['done', 'running', 'pending']
             assert len(await s.ledger.open_reservations(s.user_id)) == 2  # the hold, and the killed call's reservation
 
-            restarted = subprocess.run([sys.executable, WORKER, db_url, fake.base_url, str(pid)], capture_output=True,
-                                       text=True, timeout=180)
+            restarted = subprocess.run(
+                [sys.executable, WORKER, db_url, fake.base_url, str(pid)], capture_output=True, text=True, timeout=180
+            )
             assert restarted.stdout.strip() == 'completed', restarted.stdout + restarted.stderr
 
             # earlier work was not redone: task 1 was written and reviewed once; task 2 was asked again (its first
@@ -69,15 +83,27 @@ async def test_killed_mid_task_then_restarted_completes_without_redoing_or_payin
 
             # every call charged once: one successful metered row per call key
             async with s.db.sessions() as ses:
-                rows = (await ses.execute(select(ApiKeyUsage.call_key, ApiKeyUsage.outcome, ApiKeyUsage.credits)
-                                          .where(ApiKeyUsage.project_id == pid))).all()
+                rows = (
+                    await ses.execute(
+                        select(ApiKeyUsage.call_key, ApiKeyUsage.outcome, ApiKeyUsage.credits).where(
+                            ApiKeyUsage.project_id == pid
+                        )
+                    )
+                ).all()
             ok = Counter(k for k, outcome, _ in rows if outcome == 'ok')
             assert len(ok) == 8 and set(ok.values()) == {1}, ok  # plan, 3 x (impl + review), readme
             # and on the ledger side: one settled reservation per call, the killed one released without a charge
             async with s.db.sessions() as ses:
-                rsv = (await ses.scalars(select(CreditReservation).where(CreditReservation.project_id == pid,
-                                                                         CreditReservation.purpose != 'project'))).all()
-            settled = Counter(k for r in rsv if r.status == 'settled' for k in ok if r.idempotency_key.startswith(f'llm:{k}:'))
+                rsv = (
+                    await ses.scalars(
+                        select(CreditReservation).where(
+                            CreditReservation.project_id == pid, CreditReservation.purpose != 'project'
+                        )
+                    )
+                ).all()
+            settled = Counter(
+                k for r in rsv if r.status == 'settled' for k in ok if r.idempotency_key.startswith(f'llm:{k}:')
+            )
             assert settled == ok, settled
             killed = [r for r in rsv if r.status != 'settled']
             assert len(killed) == 1 and killed[0].status == 'released' and not killed[0].settled_amount
@@ -87,9 +113,9 @@ async def test_killed_mid_task_then_restarted_completes_without_redoing_or_payin
             # the killed call's reservation was released by the restarted run, the hold's rest at the end: nothing is
             # left open and the user paid exactly what the metered calls cost
             assert await s.ledger.open_reservations(s.user_id) == []
-            async with s.db.sessions() as ses: p = await ses.get(Project, pid)
+            async with s.db.sessions() as ses:
+                p = await ses.get(Project, pid)
             planning = sum((c for k, o, c in rows if k.endswith(':plan')), Decimal(0))
             assert await s.ledger.balance(s.user_id) == after_approve + p.estimate_high - (p.credits_spent - planning)
             proc, _ = unzip_and_test((await s.orch.artifact(pid, user_id=s.user_id)).data)
             assert proc.returncode == 0, proc.stdout
-

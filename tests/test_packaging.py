@@ -1,4 +1,5 @@
 """Hostile model output never becomes a file outside the project, and ZIPs are safe and reproducible."""
+
 import io
 import os
 import tempfile
@@ -6,12 +7,52 @@ import zipfile
 
 import pytest
 
-from aidevbot.packaging import (MAX_ZIP_BYTES, Limits, TooLarge, UnsafePath, build_zip, safe_path, slugify,
-                                validate_files)
+from aidevbot.packaging import (
+    MAX_ZIP_BYTES,
+    Limits,
+    TooLarge,
+    UnsafePath,
+    build_zip,
+    safe_path,
+    slugify,
+    validate_files,
+)
 
-HOSTILE = ['../x', '/etc/x', 'C:\\x', 'a/../../x', '..\\x', 'x\x00y', 'CON', 'con.txt', 'nul', 'COM1.py', 'LPT9',
-           'a\\b.py', '\\\\server\\share\\x', 'c:/windows/x', '//x', 'a//b', './a', 'a/.', 'a/./b', '', ' ', '`..`/x',
-           '**../x**', 'a/b.', 'a /b', 'x\ny', 'x\ry', 'x\ty', '\x7f', 'a:b', 'x' * 241, 'a/' + 'é' * 128, 'a\u202eb']
+HOSTILE = [
+    '../x',
+    '/etc/x',
+    'C:\\x',
+    'a/../../x',
+    '..\\x',
+    'x\x00y',
+    'CON',
+    'con.txt',
+    'nul',
+    'COM1.py',
+    'LPT9',
+    'a\\b.py',
+    '\\\\server\\share\\x',
+    'c:/windows/x',
+    '//x',
+    'a//b',
+    './a',
+    'a/.',
+    'a/./b',
+    '',
+    ' ',
+    '`..`/x',
+    '**../x**',
+    'a/b.',
+    'a /b',
+    'x\ny',
+    'x\ry',
+    'x\ty',
+    '\x7f',
+    'a:b',
+    'x' * 241,
+    'a/' + 'é' * 128,
+    'a\u202eb',
+]
 
 
 def assert_extracts_inside(data: bytes) -> list[str]:
@@ -23,7 +64,8 @@ def assert_extracts_inside(data: bytes) -> list[str]:
             assert os.path.commonpath([base, target]) == base and target != base, name
         zf.extractall(d)
         for root, dirs, files in os.walk(d):
-            for f in files: assert os.path.realpath(os.path.join(root, f)).startswith(base + os.sep)
+            for f in files:
+                assert os.path.realpath(os.path.join(root, f)).startswith(base + os.sep)
         return zf.namelist()
 
 
@@ -38,9 +80,18 @@ def test_hostile_names_rejected(name):
         build_zip({name: 'x'})
 
 
-@pytest.mark.parametrize('raw,clean', [('`main.py`', 'main.py'), ('  **src/app.py**  ', 'src/app.py'),
-                                       ('"README.md"', 'README.md'), ("'a.txt'", 'a.txt'), ('[tests/test_a.py]', 'tests/test_a.py'),
-                                       ('__init__.py', '__init__.py'), ('pkg/__main__.py', 'pkg/__main__.py')])
+@pytest.mark.parametrize(
+    'raw,clean',
+    [
+        ('`main.py`', 'main.py'),
+        ('  **src/app.py**  ', 'src/app.py'),
+        ('"README.md"', 'README.md'),
+        ("'a.txt'", 'a.txt'),
+        ('[tests/test_a.py]', 'tests/test_a.py'),
+        ('__init__.py', '__init__.py'),
+        ('pkg/__main__.py', 'pkg/__main__.py'),
+    ],
+)
 def test_wrapped_names_cleaned(raw, clean):
     assert safe_path(raw) == clean
     data = build_zip({raw: 'print(1)\n'}, root='proj')
@@ -48,12 +99,18 @@ def test_wrapped_names_cleaned(raw, clean):
 
 
 def test_reasons_are_readable():
-    with pytest.raises(UnsafePath, match=r"contains '\.\.'"): safe_path('a/../../x')
-    with pytest.raises(UnsafePath, match='absolute'): safe_path('/etc/x')
-    with pytest.raises(UnsafePath, match='drive letter'): safe_path('C:\\x')
-    with pytest.raises(UnsafePath, match='backslash'): safe_path('..\\x')
-    with pytest.raises(UnsafePath, match='control character'): safe_path('x\x00y')
-    with pytest.raises(UnsafePath, match='reserved device name'): safe_path('CON')
+    with pytest.raises(UnsafePath, match=r"contains '\.\.'"):
+        safe_path('a/../../x')
+    with pytest.raises(UnsafePath, match='absolute'):
+        safe_path('/etc/x')
+    with pytest.raises(UnsafePath, match='drive letter'):
+        safe_path('C:\\x')
+    with pytest.raises(UnsafePath, match='backslash'):
+        safe_path('..\\x')
+    with pytest.raises(UnsafePath, match='control character'):
+        safe_path('x\x00y')
+    with pytest.raises(UnsafePath, match='reserved device name'):
+        safe_path('CON')
 
 
 def test_case_folded_duplicates_rejected():
@@ -87,8 +144,15 @@ def test_zip_over_telegram_limit_refused():
 
 
 def test_validated_project_zips_deterministically_and_safely():
-    files = validate_files({'`app/main.py`': 'from app.util import f\n', 'app/util.py': 'def f(): return 1\n',
-                            'app/__init__.py': '', 'tests/test_util.py': 'def test(): pass\n', 'notes/ünï.txt': 'ü'})
+    files = validate_files(
+        {
+            '`app/main.py`': 'from app.util import f\n',
+            'app/util.py': 'def f(): return 1\n',
+            'app/__init__.py': '',
+            'tests/test_util.py': 'def test(): pass\n',
+            'notes/ünï.txt': 'ü',
+        }
+    )
     z1 = build_zip(files, root=slugify('My App'))
     z2 = build_zip(dict(sorted(files.items(), reverse=True)), root='my-app')
     assert z1 == z2
@@ -106,8 +170,10 @@ def test_every_zip_of_mixed_hostile_output_is_safe():
     "Only the names that survive validation reach a ZIP, and each of those extracts inside the folder."
     survivors = {}
     for i, name in enumerate(HOSTILE + ['`main.py`', 'ok/a.py', '.env.example']):
-        try: survivors[safe_path(name)] = f'# {i}\n'
-        except UnsafePath: pass
+        try:
+            survivors[safe_path(name)] = f'# {i}\n'
+        except UnsafePath:
+            pass
     assert set(survivors) == {'main.py', 'ok/a.py', '.env.example'}
     assert_extracts_inside(build_zip(survivors))
     assert_extracts_inside(build_zip(survivors, root='x'))
@@ -119,8 +185,22 @@ def test_slugify_gives_safe_folder_names():
         assert safe_path(slug) == slug and '/' not in slug
 
 
-@pytest.mark.parametrize('name', ['.git/config', '.GIT/hooks/x', 'sub/.Git/x', 'GIT~1/config', '．git/config',
-                                  'ѕetup.py', 'src/pаypal.py', 'ｍain.py', '．．/x.py', '．．／evil.py', '\u2024\u2024/x.py'])
+@pytest.mark.parametrize(
+    'name',
+    [
+        '.git/config',
+        '.GIT/hooks/x',
+        'sub/.Git/x',
+        'GIT~1/config',
+        '．git/config',
+        'ѕetup.py',
+        'src/pаypal.py',
+        'ｍain.py',
+        '．．/x.py',
+        '．．／evil.py',
+        '\u2024\u2024/x.py',
+    ],
+)
 def test_git_lookalike_and_fullwidth_names_never_reach_a_zip(name):
     "A '.git' part in any case, a word mixing scripts, a name whose NFKC form escapes: refused everywhere."
     with pytest.raises(UnsafePath, match='Unsafe file name'):
@@ -142,10 +222,25 @@ def test_names_in_one_script_and_fullwidth_names_are_delivered_under_their_plain
 
 def test_files_that_run_code_when_opened_are_named():
     from aidevbot.packaging import autorun_files, with_autorun_section
-    paths = ['main.py', '.envrc', '.vscode/tasks.json', '.vscode/settings.json', '.github/workflows/ci.yml', 'lib/x.pth',
-             'tests/conftest.py', '.gitattributes', 'setup.py']
-    assert list(autorun_files(paths)) == ['.envrc', '.github/workflows/ci.yml', '.vscode/settings.json', '.vscode/tasks.json',
-                                          'lib/x.pth']
+
+    paths = [
+        'main.py',
+        '.envrc',
+        '.vscode/tasks.json',
+        '.vscode/settings.json',
+        '.github/workflows/ci.yml',
+        'lib/x.pth',
+        'tests/conftest.py',
+        '.gitattributes',
+        'setup.py',
+    ]
+    assert list(autorun_files(paths)) == [
+        '.envrc',
+        '.github/workflows/ci.yml',
+        '.vscode/settings.json',
+        '.vscode/tasks.json',
+        'lib/x.pth',
+    ]
     readme = with_autorun_section('# Tool\n\nRun it.\n', paths)
     section = readme.split('## Files that run code on their own')[1]
     assert '`.envrc` — direnv' in section and '`.vscode/tasks.json` — VS Code' in section and 'setup.py' not in section

@@ -1,4 +1,5 @@
 """Pricing: seeded defaults, credits from cost (markup, credit value, rounded up), missing prices named."""
+
 from decimal import Decimal
 
 import pytest

@@ -1,4 +1,5 @@
 """Generated code runs contained: limits stop it, nothing survives it, it sees no secret and cannot touch the bot."""
+
 import io
 import os
 import socket
@@ -14,8 +15,11 @@ from aidevbot.packaging import UnsafePath
 from aidevbot.sandbox import _procs_of_uid, run_in_sandbox, run_pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SECRETS = {'TELEGRAM_BOT_TOKEN': '987654:FAKE-BOT-TOKEN-xyz', 'LLM_API_KEY': 'sk-fake-llm-key-abc',
-           'DATABASE_URL': 'postgresql://bot:fake-db-password@127.0.0.1:5432/bot'}
+SECRETS = {
+    'TELEGRAM_BOT_TOKEN': '987654:FAKE-BOT-TOKEN-xyz',
+    'LLM_API_KEY': 'sk-fake-llm-key-abc',
+    'DATABASE_URL': 'postgresql://bot:fake-db-password@127.0.0.1:5432/bot',
+}
 
 
 def assert_nothing_left(res, wait: float = 10.0):
@@ -24,15 +28,20 @@ def assert_nothing_left(res, wait: float = 10.0):
     deadline = time.monotonic() + wait
 
     def group_alive():
-        try: os.killpg(res.isolation['pgid'], 0)
-        except ProcessLookupError: return False
+        try:
+            os.killpg(res.isolation['pgid'], 0)
+        except ProcessLookupError:
+            return False
         return True
-    while group_alive() and time.monotonic() < deadline: time.sleep(0.05)
+
+    while group_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
     with pytest.raises(ProcessLookupError):
         os.killpg(res.isolation['pgid'], 0)
     uid = res.isolation['unprivileged_uid']
     if uid is not None:
-        while _procs_of_uid(uid, zombies=True) and time.monotonic() < deadline: time.sleep(0.05)
+        while _procs_of_uid(uid, zombies=True) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert _procs_of_uid(uid, zombies=True) == []
 
 
@@ -68,17 +77,24 @@ while True:
 
 
 def test_fork_bomb_is_contained_and_leaves_nothing():
-    res = run_in_sandbox({'bomb.py': FORK_BOMB}, ['python', 'bomb.py'], timeout=4, max_processes=16, memory_mb=128,
-                         collect=['born'])
+    res = run_in_sandbox(
+        {'bomb.py': FORK_BOMB}, ['python', 'bomb.py'], timeout=4, max_processes=16, memory_mb=128, collect=['born']
+    )
     assert res.timed_out
     assert_nothing_left(res)
-    if res.isolation['unprivileged_uid'] is not None or res.isolation['cgroup_pids']:  # a limit that counts the run alone
+    if (
+        res.isolation['unprivileged_uid'] is not None or res.isolation['cgroup_pids']
+    ):  # a limit that counts the run alone
         assert 0 < len(res.files.get('born', b'')) < 16
 
 
 def test_memory_hog_is_stopped_at_the_memory_limit():
-    res = run_in_sandbox({'hog.py': 'x = []\nwhile True:\n    x.append(bytearray(10**6))\n'}, ['python', 'hog.py'],
-                         timeout=30, memory_mb=128)
+    res = run_in_sandbox(
+        {'hog.py': 'x = []\nwhile True:\n    x.append(bytearray(10**6))\n'},
+        ['python', 'hog.py'],
+        timeout=30,
+        memory_mb=128,
+    )
     assert not res.timed_out and res.returncode != 0
     assert res.killed_reason == 'ran out of memory (limit 128 MB)'
     assert_nothing_left(res)
@@ -97,7 +113,8 @@ def test_background_children_die_with_the_command():
 
 
 def test_generated_code_sees_no_secret(monkeypatch):
-    for k, v in SECRETS.items(): monkeypatch.setenv(k, v)
+    for k, v in SECRETS.items():
+        monkeypatch.setenv(k, v)
     code = '''
 import os
 print(dict(os.environ))
@@ -118,18 +135,23 @@ for pid in os.listdir('/proc'):
 def bot_dir():
     "A folder standing in for the bot's own files, outside /tmp (which the sandbox replaces), removed afterwards."
     import shutil, uuid
+
     d = REPO / f'.sandbox-probe-{uuid.uuid4().hex[:8]}'
     d.mkdir(mode=0o755)
     (d / 'settings.ini').write_text('[DEFAULT]\n')
-    try: yield d
-    finally: shutil.rmtree(d)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d)
 
 
 def test_cannot_touch_the_bots_files_or_database(tmp_path, monkeypatch, bot_dir):
     # only meaningful with a uid of its own: without one the probe below would really write (and is not run)
     needs_uid(run_in_sandbox({}, ['true'], timeout=10))
     db = bot_dir / 'bot.db'
-    with sqlite3.connect(db) as conn: conn.execute('create table users (token text)'); conn.execute("insert into users values ('SECRET-ROW')")
+    with sqlite3.connect(db) as conn:
+        conn.execute('create table users (token text)')
+        conn.execute("insert into users values ('SECRET-ROW')")
     db.chmod(0o644)  # even a world-readable database stays out of reach
     monkeypatch.setenv('DATABASE_URL', f'sqlite:///{db}')
     code = f'''
@@ -176,10 +198,14 @@ for path in ('/run/postgresql/.s.PGSQL.5432', '/var/run/postgresql/.s.PGSQL.5432
 def test_no_network_but_own_loopback_works():
     server = socket.create_server(('127.0.0.1', 0))
     port = server.getsockname()[1]
+
     def serve():
         try:
-            for _ in range(2): server.accept()
-        except OSError: pass  # closed at the end of the test
+            for _ in range(2):
+                server.accept()
+        except OSError:
+            pass  # closed at the end of the test
+
     threading.Thread(target=serve, daemon=True).start()
     code = f'''
 import socket
@@ -189,7 +215,8 @@ s = socket.create_server(('127.0.0.1', 0)); c = socket.create_connection(s.getso
 '''
     try:
         res = run_in_sandbox({}, ['python', '-c', code], timeout=20)
-        if not res.isolation['network_isolated']: pytest.skip('no network namespace on this kernel')
+        if not res.isolation['network_isolated']:
+            pytest.skip('no network namespace on this kernel')
         assert 'host unreachable' in res.stdout and 'own loopback ok' in res.stdout, res
         res = run_in_sandbox({}, ['python', '-c', code], timeout=20, allow_network=True)
         assert 'host reachable' in res.stdout and res.isolation['network_isolated'] is False
@@ -215,8 +242,10 @@ def test_isolation_is_reported():
         assert iso['cgroup_pids'] and 'warning' not in iso and 'exposed' not in iso
 
 
-PROJECT = {'calc.py': 'def add(a, b):\n    return a + b\n',
-           'tests/test_calc.py': 'from calc import add\n\ndef test_small():\n    assert add(2, 2) == 4\n\ndef test_negative():\n    assert add(-1, 1) == 0\n'}
+PROJECT = {
+    'calc.py': 'def add(a, b):\n    return a + b\n',
+    'tests/test_calc.py': 'from calc import add\n\ndef test_small():\n    assert add(2, 2) == 4\n\ndef test_negative():\n    assert add(-1, 1) == 0\n',
+}
 
 
 def test_passing_project_is_reported_passed():
@@ -244,8 +273,11 @@ def test_import_of_a_missing_file_is_named():
 
 
 def test_missing_package_is_not_verified_and_named():
-    files = {'app.py': 'import acme_widgets\n', 'requirements.txt': 'acme-widgets==1.0\n',
-             'test_app.py': 'import app\n\ndef test():\n    pass\n'}
+    files = {
+        'app.py': 'import acme_widgets\n',
+        'requirements.txt': 'acme-widgets==1.0\n',
+        'test_app.py': 'import app\n\ndef test():\n    pass\n',
+    }
     rep = run_pytest(files, timeout=60)
     assert rep.status == 'not_verified' and rep.missing_packages == ['acme_widgets']
     assert rep.message == 'Not verified: missing package acme_widgets (installing packages is turned off).'
@@ -263,7 +295,9 @@ def test_hanging_test_times_out():
 
 
 def test_async_tests_run():
-    files = {'test_async.py': 'import asyncio, pytest\n\n@pytest.mark.asyncio\nasync def test_sleep():\n    await asyncio.sleep(0)\n'}
+    files = {
+        'test_async.py': 'import asyncio, pytest\n\n@pytest.mark.asyncio\nasync def test_sleep():\n    await asyncio.sleep(0)\n'
+    }
     rep = run_pytest(files, timeout=60)
     assert rep.status == 'passed' and rep.passed == 1, rep.output
 
@@ -271,19 +305,25 @@ def test_async_tests_run():
 def _wheel(name: str, version: str, module_source: str) -> bytes:
     "A minimal pure-Python wheel, so installing needs no package index."
     dist = f'{name}-{version}.dist-info'
-    entries = {f'{name}.py': module_source, f'{dist}/METADATA': f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n',
-               f'{dist}/WHEEL': 'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n'}
+    entries = {
+        f'{name}.py': module_source,
+        f'{dist}/METADATA': f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n',
+        f'{dist}/WHEEL': 'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',
+    }
     entries[f'{dist}/RECORD'] = ''.join(f'{n},,\n' for n in entries) + f'{dist}/RECORD,,\n'
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, 'w') as zf:
-        for n, data in entries.items(): zf.writestr(n, data)
+        for n, data in entries.items():
+            zf.writestr(n, data)
     return buf.getvalue()
 
 
 def test_allowed_install_makes_the_tests_run():
-    files = {'wheels/acme_widgets-1.0-py3-none-any.whl': _wheel('acme_widgets', '1.0', 'def answer():\n    return 42\n'),
-             'requirements.txt': './wheels/acme_widgets-1.0-py3-none-any.whl\n',
-             'test_app.py': 'from acme_widgets import answer\n\ndef test():\n    assert answer() == 42\n'}
+    files = {
+        'wheels/acme_widgets-1.0-py3-none-any.whl': _wheel('acme_widgets', '1.0', 'def answer():\n    return 42\n'),
+        'requirements.txt': './wheels/acme_widgets-1.0-py3-none-any.whl\n',
+        'test_app.py': 'from acme_widgets import answer\n\ndef test():\n    assert answer() == 42\n',
+    }
     assert run_pytest(files, timeout=60).status == 'not_verified'
     rep = run_pytest(files, timeout=60, allow_install=True, install_timeout=120)
     assert rep.status == 'passed' and rep.passed == 1, (rep.message, rep.output)
@@ -294,58 +334,87 @@ def _live_with_marker(marker: str) -> list[int]:
     found = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
-            if (marker.encode() in open(f'/proc/{pid}/cmdline', 'rb').read() and os.stat(f'/proc/{pid}').st_uid != os.getuid()
-                    and open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z'):
+            if (
+                marker.encode() in open(f'/proc/{pid}/cmdline', 'rb').read()
+                and os.stat(f'/proc/{pid}').st_uid != os.getuid()
+                and open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z'
+            ):
                 found.append(int(pid))
-        except OSError: pass
+        except OSError:
+            pass
     return found
 
 
 def test_command_dies_when_the_bot_is_killed_mid_run():
     import subprocess, sys, uuid
+
     if os.geteuid() != 0 or open('/proc/self/uid_map').read().split() != ['0', '0', '4294967295']:
         pytest.skip('tells the command apart from the bot by its own uid, which needs root outside a user namespace')
     marker = f'marker-{uuid.uuid4().hex}'
     code = f"import os, time  # {marker}\nif os.fork() == 0: os.setsid()\ntime.sleep(600)"
-    bot = subprocess.Popen([sys.executable, '-c', f'from aidevbot.sandbox import run_in_sandbox\nrun_in_sandbox({{}}, ["python", "-c", {code!r}], timeout=300)'])
+    bot = subprocess.Popen(
+        [
+            sys.executable,
+            '-c',
+            f'from aidevbot.sandbox import run_in_sandbox\nrun_in_sandbox({{}}, ["python", "-c", {code!r}], timeout=300)',
+        ]
+    )
     try:
         deadline = time.monotonic() + 30
-        while len(_live_with_marker(marker)) < 2 and time.monotonic() < deadline: time.sleep(0.05)
+        while len(_live_with_marker(marker)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(_live_with_marker(marker)) >= 2, 'the sandboxed command did not start'
         first = _live_with_marker(marker)[0]
         uid = os.stat(f'/proc/{first}').st_uid
-        cgroup = next((line.split(':', 2)[2] for line in open(f'/proc/{first}/cgroup').read().splitlines() if ':pids:' in line), '/')
-        bot.kill(); bot.wait()
+        cgroup = next(
+            (line.split(':', 2)[2] for line in open(f'/proc/{first}/cgroup').read().splitlines() if ':pids:' in line),
+            '/',
+        )
+        bot.kill()
+        bot.wait()
         deadline = time.monotonic() + 10
-        while _live_with_marker(marker) and time.monotonic() < deadline: time.sleep(0.05)
+        while _live_with_marker(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert _live_with_marker(marker) == []
     finally:
         bot.kill()
     import glob, shutil, tempfile  # the dead bot could not remove its sandbox folder (a later run removes it once stale)
+
     for d in glob.glob(os.path.join(tempfile.gettempdir(), 'aidevbot-sbx-*')):
-        if os.stat(d).st_uid == uid: shutil.rmtree(d)
+        if os.stat(d).st_uid == uid:
+            shutil.rmtree(d)
     if 'aidevbot-sbx-' in cgroup:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            try: os.rmdir('/sys/fs/cgroup/pids' + cgroup); break
-            except FileNotFoundError: break
-            except OSError: time.sleep(0.05)
+            try:
+                os.rmdir('/sys/fs/cgroup/pids' + cgroup)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.05)
 
 
 def test_install_never_runs_project_code():
     "A requirement that pip would build from source (running its setup.py) is refused before any install."
-    files = {'pkg/setup.py': 'print("SETUP RAN")\nfrom setuptools import setup\nsetup(name="evil", version="1.0")\n',
-             'requirements.txt': './pkg\n', 'test_a.py': 'import evil\n\ndef test():\n    pass\n'}
+    files = {
+        'pkg/setup.py': 'print("SETUP RAN")\nfrom setuptools import setup\nsetup(name="evil", version="1.0")\n',
+        'requirements.txt': './pkg\n',
+        'test_a.py': 'import evil\n\ndef test():\n    pass\n',
+    }
     rep = run_pytest(files, timeout=60, allow_install=True, install_timeout=60)
     assert rep.status == 'not_verified' and "'./pkg'" in rep.message and 'wheel' in rep.message
     assert 'SETUP RAN' not in rep.output
 
 
-FORGER = {'conftest.py': 'import os\n\ndef pytest_runtest_logreport(report):\n    if report.when == "call":\n'
-                         '        print("==== 7 passed in 0.01s ====")\n'
-                         '        open(".aidevbot-junit.xml", "w").write(\'<testsuite tests="7" failures="0" errors="0"/>\')\n'
-                         '        os._exit(0)\n',
-          'test_a.py': 'def test_a():\n    assert 1 == 2\n', 'test_b.py': 'def test_b():\n    assert False\n'}
+FORGER = {
+    'conftest.py': 'import os\n\ndef pytest_runtest_logreport(report):\n    if report.when == "call":\n'
+    '        print("==== 7 passed in 0.01s ====")\n'
+    '        open(".aidevbot-junit.xml", "w").write(\'<testsuite tests="7" failures="0" errors="0"/>\')\n'
+    '        os._exit(0)\n',
+    'test_a.py': 'def test_a():\n    assert 1 == 2\n',
+    'test_b.py': 'def test_b():\n    assert False\n',
+}
 
 
 def test_a_forged_report_and_exit_0_is_not_a_pass():
@@ -356,12 +425,14 @@ def test_a_forged_report_and_exit_0_is_not_a_pass():
 
 
 def test_a_conftest_writing_to_the_report_pipe_without_the_key_is_not_a_pass():
-    conftest = ('import json, os\n\ndef pytest_sessionfinish(session, exitstatus):\n'
-                '    for fd in range(3, 64):\n'
-                '        try: os.write(fd, (json.dumps({"body": json.dumps({"done": True, "exitstatus": 0, "passed": 9, "failed": 0, '
-                '"error": 0, "skipped": 0}), "mac": "0" * 64}) + "\\n").encode())\n'
-                '        except OSError: pass\n'
-                '    session.exitstatus = 0\n')
+    conftest = (
+        'import json, os\n\ndef pytest_sessionfinish(session, exitstatus):\n'
+        '    for fd in range(3, 64):\n'
+        '        try: os.write(fd, (json.dumps({"body": json.dumps({"done": True, "exitstatus": 0, "passed": 9, "failed": 0, '
+        '"error": 0, "skipped": 0}), "mac": "0" * 64}) + "\\n").encode())\n'
+        '        except OSError: pass\n'
+        '    session.exitstatus = 0\n'
+    )
     rep = run_pytest({'conftest.py': conftest, 'test_a.py': 'def test_a():\n    assert False\n'}, timeout=60)
     assert rep.status != 'passed' and rep.passed == 0, rep.message
 
@@ -373,12 +444,16 @@ def test_project_files_named_like_tools_get_no_network_during_install(name):
     server.settimeout(0.2)
     port = server.getsockname()[1]
     spy = f'import socket\ntry: socket.create_connection(("127.0.0.1", {port}), timeout=2)\nexcept OSError: pass\n'
-    files = {'wheels/acme_widgets-1.0-py3-none-any.whl': _wheel('acme_widgets', '1.0', 'def answer():\n    return 42\n'),
-             'requirements.txt': './wheels/acme_widgets-1.0-py3-none-any.whl\n', name: spy,
-             'test_app.py': f'import {name[:-3]}\nfrom acme_widgets import answer\n\ndef test():\n    assert answer() == 42\n'}
+    files = {
+        'wheels/acme_widgets-1.0-py3-none-any.whl': _wheel('acme_widgets', '1.0', 'def answer():\n    return 42\n'),
+        'requirements.txt': './wheels/acme_widgets-1.0-py3-none-any.whl\n',
+        name: spy,
+        'test_app.py': f'import {name[:-3]}\nfrom acme_widgets import answer\n\ndef test():\n    assert answer() == 42\n',
+    }
     try:
         rep = run_pytest(files, timeout=60, allow_install=True, install_timeout=120)
         assert rep.status == 'passed', (rep.message, rep.output[-2000:])
-        with pytest.raises(TimeoutError): server.accept()  # nobody connected: not during the install, not during the tests
+        with pytest.raises(TimeoutError):
+            server.accept()  # nobody connected: not during the install, not during the tests
     finally:
         server.close()

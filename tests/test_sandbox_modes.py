@@ -4,6 +4,7 @@ Modes reproduced here (the bot process is started in that shape, then sends host
 root (a VM); uid 10001 under a Docker-like seccomp filter (the shipped container: unshare refused); root without
 CAP_SYS_ADMIN, with and without that filter; uid 10001 where user namespaces are allowed (rootless hosts, laptops).
 uid 10001 cannot read the pyenv Python under /root, so those modes use a venv built from Debian's /usr/bin/python3."""
+
 import json
 import os
 import shutil
@@ -25,12 +26,18 @@ DAEMON = f'DAEMONMARK{uuid.uuid4().hex[:8]}'  # this session's daemons only (oth
 BOT_UID = 10001
 
 
-
 @pytest.fixture(autouse=True, scope='module')
 def _can_take_each_mode():
     "Root (to take each mode's identity), bubblewrap and Debian's Python; a skip is a failure under CI (AIDEVBOT_REQUIRE_SANDBOX=1)."
-    missing = [what for what, ok in (('root', os.geteuid() == 0), ('bubblewrap', shutil.which('bwrap')),
-                                     ('/usr/bin/python3', os.path.exists('/usr/bin/python3'))) if not ok]
+    missing = [
+        what
+        for what, ok in (
+            ('root', os.geteuid() == 0),
+            ('bubblewrap', shutil.which('bwrap')),
+            ('/usr/bin/python3', os.path.exists('/usr/bin/python3')),
+        )
+        if not ok
+    ]
     if missing:
         why = f"the host-mode tests need {', '.join(missing)}"
         pytest.fail(why) if os.environ.get('AIDEVBOT_REQUIRE_SANDBOX') else pytest.skip(why)
@@ -68,7 +75,10 @@ def test_disk_total():
     print('DISKPROBE', n)
 '''
 
-PASSING = {'calc.py': 'def add(a, b):\n    return a + b\n', 'test_calc.py': 'from calc import add\n\ndef test():\n    assert add(2, 2) == 4\n'}
+PASSING = {
+    'calc.py': 'def add(a, b):\n    return a + b\n',
+    'test_calc.py': 'from calc import add\n\ndef test():\n    assert add(2, 2) == 4\n',
+}
 
 
 @pytest.fixture(scope='module')
@@ -88,14 +98,19 @@ def world():
     top = Path(tempfile.mkdtemp(prefix='aidevbot-modes-', dir='/var/tmp'))
     top.chmod(0o755)
     shutil.copytree(REPO / 'aidevbot', top / 'pkg' / 'aidevbot', ignore=shutil.ignore_patterns('__pycache__'))
-    for p in (top / 'pkg').rglob('*'): p.chmod(0o755 if p.is_dir() else 0o644)
+    for p in (top / 'pkg').rglob('*'):
+        p.chmod(0o755 if p.is_dir() else 0o644)
     (top / 'pkg').chmod(0o755)
     bot = top / 'bot'
     bot.mkdir(mode=0o700)
     db = bot / 'botdata.sqlite3'  # not ending in .db: no denylist can guess it
     import sqlite3
-    with sqlite3.connect(db) as c: c.execute('create table users (token text)'); c.execute(f"insert into users values ('{MARK}-row')")
-    for suffix in ('-wal', '-shm', '-journal'): (bot / f'botdata.sqlite3{suffix}').write_text(f'{MARK}-{suffix}')
+
+    with sqlite3.connect(db) as c:
+        c.execute('create table users (token text)')
+        c.execute(f"insert into users values ('{MARK}-row')")
+    for suffix in ('-wal', '-shm', '-journal'):
+        (bot / f'botdata.sqlite3{suffix}').write_text(f'{MARK}-{suffix}')
     (bot / '.env').write_text(f'TELEGRAM_BOT_TOKEN={MARK}-token\n')
     srv = socket.create_server(('127.0.0.1', 0))
     srv.settimeout(0.1)
@@ -106,32 +121,67 @@ def world():
 
 def _files(world, name: str) -> dict:
     bot, db = world['bot'], world['db']
-    paths = [str(db), f'{db}-wal', f'{db}-shm', f'{db}-journal', str(bot / '.env'), str(bot), '/root', str(REPO), str(REPO / 'settings.ini')]
+    paths = [
+        str(db),
+        f'{db}-wal',
+        f'{db}-shm',
+        f'{db}-journal',
+        str(bot / '.env'),
+        str(bot),
+        '/root',
+        str(REPO),
+        str(REPO / 'settings.ini'),
+    ]
     tag = uuid.uuid4().hex[:8]
     outside = [f'/tmp/OUTMARK{tag}', f'/dev/shm/OUTMARK{tag}', f'/var/tmp/OUTMARK{tag}', str(bot / f'OUTMARK{tag}')]
-    head = (f'PATHS = {paths!r}\nDB = {str(db)!r}\nLISTENER = {world["listener"].getsockname()[1]}\nOUTSIDE = {outside!r}\n'
-            f'DAEMON = {DAEMON!r}\n')
-    return {'probe': {'files': {'test_probe.py': head + PROBE}}, 'memory': {'files': {'test_memory.py': MEMORY}, 'timeout': 40},
-            'disk': {'files': {'test_disk.py': DISK}}, 'passing': {'files': PASSING}}, outside
+    head = (
+        f'PATHS = {paths!r}\nDB = {str(db)!r}\nLISTENER = {world["listener"].getsockname()[1]}\nOUTSIDE = {outside!r}\n'
+        f'DAEMON = {DAEMON!r}\n'
+    )
+    return {
+        'probe': {'files': {'test_probe.py': head + PROBE}},
+        'memory': {'files': {'test_memory.py': MEMORY}, 'timeout': 40},
+        'disk': {'files': {'test_disk.py': DISK}},
+        'passing': {'files': PASSING},
+    }, outside
 
 
-def _run_mode(world, python, *, uid: int|None, docker_seccomp: bool = False, drop_sys_admin: bool = False) -> tuple[dict, list]:
+def _run_mode(
+    world, python, *, uid: int | None, docker_seccomp: bool = False, drop_sys_admin: bool = False
+) -> tuple[dict, list]:
     jobs, outside = _files(world, 'x')
     spec = world['top'] / f'spec-{uuid.uuid4().hex[:6]}.json'
-    spec.write_text(json.dumps({'pkg': str(world['top'] / 'pkg'), 'cwd': str(world['bot']), 'jobs': jobs, 'docker_seccomp': docker_seccomp}))
+    spec.write_text(
+        json.dumps(
+            {'pkg': str(world['top'] / 'pkg'), 'cwd': str(world['bot']), 'jobs': jobs, 'docker_seccomp': docker_seccomp}
+        )
+    )
     spec.chmod(0o644)
-    if uid is not None: shutil.chown(world['bot'], uid, uid); [shutil.chown(p, uid, uid) for p in world['bot'].iterdir()]
-    else: shutil.chown(world['bot'], 0, 0); [shutil.chown(p, 0, 0) for p in world['bot'].iterdir()]
-    env = {'PATH': '/usr/bin:/bin', 'TELEGRAM_BOT_TOKEN': f'{MARK}-token', 'LLM_API_KEY': f'{MARK}-key',
-           'DATABASE_URL': f"sqlite:///{world['db']}", 'HOME': '/root'}
+    if uid is not None:
+        shutil.chown(world['bot'], uid, uid)
+        [shutil.chown(p, uid, uid) for p in world['bot'].iterdir()]
+    else:
+        shutil.chown(world['bot'], 0, 0)
+        [shutil.chown(p, 0, 0) for p in world['bot'].iterdir()]
+    env = {
+        'PATH': '/usr/bin:/bin',
+        'TELEGRAM_BOT_TOKEN': f'{MARK}-token',
+        'LLM_API_KEY': f'{MARK}-key',
+        'DATABASE_URL': f"sqlite:///{world['db']}",
+        'HOME': '/root',
+    }
     user = dict(user=uid, group=uid, extra_groups=[]) if uid is not None else {}
-    other = subprocess.Popen(['/bin/sleep', '120'], env=env, **user)  # another process of the bot's uid, holding secrets
+    other = subprocess.Popen(
+        ['/bin/sleep', '120'], env=env, **user
+    )  # another process of the bot's uid, holding secrets
     cmd = [str(python), str(REPO / 'tests' / 'sandbox_mode_runner.py'), str(spec)]
-    if drop_sys_admin: cmd = ['setpriv', '--bounding-set=-sys_admin', '--inh-caps=-sys_admin', '--', *cmd]
+    if drop_sys_admin:
+        cmd = ['setpriv', '--bounding-set=-sys_admin', '--inh-caps=-sys_admin', '--', *cmd]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400, cwd=str(world['top']), **user)
     finally:
-        other.kill(); other.wait()
+        other.kill()
+        other.wait()
     line = next((l for l in proc.stdout.splitlines() if l.startswith('RESULT ')), None)
     assert line, f'runner failed: {proc.stdout[-2000:]}\n{proc.stderr[-3000:]}'
     return json.loads(line[7:]), outside
@@ -141,8 +191,10 @@ def _daemons() -> list[int]:
     found = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
-            if DAEMON.encode() in open(f'/proc/{pid}/cmdline', 'rb').read(): found.append(int(pid))
-        except OSError: pass
+            if DAEMON.encode() in open(f'/proc/{pid}/cmdline', 'rb').read():
+                found.append(int(pid))
+        except OSError:
+            pass
     return found
 
 
@@ -160,8 +212,15 @@ def _assert_contained_or_not_run(res: dict, outside: list, world) -> bool:
             r = json.loads(next(l for l in out.splitlines() if l.startswith('PROBE '))[6:])
             assert r['environ_leaks'] == [], r
             assert r['read'] == {} or all(MARK not in json.dumps(v) for v in r['read'].values()), r['read']
-            assert not {str(world['db']), str(world['bot'] / '.env'), str(world['bot']), str(REPO / 'settings.ini')} & set(r['read']), r['read']
-            assert not {'settings.ini', 'aidevbot', 'nbs', '.git'} & set(r['read'].get(str(REPO), [])), r['read']  # at most the venv's folder
+            assert not {
+                str(world['db']),
+                str(world['bot'] / '.env'),
+                str(world['bot']),
+                str(REPO / 'settings.ini'),
+            } & set(r['read']), r['read']
+            assert not {'settings.ini', 'aidevbot', 'nbs', '.git'} & set(r['read'].get(str(REPO), [])), r[
+                'read'
+            ]  # at most the venv's folder
             assert r['db_insert'] is False and set(r['net'].values()) == {'closed'}, r
         if name == 'memory':
             held = [l for l in out.splitlines() if l.startswith('MEMPROBE')]
@@ -169,12 +228,16 @@ def _assert_contained_or_not_run(res: dict, outside: list, world) -> bool:
         if name == 'disk':
             n = [l for l in out.splitlines() if l.startswith('DISKPROBE')]
             assert not n or int(n[0].split()[1]) <= 256, n
-    for path in outside: assert not os.path.exists(path), f'{path} survived the run'
+    for path in outside:
+        assert not os.path.exists(path), f'{path} survived the run'
     deadline = time.monotonic() + 5
-    while _daemons() and time.monotonic() < deadline: time.sleep(0.1)
+    while _daemons() and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert _daemons() == [], 'a process was left running'
     import sqlite3
-    with sqlite3.connect(world['db']) as c: assert c.execute('select count(*) from users').fetchone()[0] == 1
+
+    with sqlite3.connect(world['db']) as c:
+        assert c.execute('select count(*) from users').fetchone()[0] == 1
     return bool(ran)
 
 
@@ -216,4 +279,5 @@ def test_uid_10001_with_user_namespaces_verifies(world, debian_venv):
     assert res['uid'] == BOT_UID and res['engine']['mode'] == 'userns'
     assert _assert_contained_or_not_run(res, outside, world)
     assert res['passing']['status'] == 'passed', res['passing']
-    for name in ('probe', 'memory', 'disk'): assert res[name]['status'] != 'not_verified', res[name]
+    for name in ('probe', 'memory', 'disk'):
+        assert res[name]['status'] != 'not_verified', res[name]

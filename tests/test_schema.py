@@ -1,4 +1,5 @@
 """The schema is Alembic's alone, and the database itself enforces the money rules."""
+
 import subprocess
 import sys
 from decimal import Decimal
@@ -34,8 +35,11 @@ def test_upgrade_check_downgrade_roundtrip(db_url):
     engine.dispose()
     r = alembic(db_url, 'check')
     out = r.stdout + r.stderr
-    assert r.returncode != 0 and 'New upgrade operations detected' in out and 'ix_credit_transactions_user_created' in out, out
-    if engine.dialect.name == 'postgresql': assert 'modify_type' in out and 'username' in out, out
+    assert (
+        r.returncode != 0 and 'New upgrade operations detected' in out and 'ix_credit_transactions_user_created' in out
+    ), out
+    if engine.dialect.name == 'postgresql':
+        assert 'modify_type' in out and 'username' in out, out
 
 
 def test_check_fails_for_a_database_behind_the_head(sqlite_url):
@@ -59,10 +63,16 @@ async def test_duplicate_payment_charge_refused(database):
         u = User(telegram_user_id=1)
         s.add(u)
         await s.flush()
-        s.add(Payment(user_id=u.id, telegram_payment_charge_id='charge-1', pack='p100', stars=750, credits=Decimal(100)))
+        s.add(
+            Payment(user_id=u.id, telegram_payment_charge_id='charge-1', pack='p100', stars=750, credits=Decimal(100))
+        )
     with pytest.raises(IntegrityError):
         async with database.sessions.begin() as s:
-            s.add(Payment(user_id=u.id, telegram_payment_charge_id='charge-1', pack='p500', stars=3500, credits=Decimal(500)))
+            s.add(
+                Payment(
+                    user_id=u.id, telegram_payment_charge_id='charge-1', pack='p500', stars=3500, credits=Decimal(500)
+                )
+            )
     async with database.sessions() as s:
         assert (await s.execute(select(Payment.pack))).scalars().all() == ['p100']
 
@@ -89,6 +99,7 @@ async def test_negative_balance_and_duplicate_file_version_refused(database):
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(sqlite_url):
     from aidevbot.config import Settings
     from aidevbot.db import make_engine, make_sessionmaker, migrate
+
     migrate(sqlite_url)
     engine = make_engine(Settings(_env_file=None, database_url=sqlite_url, sqlite_busy_timeout_ms=4321))
     try:

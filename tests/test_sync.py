@@ -1,5 +1,6 @@
 """The library is exported from the notebooks: a hand edit of `aidevbot/*.py` is undone by `nbdev_export`, which is
 how `.ci/run` catches it ("notebooks and library out of sync"). Runs the same commands as `.ci/run` on a copy."""
+
 import shutil
 import subprocess
 import sys
