@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'tests'))
 
 from sqlalchemy import select  # noqa: E402
 
-import aidevbot.orchestrator as orchestrator  # noqa: E402
+import aidevbot.steps as steps  # noqa: E402
 from aidevbot.db import ApiKeyUsage  # noqa: E402
 from aidevbot.orchestrator import ModelOrchestrator  # noqa: E402
 from aidevbot.testing import demo_responder
@@ -26,11 +26,9 @@ from aidevbot.testing import FakeLLM, temp_sqlite_url  # noqa: E402
 from orchestrator_support import plan_and_approve, stack  # noqa: E402
 
 
-class EveryFileOrchestrator(ModelOrchestrator):
-    "Baseline: the implementer sees every file of the project on every call, with no budget."
-
-    def _context_paths(self, plan, task, files):
-        return list(files)
+def every_file(plan, task, files):
+    "Baseline: the implementer sees every file of the project on every call (with no budget, below)."
+    return list(files)
 
 
 _sandbox_seconds = 0.0
@@ -80,9 +78,9 @@ async def run(cls, db_url: str, **kw) -> dict:
 
 
 async def main(db_url: str | None) -> None:
-    orchestrator.run_tests = _timed(orchestrator.run_tests)
+    steps.run_tests = _timed(steps.run_tests)
     scoped = await run(ModelOrchestrator, db_url or temp_sqlite_url())
-    baseline = await run(EveryFileOrchestrator, db_url or temp_sqlite_url(), context_tokens=10**9)
+    baseline = await run(ModelOrchestrator, db_url or temp_sqlite_url(), context_tokens=10**9, context_paths=every_file)
     print("20-file scripted project (10 tasks); prompt tokens per implementer call")
     print(f"{'task':>4} {'task-scoped':>12} {'every file':>11} {'ratio':>6}")
     for i, (a, b) in enumerate(zip(scoped['per_task'], baseline['per_task']), 1):

@@ -18,7 +18,8 @@ from aidevbot.billing import Ledger, Pricing
 from aidevbot.config import load_settings
 from aidevbot.db import Database, open_database
 from aidevbot.llm import LLMClient
-from aidevbot.orchestrator import Event, ModelOrchestrator
+from aidevbot.orchestrator import ModelOrchestrator
+from aidevbot.steps import Event
 from aidevbot.users import UserService
 from aidevbot.wiring import build_services
 

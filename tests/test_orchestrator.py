@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 
 from aidevbot.db import ApiKeyUsage, CreditReservation, Project, ProjectFile, ProjectTask
 from aidevbot.testing.fake_llm import RecordedRequest
-from aidevbot.orchestrator import NOT_FOUND, Document, ModelOrchestrator, Reply
+from aidevbot.orchestrator import NOT_FOUND, ModelOrchestrator
+from aidevbot.repository import claim_lease, transact
+from aidevbot.steps import Document, Reply
 from aidevbot.testing import demo_responder
 from aidevbot.plans import parse_file_blocks, render_file_blocks
 from aidevbot.testing import FakeLLM, migrated_database
@@ -302,7 +304,7 @@ async def test_one_runner_per_project(sqlite_url):
             assert _impl_tasks(fake) == [1, 2, 3]  # no task was written twice
             # a lease held by a worker that died blocks others until it expires
             pid2 = await plan_and_approve(s, 'second project')
-            await s.orch._claim(pid2, 'dead-worker')
+            await transact(s.db, claim_lease, pid2, 'dead-worker', seconds=s.orch.lease_seconds)
             assert await s.orch.advance(pid2, worker_id='w2') == 'queued'
             await asyncio.sleep(3.2)
             assert await s.orch.advance(pid2, worker_id='w2') == 'completed'
