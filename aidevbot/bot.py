@@ -14,7 +14,6 @@ from decimal import Decimal, InvalidOperation
 
 from babel import Locale
 
-from sqlalchemy import func, select
 from telegram import BotCommand, ForceReply, Update
 from telegram.error import BadRequest
 from telegram.ext import (
@@ -28,45 +27,49 @@ from telegram.ext import (
     filters,
 )
 
-from .billing import InsufficientCredits
 from .config import Settings, pack_by_id, require_bot_token
-from .db import ACTIVE_STATES, Database, LedgerKind, Payment, PaymentStatus, Project, ProjectState, User
+from .db import Database, LedgerKind, PaymentStatus, Project, ProjectState, User
 from .metrics import HANDLER_SECONDS, PAYMENTS, UPDATES
+from .notifier import TelegramNotifier
 from .payments import CURRENCY, HeldPack, check_order, parse_payload, send_pack_invoice
-from aidevbot.progress import (
-    TelegramNotifier,
-    keyboard,
-    make_bot,
-    protect_logs,
-    redact,
-    send_file,
-    send_text,
-)  # make_bot: re-exported
 from .render import LANGUAGES, Msg, Usd, pack_buttons, pick_language, render, state_label
 from .render import credits as _credits  # `credits` is the /credits handler
+from aidevbot.repository import (
+    RUNNABLE,
+    await_change,
+    get_project,
+    latest_project,
+    payment_by_charge,
+    payments_by_status,
+    projects_by_state,
+    take_change,
+    transact,
+    user_payments,
+    user_project,
+    user_projects,
+    user_totals,
+)
+from .telegram_io import keyboard, protect_logs, redact, send_file, send_text
 
 # %% auto #0
 __all__ = ['TERMINAL', 'COMMANDS', 'start', 'help_command', 'credits', 'buy', 'precheckout', 'successful_payment', 'new',
-           'text_message', 'project_button', 'unknown_button', 'projects', 'status', 'cancel', 'resume', 'usage',
-           'paysupport', 'unknown_command', 'admin_only', 'stats', 'grant', 'refund', 'unsupported', 'on_error',
-           'language', 'add_handlers', 'build_application']
+           'text_message', 'project_button', 'unknown_button', 'project_list', 'projects', 'status', 'cancel', 'resume',
+           'usage', 'paysupport', 'unknown_command', 'admin_only', 'stats', 'grant', 'refund', 'unsupported',
+           'on_error', 'language', 'add_handlers', 'build_application']
 
 # %% ../nbs/10_bot.ipynb #dc19c649
 def _pack_rows(context) -> list:
     "The credit-pack buttons."
     return pack_buttons(_s(context, 'settings').credit_packs)
 
-
-def _change_asked() -> re.Pattern:
-    "The bot's own 'what should change in project #N?' prompt, in any language (a reply to it names the project)."
-    forms = [
-        re.escape(render(Msg('change_ask', pid='\x00'), lang)).replace('\x00', r'(\d{1,12})') for lang in LANGUAGES
-    ]
-    return re.compile('|'.join(forms))
-
 # %% ../nbs/10_bot.ipynb #1506b6e1
 def _s(context: ContextTypes.DEFAULT_TYPE, name: str):
     return context.application.bot_data[name]
+
+
+async def _data(context: ContextTypes.DEFAULT_TYPE, fn, *args, **kw):
+    "Run `fn` of `aidevbot.repository` in its own transaction: handlers hold no query."
+    return await transact(_s(context, 'db'), fn, *args, **kw)
 
 
 async def _user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[User, bool]:
@@ -198,7 +201,7 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
 
 # %% ../nbs/10_bot.ipynb #3b2911d2
 async def _hold_payment(update: Update, context: ContextTypes.DEFAULT_TYPE, reason: str) -> None:
-    "Record a charge that does not match its invoice at 0 credits; tell the payer and alert the admins, once per charge."
+    "Record a charge that does not match its invoice at 0 credits; tell the payer and the admins, once per charge."
     settings, log = _s(context, 'settings'), logging.getLogger(__name__)
     sp, payer = update.effective_message.successful_payment, update.effective_user.id
     user, _ = await _user(update, context)
@@ -243,15 +246,6 @@ async def _hold_payment(update: Update, context: ContextTypes.DEFAULT_TYPE, reas
 TERMINAL = frozenset({ProjectState.completed, ProjectState.failed, ProjectState.cancelled})
 
 
-async def _insufficient(update: Update, context: ContextTypes.DEFAULT_TYPE, e: Exception) -> None:
-    await _say(
-        update,
-        context,
-        Msg('insufficient', needed=_credits(e.needed), available=_credits(e.available)),
-        _pack_rows(context),
-    )
-
-
 async def _send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, reply) -> None:
     "Send an orchestrator `Reply` (text, buttons, maybe a document) or a bare `Document` to the update's chat."
     if reply is None:
@@ -275,22 +269,6 @@ async def _send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, reply)
     elif reply.text:
         await _say(update, context, reply.text, reply.buttons)
 
-
-async def _latest(context, user_id: int, *states) -> Project | None:
-    "The user's newest project in one of `states` (any state when none given)."
-    async with _s(context, 'db').sessions() as s:
-        q = select(Project).where(Project.user_id == user_id)
-        if states:
-            q = q.where(Project.state.in_([str(x) for x in states]))
-        return (await s.scalars(q.order_by(Project.id.desc()).limit(1))).first()
-
-
-async def _owned(context, user: User, project_id: int) -> Project | None:
-    "The project if it belongs to `user`, else None."
-    async with _s(context, 'db').sessions() as s:
-        p = await s.get(Project, project_id)
-    return p if p is not None and p.user_id == user.id else None
-
 # %% ../nbs/10_bot.ipynb #bdd5e661
 _COMMAND_ARG = re.compile(r'^/\S+\s*(.*)$', re.S)
 
@@ -308,7 +286,7 @@ async def _start_project(
     if await _s(context, 'users').balance(user.id) <= 0:
         return await _say(update, context, Msg('no_credits'), _pack_rows(context))
     orch = _s(context, 'orchestrator')
-    if change_for is not None and (project := await _owned(context, user, change_for)) is not None:
+    if change_for is not None and (project := await _data(context, user_project, change_for, user.id)) is not None:
         reply = await orch.request_change(project.id, user_id=user.id, text=description)
         await _enqueue_if_runnable(context, project.id)
         return await _send_reply(update, context, reply)
@@ -319,9 +297,8 @@ async def _start_project(
 
 async def _enqueue_if_runnable(context, project_id: int) -> bool:
     "Hand the project to the job runner if the orchestrator left it in a state a job advances."
-    async with _s(context, 'db').sessions() as s:
-        p = await s.get(Project, project_id)
-    if p is None or (p.state not in ACTIVE_STATES and p.state != ProjectState.draft):
+    p = await _data(context, get_project, project_id)
+    if p is None or p.state not in RUNNABLE:
         return False
     await _s(context, 'runner').enqueue(project_id)
     return True
@@ -329,31 +306,19 @@ async def _enqueue_if_runnable(context, project_id: int) -> bool:
 
 @_timed
 async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "`/new <description>`: start a project."
-    context.user_data.pop('change_for', None)
+    "`/new <description>`: start a project (a change asked for with a Change button is dropped)."
+    user, _ = await _user(update, context)
+    await _data(context, await_change, user.id, None)
     m = _COMMAND_ARG.match(update.effective_message.text or '')
     await _start_project(update, context, m[1] if m else '')
 
 
-_CHANGE_ASKED = _change_asked()
-
-
-def _change_target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
-    "The project a plain message asks to change: remembered here, or named by the bot's prompt it replies to (any replica)."
-    pid = context.user_data.pop('change_for', None)
-    asked = update.effective_message.reply_to_message
-    if pid is None and asked is not None and asked.from_user and asked.from_user.id == context.bot.id:
-        if m := _CHANGE_ASKED.search(asked.text or ''):
-            pid = int(next(g for g in m.groups() if g))
-    return pid
-
-
 @_timed
 async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "A plain message: the change asked for with a Change button, else a new project."
-    await _start_project(
-        update, context, update.effective_message.text or '', change_for=_change_target(update, context)
-    )
+    "A plain message: the change asked for with a Change button (on any replica), else a new project."
+    user, _ = await _user(update, context)
+    change_for = await _data(context, take_change, user.id)
+    await _start_project(update, context, update.effective_message.text or '', change_for=change_for)
 
 # %% ../nbs/10_bot.ipynb #bf75483c
 _PROJECT_BUTTON = re.compile(r'(approve|cancel|status|resume|change):(\d{1,12})|dl:(\d{1,12}):(\d{1,6})')
@@ -370,9 +335,7 @@ async def _project_action(
     if action == 'change':
         if state != ProjectState.completed:
             return await _say(update, context, Msg('change_later', pid=pid))
-        context.user_data['change_for'] = (
-            pid  # the prompt is a ForceReply too, so a reply reaching another replica still finds it
-        )
+        await _data(context, await_change, user.id, pid)  # in the database: the answer may reach another replica
         return await _say(update, context, Msg('change_ask', pid=pid), placeholder=Msg('change_placeholder'))
     if state in TERMINAL:
         return await _say(update, context, Msg('finished', pid=pid, state=state_label(state)))
@@ -382,10 +345,7 @@ async def _project_action(
         return await _say(update, context, Msg('not_awaiting', pid=pid, state=state_label(state)))
     if action == 'resume' and state != ProjectState.paused:
         return await _say(update, context, Msg('not_paused', pid=pid, state=state_label(state)))
-    try:
-        reply = await (orch.approve if action == 'approve' else orch.resume)(pid, user_id=user.id)
-    except InsufficientCredits as e:
-        return await _insufficient(update, context, e)
+    reply = await (orch.approve if action == 'approve' else orch.resume)(pid, user_id=user.id)
     await _enqueue_if_runnable(context, pid)
     await _send_reply(update, context, reply)
 
@@ -400,7 +360,7 @@ async def project_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return await _say(update, context, Msg('stale_button'))
     action, pid, version = m[1] or 'dl', int(m[2] or m[3]), int(m[4]) if m[4] else None
     user, _ = await _user(update, context)
-    project = await _owned(context, user, pid)
+    project = await _data(context, user_project, pid, user.id)
     if project is None:
         return await _say(update, context, Msg('not_yours'))
     if action in ('approve', 'cancel') and q.message is not None:
@@ -441,27 +401,23 @@ def _project_buttons(p: Project) -> list[tuple[Msg, str]]:
     return row
 
 
+def project_list(ps: list[Project]) -> tuple[Msg, list[list[tuple[Msg, str]]]]:
+    "The /projects reply: a line per project, and a row of buttons each (download, status, change, resume)."
+    if not ps:
+        return Msg('no_projects_yet'), []
+    return Msg.join('\n', [Msg('your_projects'), *map(_project_line, ps)]), [_project_buttons(p) for p in ps]
+
+
 @_timed
 async def projects(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "The user's projects with buttons."
     user, _ = await _user(update, context)
-    async with _s(context, 'db').sessions() as s:
-        ps = (
-            await s.scalars(select(Project).where(Project.user_id == user.id).order_by(Project.id.desc()).limit(10))
-        ).all()
-    if not ps:
-        return await _say(update, context, Msg('no_project'))
-    await _say(
-        update,
-        context,
-        Msg.join('\n', [Msg('your_projects'), *map(_project_line, ps)]),
-        [_project_buttons(p) for p in ps],
-    )
+    await _say(update, context, *project_list(await _data(context, user_projects, user.id)))
 
 
 async def _on_latest(update, context, action: str, states, empty: str) -> None:
     user, _ = await _user(update, context)
-    project = await _latest(context, user.id, *states)
+    project = await _data(context, latest_project, user.id, states=states)
     if project is None:
         return await _say(update, context, Msg(empty))
     await _project_action(update, context, user, action, project)
@@ -471,7 +427,8 @@ async def _on_latest(update, context, action: str, states, empty: str) -> None:
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Status of the newest unfinished project (else the newest)."
     user, _ = await _user(update, context)
-    project = await _latest(context, user.id, *(set(ProjectState) - TERMINAL)) or await _latest(context, user.id)
+    project = await _data(context, latest_project, user.id, states=set(ProjectState) - TERMINAL)
+    project = project or await _data(context, latest_project, user.id)
     if project is None:
         return await _say(update, context, Msg('no_project'))
     await _project_action(update, context, user, 'status', project)
@@ -491,11 +448,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _resume_paused(update, context, user: User) -> None:
     "After a purchase: continue every paused project of `user`."
-    async with _s(context, 'db').sessions() as s:
-        ps = (
-            await s.scalars(select(Project).where(Project.user_id == user.id, Project.state == ProjectState.paused))
-        ).all()
-    for p in ps:
+    for p in await _data(context, user_projects, user.id, states=[ProjectState.paused], limit=None):
         await _project_action(update, context, user, 'resume', p)
 
 # %% ../nbs/10_bot.ipynb #9a00dd55
@@ -532,10 +485,7 @@ async def usage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Payment help, with the user's payments and their charge ids."
     user, _ = await _user(update, context)
-    async with _s(context, 'db').sessions() as s:
-        pays = (
-            await s.scalars(select(Payment).where(Payment.user_id == user.id).order_by(Payment.id.desc()).limit(10))
-        ).all()
+    pays = await _data(context, user_payments, user.id)
     listing = [
         Msg(
             'payment_line',
@@ -571,25 +521,19 @@ def admin_only(fn):
 @admin_only
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Users, balances, projects by state, payments."
-    async with _s(context, 'db').sessions() as s:
-        n_users, balance = (
-            await s.execute(select(func.count(User.id), func.coalesce(func.sum(User.credit_balance), 0)))
-        ).one()
-        by_state = (await s.execute(select(Project.state, func.count()).group_by(Project.state))).all()
-        pays = (
-            await s.execute(
-                select(Payment.status, func.count(), func.coalesce(func.sum(Payment.stars), 0)).group_by(Payment.status)
-            )
-        ).all()
-    projects = [Msg('stats_item', name=state_label(st), n=n) for st, n in sorted(by_state)]
-    payments = [Msg('stats_payment', name=Msg(f"kind_{st}"), n=n, stars=stars) for st, n, stars in sorted(pays)]
+    n_users, balance = await _data(context, user_totals)
+    by_state, pays = await _data(context, projects_by_state), await _data(context, payments_by_status)
+    projects = [Msg('stats_item', name=state_label(st), n=n) for st, n in sorted(by_state.items())]
+    payments = [
+        Msg('stats_payment', name=Msg(f"kind_{st}"), n=n, stars=stars) for st, (n, stars) in sorted(pays.items())
+    ]
     await _say(
         update,
         context,
         Msg(
             'stats',
             users=n_users,
-            balance=Decimal(balance),
+            balance=balance,
             projects=Msg.join(', ', projects) if projects else Msg('none'),
             payments=Msg.join(', ', payments) if payments else Msg('none'),
         ),
@@ -627,15 +571,7 @@ async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not 1 <= len(args) <= 2 or args[1:] not in ([], ['force']):
         return await _say(update, context, Msg('refund_usage'))
     charge, force = args[0], args[1:] == ['force']
-    async with _s(context, 'db').sessions() as s:
-        row = (
-            await s.execute(
-                select(Payment, User.telegram_user_id, User.credit_balance)
-                .join(User, User.id == Payment.user_id)
-                .where(Payment.telegram_payment_charge_id == charge)
-            )
-        ).first()
-    if row is None:
+    if (row := await _data(context, payment_by_charge, charge)) is None:
         return await _say(update, context, Msg('refund_none', charge=charge))
     payment, tg_id, balance = row
     if payment.status == PaymentStatus.refunded:

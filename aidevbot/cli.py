@@ -340,7 +340,8 @@ def cmd_serve(args) -> int:
 # %% ../nbs/12_cli.ipynb #650a036a
 async def run_worker(s: Settings, *, lease_seconds: float = 60.0, **opts) -> None:
     "Build the orchestrator and run procrastinate jobs until stopped (SIGTERM/SIGINT)."
-    from aidevbot.bot import TelegramNotifier, make_bot
+    from aidevbot.notifier import TelegramNotifier
+    from aidevbot.telegram_io import make_bot
     from aidevbot.jobs import ProcrastinateRunner
     from aidevbot.wiring import EventRelay, build_services
 

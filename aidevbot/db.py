@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -33,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .config import Settings, async_url, is_sqlite, sync_url
+from .config import Settings, async_url, is_sqlite
 
 # %% auto #0
 __all__ = ['Credits', 'Usd', 'UsdPerMTok', 'NAMING', 'ACTIVE_STATES', 'utcnow', 'Base', 'LedgerKind', 'ReservationStatus',
@@ -150,7 +148,7 @@ class User(Base):
     language_code: Mapped[str | None] = mapped_column(String(16))  # Telegram's, updated on every contact
     language: Mapped[str | None] = mapped_column(String(8))  # chosen with /language; None follows language_code
     credit_balance: Mapped[Decimal] = mapped_column(Credits, default=Decimal(0), server_default='0')
-    is_blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text('false'))
+    change_project_id: Mapped[int | None] = mapped_column(Integer)  # the project the user's next message changes
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 

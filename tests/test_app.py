@@ -168,6 +168,22 @@ async def test_update_acknowledged_but_not_handled_is_replayed_at_startup(sqlite
         assert handled2 == [u['update_id']] and (await stored(db, u['update_id'])).status == 'processed'
 
 
+async def test_shutdown_lets_an_update_in_flight_finish_and_does_not_wait_for_the_replay_loop(sqlite_url):
+    "The updates being handled are known as such when they start: they get the grace period, the replay loop none."
+    async with migrated_database(sqlite_url) as db, FakeTelegram() as tg:
+        handled = []
+        app = make_app(settings_for(tg, sqlite_url), runtime_factory=echo_runtime(db, handled, 1.5), grace_seconds=20)
+        u = tg.message(12, 'slow', queue=False)
+        async with serving(app) as c:
+            assert (await c.post(WEBHOOK_PATH, json=u, headers=HEADERS)).status_code == 200
+            await asyncio.sleep(0.3)  # the replay loop is asleep for 30 s, the update is being handled
+            assert app.state.runtime.background and app.state.runtime.updates
+            t0 = time.monotonic()
+        took = time.monotonic() - t0
+        assert handled == [u['update_id']] and (await stored(db, u['update_id'])).status == 'processed'
+        assert 1.0 < took < 10, took  # waited for the update (1.5 s), not for the loop's 30 s nor the 20 s grace
+
+
 async def test_metrics_are_prometheus_text(database):
     async with (
         FakeTelegram() as tg,

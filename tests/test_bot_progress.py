@@ -5,8 +5,9 @@ import asyncio
 from contextlib import asynccontextmanager
 
 from aidevbot.db import Project, User
+from aidevbot.notifier import TelegramNotifier
 from aidevbot.steps import Button, Document, Event, Progress, Reply
-from aidevbot.progress import MAX_TEXT, TelegramNotifier, make_bot
+from aidevbot.telegram_io import MAX_TEXT, make_bot
 from aidevbot.testing import FakeTelegram, migrated_database
 from test_bot_harness import bot_settings
 

@@ -61,6 +61,38 @@ def test_production_modules_do_not_import_the_fakes_except_the_demo_command():
     assert all(in_func for *_, in_func in found)
 
 
+HANDLERS = ['bot', 'payments', 'app', 'notifier', 'telegram_io', 'cli']  # Telegram and HTTP handlers, the command line
+SQL = {'select', 'update', 'delete', 'insert', 'text'}  # statement builders: queries belong in aidevbot.repository
+
+
+def sql_uses(source: str, module: str) -> list[str]:
+    "Statement builders a module imports from SQLAlchemy (or reaches as `sqlalchemy.x`), anywhere in it."
+    tree = ast.parse(source)
+    found = [
+        name for name, _ in _imports(tree, module) if name.startswith('sqlalchemy.') and name.rsplit('.', 1)[1] in SQL
+    ]
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in SQL
+            and getattr(node.value, 'id', '') in ('sqlalchemy', 'sa')
+        ):
+            found.append(f'{node.value.id}.{node.attr}')
+    return found
+
+
+def test_the_sql_scan_finds_statement_builders():
+    src = """from sqlalchemy import func, select\nimport sqlalchemy as sa\ndef f():
+    from sqlalchemy.dialects.sqlite import insert\n    return sa.update(x)"""
+    assert sql_uses(src, 'aidevbot.x') == ['sqlalchemy.select', 'sqlalchemy.dialects.sqlite.insert', 'sa.update']
+
+
+def test_handlers_hold_no_sql():
+    "Every query of the handlers is a function of aidevbot.repository (or of the service that owns the data)."
+    found = {m: sql_uses((LIB / f'{m}.py').read_text(encoding='utf-8'), f'aidevbot.{m}') for m in HANDLERS}
+    assert {m: names for m, names in found.items() if names} == {}
+
+
 def test_every_fake_lives_in_aidevbot_testing():
     for name in ('loopback', 'fake_llm', 'fake_telegram', 'testing', 'demo'):
         assert not (LIB / f'{name}.py').exists(), name
