@@ -135,7 +135,6 @@ class TaskState(enum.StrEnum):
     running = 'running'
     done = 'done'
     failed = 'failed'
-    skipped = 'skipped'
 
 # %% ../nbs/02_db.ipynb #4acce03d
 class User(Base):

@@ -32,7 +32,7 @@ from aidevbot.repository import (
     runnable_project_ids,
     transact,
     update_project,
-    user_projects,
+    user_project,
 )
 from aidevbot.steps import (
     Button,
@@ -92,8 +92,8 @@ class ModelOrchestrator:
         self.ctx.on_event = fn
 
     async def _owned(self, pid: int, user_id: int) -> Project | Reply:
-        p = await transact(self.db, get_project, pid) if isinstance(pid, int) else None
-        return p if p is not None and p.user_id == user_id else Reply(NOT_FOUND)
+        p = await transact(self.db, user_project, pid, user_id) if isinstance(pid, int) else None
+        return p or Reply(NOT_FOUND)
 
     async def estimate(self, plan) -> tuple[Decimal, Decimal]:
         "(low, high) credits for running `plan` after approval."
@@ -286,24 +286,6 @@ async def status(self: ModelOrchestrator, project_id: int, *, user_id: int) -> R
     if p.state == S.completed and p.result:
         lines.append(Msg('status_result', caption=caption(p.result)))
     return Reply(Msg.join('\n', lines), project_buttons(p))
-
-# %% ../nbs/08b_orchestrator.ipynb #552dd5fe
-@patch
-async def list_projects(self: ModelOrchestrator, *, user_id: int, limit: int = 10) -> Reply:
-    "The user's recent projects with their state, version and buttons (status, download, resume)."
-    ps = await transact(self.db, user_projects, user_id, limit=limit)
-    if not ps:
-        return Reply(Msg('no_projects_yet'))
-    lines, buttons = [Msg('your_projects')], []
-    for p in ps:
-        lines.append(Msg('project_line_short', pid=p.id, title=p.title, state=state_label(p.state), version=p.version))
-        row = [Button(Msg('btn_project_status', pid=p.id), f"status:{p.id}")]
-        if versions := sorted(int(v) for v in ((p.result or {}).get('versions') or {})):
-            row.append(Button(Msg('btn_project_download', pid=p.id, version=versions[-1]), f"dl:{p.id}:{versions[-1]}"))
-        if p.state == S.paused:
-            row.append(Button(Msg('btn_project_resume', pid=p.id), f"resume:{p.id}"))
-        buttons.append(row)
-    return Reply(Msg.join('\n', lines), buttons)
 
 # %% ../nbs/08b_orchestrator.ipynb #60fe2c8e
 @patch
