@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Mapping
 
+from .render import Msg, render
+
 # %% auto #0
 __all__ = ['MAX_PATH_CHARS', 'MAX_PART_BYTES', 'MAX_ZIP_BYTES', 'AUTORUN', 'PackagingError', 'UnsafePath', 'TooLarge',
            'clean_name', 'safe_path', 'Limits', 'validate_files', 'build_zip', 'slugify', 'autorun_files',
@@ -151,7 +153,8 @@ def _check_names(names) -> dict[str, str]:
         key = p.casefold()
         if key in seen:
             raise UnsafePath(
-                f"Duplicate file name: {_show(seen[key])} and {_show(name)} are the same file on a case-insensitive file system."
+                f"Duplicate file name: {_show(seen[key])} and {_show(name)} are the same file "
+                "on a case-insensitive file system."
             )
         seen[key] = name
     for key in seen:
@@ -190,7 +193,7 @@ def _entry(name: str) -> zipfile.ZipInfo:
 
 
 def build_zip(files: Mapping[str, str | bytes], *, root: str | None = None, max_bytes: int = MAX_ZIP_BYTES) -> bytes:
-    "A byte-identical-for-the-same-input ZIP of `files` (optionally under folder `root`); raises `TooLarge` past `max_bytes`."
+    "A ZIP of `files` (under folder `root` if given), byte-identical for the same input; `TooLarge` past `max_bytes`."
     clean = _check_names(files)
     prefix = ''
     if root is not None:
@@ -205,7 +208,8 @@ def build_zip(files: Mapping[str, str | bytes], *, root: str | None = None, max_
                 break
     if buf.tell() > max_bytes:
         raise TooLarge(
-            f"The ZIP would be over {_mb(max_bytes)}, more than a Telegram bot can send. Make the project smaller (fewer or smaller files)."
+            f"The ZIP would be over {_mb(max_bytes)}, more than a Telegram bot can send. "
+            "Make the project smaller (fewer or smaller files)."
         )
     return buf.getvalue()
 
@@ -219,22 +223,21 @@ def slugify(title: str, *, max_len: int = 48) -> str:
     return slug + '-project' if slug.upper() in _RESERVED else slug
 
 # %% ../nbs/06_packaging.ipynb #5cedc656
-_IDE = "VS Code runs its tasks on folder open and the tools its settings name (in a trusted workspace)"
 AUTORUN = {  # pattern (matched against the path and each tail of it, case-insensitively) → what runs it
-    '.envrc': "direnv runs it when you `cd` into the folder (once allowed)",
-    '.vscode/*': _IDE,
-    '.idea/*': "JetBrains IDEs run the startup tasks and tools it configures",
-    '.devcontainer/*': "Dev Containers run its commands when the folder is reopened in a container",
-    '.devcontainer.json': "Dev Containers run its commands when the folder is reopened in a container",
-    '.github/workflows/*': "GitHub Actions runs it when the project is pushed to GitHub",
-    '.gitlab-ci.yml': "GitLab CI runs it when the project is pushed to GitLab",
-    '*.pth': "Python runs its `import` lines at start-up when it is in site-packages",
-    'sitecustomize.py': "Python imports it at start-up when it is on the import path",
-    'usercustomize.py': "Python imports it at start-up when it is on the import path",
+    '.envrc': Msg('readme_autorun_direnv'),
+    '.vscode/*': Msg('readme_autorun_vscode'),
+    '.idea/*': Msg('readme_autorun_jetbrains'),
+    '.devcontainer/*': Msg('readme_autorun_devcontainer'),
+    '.devcontainer.json': Msg('readme_autorun_devcontainer'),
+    '.github/workflows/*': Msg('readme_autorun_github'),
+    '.gitlab-ci.yml': Msg('readme_autorun_gitlab'),
+    '*.pth': Msg('readme_autorun_pth'),
+    'sitecustomize.py': Msg('readme_autorun_startup'),
+    'usercustomize.py': Msg('readme_autorun_startup'),
 }
 
 
-def autorun_files(paths) -> dict[str, str]:
+def autorun_files(paths) -> dict[str, Msg]:
     "The paths among `paths` that run code when the folder is opened or used, sorted, with what runs each."
     out = {}
     for p in sorted(paths):
@@ -245,13 +248,11 @@ def autorun_files(paths) -> dict[str, str]:
     return out
 
 # %% ../nbs/06_packaging.ipynb #79eb58a1
-def with_autorun_section(readme: str, paths) -> str:
-    "`readme` plus a section naming the files among `paths` that run code when the folder is opened (unchanged if none)."
+def with_autorun_section(readme: str, paths, *, lang: str = 'en') -> str:
+    "`readme` plus a section, in `lang`, naming the files among `paths` that run code when the folder is opened."
     found = autorun_files(paths)
     if not found:
-        return readme
-    items = '\n'.join(f"- `{p}` — {why}" for p, why in found.items())
-    return (
-        readme.rstrip() + "\n\n## Files that run code on their own\n\nOpening or using this folder can run code "
-        f"from these files before you run the project yourself. Read them first:\n\n{items}\n"
-    )
+        return readme  # unchanged
+    items = '\n'.join(f"- `{p}` — {render(why, lang)}" for p, why in found.items())
+    heading, intro = render(Msg('readme_autorun_heading'), lang), render(Msg('readme_autorun_intro'), lang)
+    return f"{readme.rstrip()}\n\n## {heading}\n\n{intro}\n\n{items}\n"

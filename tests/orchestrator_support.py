@@ -68,20 +68,16 @@ async def stack(
         if prepare and Decimal(credits) > have:
             await ledger.credit(user.id, Decimal(credits) - have, kind='admin', key=f'test-topup:{telegram_user_id}')
         events: list[Event] = []
-        if orchestrator_cls is ModelOrchestrator:  # the wiring serve and worker use
-            svc = await build_services(
-                settings, db=db, ledger=ledger, pricing=pricing, on_event=events.append, **(orchestrator_kw or {})
-            )
-            llm, orch = svc.llm, svc.orchestrator
-        else:
-            llm = LLMClient(settings, db, ledger=ledger, pricing=pricing)
-            orch = orchestrator_cls(
-                settings, db, llm, ledger=ledger, on_event=events.append, pricing=pricing, **(orchestrator_kw or {})
-            )
-        try:
-            yield Stack(settings, db, ledger, pricing, llm, orch, user.id, events)
-        finally:
-            await llm.aclose()
+        async with await build_services(  # the wiring serve and worker use
+            settings,
+            db=db,
+            ledger=ledger,
+            pricing=pricing,
+            on_event=events.append,
+            orchestrator_cls=orchestrator_cls,
+            **(orchestrator_kw or {}),
+        ) as svc:
+            yield Stack(settings, db, ledger, pricing, svc.llm, svc.orchestrator, user.id, events)
     finally:
         await db.dispose()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from aidevbot.testing import FakeTelegram, free_port, temp_sqlite_url
+from aidevbot.testing import FakeTelegram, free_port, process_alive, temp_sqlite_url, wait_for_url
 
 EXE = str(Path(sys.executable).with_name('aidevbot'))
 GRACE = 5
@@ -31,20 +31,6 @@ def serve_env(tg, port, **extra) -> dict:
     }
 
 
-def wait_ok(url: str, proc, timeout: float = 60) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read()
-        try:
-            r = httpx.get(url, timeout=3)
-            if r.status_code == 200:
-                return r
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(url)
-
-
 def sigterm(proc) -> tuple[int, float, str]:
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -64,8 +50,8 @@ def test_serve_polling_answers_probes_handles_start_and_stops_on_sigterm():
         )
         try:
             base = f'http://127.0.0.1:{port}'
-            assert wait_ok(base + '/health', proc).json() == {'status': 'ok'}
-            assert wait_ok(base + '/ready', proc).json()['ready'] is True
+            assert wait_for_url(base + '/health', process_alive(proc)).json() == {'status': 'ok'}
+            assert wait_for_url(base + '/ready', process_alive(proc)).json()['ready'] is True
             tg.command(77, '/start')
             reply = tg.wait_for_sync('sendMessage', lambda c: str(c.params.get('chat_id')) == '77', timeout=30)
             assert reply.params['text']
@@ -93,7 +79,7 @@ def test_serve_webhook_mode_after_set_webhook():
             text=True,
         )
         try:
-            wait_ok(f'http://127.0.0.1:{port}/ready', proc)
+            wait_for_url(f'http://127.0.0.1:{port}/ready', process_alive(proc))
             forged = tg.command(78, '/start', queue=False)
             assert (
                 httpx.post(
@@ -211,7 +197,7 @@ def test_distributed_webhook_replica_and_worker_on_postgres(pg_url, tmp_path):
             httpx.post(hook, json=u, headers={'X-Telegram-Bot-Api-Secret-Token': 'k8s-Secret'}, timeout=10).status_code
         )
         try:
-            wait_ok(f'http://127.0.0.1:{port}/ready', bot)
+            wait_for_url(f'http://127.0.0.1:{port}/ready', process_alive(bot))
             assert post(tg.command(555, '/start', queue=False)) == 200
             tg.wait_for_sync('sendMessage', lambda c: str(c.params.get('chat_id')) == '555', timeout=30)
             mark = len(tg.calls)

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from aidevbot.billing import Ledger, Pricing
 from aidevbot.jobs import EmbeddedRunner
-from aidevbot.llm import LLMClient
-from aidevbot.orchestrator import ModelOrchestrator
 from aidevbot.testing import demo_responder
 from aidevbot.testing import FakeLLM, FakeTelegram, Slow, migrated_database
+from aidevbot.wiring import build_services
 from test_bot_harness import bot_settings, running_bot
 
 
@@ -26,20 +24,16 @@ from test_bot_harness import bot_settings, running_bot
 async def product(db, tg, llm, *, concurrency: int = 4, **overrides):
     "The whole product in one process: LLM client, orchestrator, embedded runner and the polling bot."
     settings = bot_settings(tg, llm_base_url=llm.base_url, llm_api_key='test-llm-key', **overrides)
-    ledger = Ledger(db)
-    client = LLMClient(settings, db, ledger=ledger, pricing=Pricing(db, settings))
-    orch = ModelOrchestrator(settings, db, client, ledger=ledger)
-    runner = EmbeddedRunner(orch, concurrency=concurrency, grace_seconds=2)
-    try:
-        async with running_bot(db, tg, settings=settings, orchestrator=orch, runner=runner, ledger=ledger) as bot:
+    async with await build_services(settings, db=db) as svc:
+        orch = svc.orchestrator
+        runner = EmbeddedRunner(orch, concurrency=concurrency, grace_seconds=2)
+        async with running_bot(db, tg, settings=settings, orchestrator=orch, runner=runner, ledger=svc.ledger) as bot:
             assert orch.on_event is bot.app.bot_data['notifier']  # events go to Telegram
             await runner.start()
             try:
                 yield bot, runner
             finally:
                 await runner.stop()  # before the bot stops: running jobs still report to Telegram
-    finally:
-        await client.aclose()
 
 
 def button(tg, chat_id, prefix: str) -> str:

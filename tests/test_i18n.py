@@ -77,6 +77,51 @@ def test_catalogs_ship_as_package_data(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    'lang, heading, says',
+    [
+        (
+            'ru',
+            '## Файлы, которые сами запускают код',
+            ['Сначала прочитайте их:', '— direnv запускает его', '— VS Code'],
+        ),
+        (
+            'es',
+            '## Archivos que ejecutan código por su cuenta',
+            ['Léelos primero:', '— direnv lo ejecuta', '— VS Code'],
+        ),
+    ],
+)
+def test_the_readme_section_on_files_that_run_code_is_in_the_users_language(lang, heading, says):
+    from aidevbot.packaging import with_autorun_section
+
+    readme = with_autorun_section('# Tool\n\nRun it.\n', ['main.py', '.envrc', '.vscode/tasks.json'], lang=lang)
+    head, section = readme.split(f'\n\n{heading}\n\n')
+    assert head == '# Tool\n\nRun it.' and all(s in section for s in says), readme
+    assert '- `.envrc` — ' in section and '- `.vscode/tasks.json` — ' in section and 'main.py' not in section
+    assert 'Files that run code' not in readme and 'runs it' not in readme and 'Read them first' not in readme
+
+
+def test_a_stored_message_is_shown_in_the_readers_language_and_an_old_row_as_it_is():
+    from aidevbot.render import dump_msg, stored_msg
+
+    check = Msg.join('; ', [Msg('check_tests_passed', passed=2, n=3), Msg('check_reviewer_notes', notes='rename x')])
+    reason = Msg('reason_task_failed', i=1, total=2, title='CLI', n=3, check=check)
+    stored = dump_msg(reason, limit=4000)
+    assert stored != str(reason) and str(stored_msg(stored)) == str(reason) == (
+        'task 1 of 2 (CLI) did not pass verification after 3 attempts: 2/3 tests passed; reviewer notes: rename x'
+    )
+    assert render(Msg('status_stopped', error=stored_msg(stored)), 'ru') == (
+        'Остановлен: задача 1 из 2 (CLI) не прошла проверку после 3 попыток: '
+        'пройдено 2 из 3 тестов; замечания ревьюера: rename x'
+    )
+    assert (
+        stored_msg('the final test run failed: tests failed: 1 failed')
+        == 'the final test run failed: tests failed: 1 failed'
+    )
+    assert dump_msg(reason, limit=20) == str(reason)[:20]
+
+
 # --- the whole demo flow in the user's language -------------------------------------------------------------------
 from aidevbot.testing import demo_responder  # noqa: E402
 from aidevbot.render import Msg, render  # noqa: E402
@@ -100,7 +145,7 @@ SAYS = {  # what each language's texts contain (from the catalogs, so a wording 
     ],
 )
 async def test_the_demo_flow_speaks_the_users_language(sqlite_url, lang, marks):
-    "/start from a Telegram client in `lang`: welcome, plan, progress, delivery caption, /credits and the invoice in it."
+    "/start from a Telegram client in `lang`: welcome, plan, progress, the ZIP's caption, /credits and its invoice."
     hello, tasks, task, credit, tests_word, balance = marks
     async with (
         migrated_database(sqlite_url) as db,
@@ -211,8 +256,11 @@ def literal_texts(source: str, filename: str = '<src>') -> list[str]:
 
 
 def test_the_scan_finds_literals():
-    src = '''Reply(f"Hi {x}")\nButton('Cancel', 'c')\nawait bot.send_message(1, "hello")\nForceReply(input_field_placeholder='?!')
-await _say(u, c, 'a' + b)\nReply(Msg('hi'))\nButton(Msg('btn_cancel'), 'cancel:1')\nawait q.answer(ok=True, error_message=render(m, l))'''
+    src = (
+        '''Reply(f"Hi {x}")\nButton('Cancel', 'c')\nawait bot.send_message(1, "hello")\n'''
+        '''ForceReply(input_field_placeholder='?!')\nawait _say(u, c, 'a' + b)\nReply(Msg('hi'))\n'''
+        '''Button(Msg('btn_cancel'), 'cancel:1')\nawait q.answer(ok=True, error_message=render(m, l))'''
+    )
     assert [x.split(' ')[1] for x in literal_texts(src)] == ['Reply', 'Button', 'send_message', 'ForceReply', '_say']
 
 

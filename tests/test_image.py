@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aidevbot.testing import FakeLLM, FakeTelegram, free_port
+from aidevbot.testing import FakeLLM, FakeTelegram, free_port, wait_for_url
 import hostile_probe
 from hostile_probe import AFTER, WORLD, leaks, probe_file, probe_report, targets
 
@@ -350,20 +350,6 @@ def assert_executor_contains(container: str, url: str) -> None:
 # -- `aidevbot serve` in the container, against the fakes on the host ------------------------------------------------
 
 
-def wait_ok(url: str, alive, timeout: float = 90) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert alive(), 'the container stopped'
-        try:
-            r = httpx.get(url, timeout=3)
-            if r.status_code == 200:
-                return r
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(url)
-
-
 def drive_project(tg: FakeTelegram, chat: int, *, timeout: float = 180) -> dict:
     "/start, describe, approve the plan; return the delivered document's call."
     tg.command(chat, '/start')
@@ -378,7 +364,7 @@ def drive_project(tg: FakeTelegram, chat: int, *, timeout: float = 180) -> dict:
 
 
 def container_alive(name: str):
-    "A check for wait_ok: raises with the container's logs once it has stopped."
+    "A check for wait_for_url: raises with the container's logs once it has stopped."
 
     def alive() -> bool:
         if podman('container', 'inspect', '--format', '{{.State.Running}}', name, check=False).stdout.strip() == 'true':
@@ -423,8 +409,9 @@ def test_serve_in_the_container_answers_probes_delivers_a_zip_and_stops_on_sigte
         )
         try:
             base = f'http://127.0.0.1:{port}'
-            assert wait_ok(base + '/health', container_alive(name)).json() == {'status': 'ok'}
-            assert wait_ok(base + '/ready', container_alive(name)).json()['ready'] is True
+            alive = container_alive(name)
+            assert wait_for_url(base + '/health', alive, timeout=90).json() == {'status': 'ok'}
+            assert wait_for_url(base + '/ready', alive, timeout=90).json()['ready'] is True
             doc = drive_project(tg, 4242)
             assert doc.files['document'][0].endswith('.zip')
             t0 = time.monotonic()
@@ -549,8 +536,8 @@ def compose_stack(image, tmp_path_factory):
             assert code == '0', podman('logs', f'{project}_migrate_1').stderr[-3000:]
             r = run('up', '-d', '--no-deps', 'sandbox', 'bot', 'worker')
             assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-            wait_ok(f'http://127.0.0.1:{sb_port}/ready', container_alive(f'{project}_sandbox_1'), timeout=120)
-            wait_ok(f'http://127.0.0.1:{bot_port}/ready', container_alive(f'{project}_bot_1'), timeout=120)
+            wait_for_url(f'http://127.0.0.1:{sb_port}/ready', container_alive(f'{project}_sandbox_1'), timeout=120)
+            wait_for_url(f'http://127.0.0.1:{bot_port}/ready', container_alive(f'{project}_bot_1'), timeout=120)
             yield Stack(project=project, tg=tg, llm=llm, bot_port=bot_port, sandbox_port=sb_port)
         finally:
             down = run('down', '-v', '-t', '5', timeout=180)

@@ -5,25 +5,22 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from aidevbot.billing import Ledger
 from aidevbot.config import Settings
 from aidevbot.db import ApiKeyUsage, Project
 from aidevbot.jobs import EmbeddedRunner, make_runner
-from aidevbot.llm import LLMClient
-from aidevbot.orchestrator import ModelOrchestrator
 from aidevbot.testing import demo_responder
 from aidevbot.testing import FakeLLM, migrated_database
 from aidevbot.users import UserService
+from aidevbot.wiring import build_services
 
 
-def build(db, s, events):
-    ledger = Ledger(db)
-    llm = LLMClient(s, db, ledger=ledger)
+async def build(db, s, events):
+    "One process's services on `db`, its events (kind, project) appended to `events`."
 
     async def on_event(e):
         events.append((e.kind, e.project_id))
 
-    return ledger, llm, ModelOrchestrator(s, db, llm, ledger=ledger, on_event=on_event)
+    return await build_services(s, db=db, on_event=on_event)
 
 
 async def state(db, pid):
@@ -35,7 +32,8 @@ async def test_embedded_runner_resumes_active_projects_on_start(db_url):
     async with migrated_database(db_url) as db, FakeLLM(demo_responder(), latency=0.2) as llm_server:
         s = Settings(database_url=db_url, llm_base_url=llm_server.base_url, llm_api_key='k')
         events = []
-        ledger, llm, orch = build(db, s, events)
+        svc = await build(db, s, events)
+        ledger, orch = svc.ledger, svc.orchestrator
         user, _ = await UserService(db, s, ledger).ensure_user(901)
         await ledger.credit(user.id, Decimal(300), kind='admin', key='grant-901')
         pid = await orch.create_project(user_id=user.id, chat_id=901, description='A small Python library with tests.')
@@ -51,16 +49,16 @@ async def test_embedded_runner_resumes_active_projects_on_start(db_url):
         while llm_server.request_count < planned + 3:
             await asyncio.sleep(0.05)
         await runner.stop()  # the process stops mid-project
-        await llm.aclose()
+        await svc.aclose()
         assert await state(db, pid) in ('queued', 'implementing', 'verifying', 'documenting', 'packaging')
         assert ('completed', pid) not in events
 
-        ledger2, llm2, orch2 = build(db, s, events)  # a new process: nobody enqueues, start() finds the project
-        runner2 = EmbeddedRunner(orch2)
+        svc2 = await build(db, s, events)  # a new process: nobody enqueues, start() finds the project
+        runner2 = EmbeddedRunner(svc2.orchestrator)
         await runner2.start()
         await runner2.wait_idle(120)
         await runner2.stop()
-        await llm2.aclose()
+        await svc2.aclose()
         assert await state(db, pid) == 'completed'
         assert events.count(('completed', pid)) == 1
         async with db.sessions() as ses:
@@ -73,4 +71,4 @@ async def test_embedded_runner_resumes_active_projects_on_start(db_url):
                 )
             ).all()
         assert dup == []  # no successful call was made (and paid) twice
-        assert await ledger2.check_consistency() == []
+        assert await svc2.ledger.check_consistency() == []

@@ -17,11 +17,10 @@ from aidevbot.billing import Ledger
 from aidevbot.config import Settings
 from aidevbot.db import ApiKeyUsage, Project, migrate, open_database
 from aidevbot.jobs import ProcrastinateRunner
-from aidevbot.llm import LLMClient
-from aidevbot.orchestrator import ModelOrchestrator
 from aidevbot.testing import demo_responder
 from aidevbot.testing import FakeLLM, FakeTelegram
 from aidevbot.users import UserService
+from aidevbot.wiring import build_services
 
 CHAT0 = 7000
 
@@ -40,12 +39,9 @@ def settings_for(url, llm, tg) -> Settings:
 
 async def queue_projects(s: Settings, n: int, *, enqueue: bool = True) -> list[int]:
     "n users with credits, each with a planned and approved project, queued for the workers."
-    db = await open_database(s)
-    ledger = Ledger(db)
-    llm = LLMClient(s, db, ledger=ledger)
-    orch = ModelOrchestrator(s, db, llm, ledger=ledger)
-    users, ids = UserService(db, s, ledger), []
-    try:
+    async with await build_services(s) as svc:
+        ledger, orch, ids = svc.ledger, svc.orchestrator, []
+        users = UserService(svc.db, s, ledger)
         for i in range(n):
             user, _ = await users.ensure_user(CHAT0 + i, first_name=f'u{i}')
             await ledger.credit(user.id, Decimal(300), kind='admin', key=f'test-grant-{i}')
@@ -62,9 +58,6 @@ async def queue_projects(s: Settings, n: int, *, enqueue: bool = True) -> list[i
                 await runner.enqueue(pid)
             await runner.stop()
         return ids
-    finally:
-        await llm.aclose()
-        await db.dispose()
 
 
 def worker_env(s: Settings) -> dict:

@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 
 from aidevbot.db import ApiKeyUsage, CreditReservation, Project, ProjectFile, ProjectTask
 from aidevbot.testing.fake_llm import RecordedRequest
-from aidevbot.orchestrator import NOT_FOUND, ModelOrchestrator
+from aidevbot.orchestrator import NOT_FOUND
 from aidevbot.repository import claim_lease, transact
 from aidevbot.steps import Document, Reply
 from aidevbot.testing import demo_responder
 from aidevbot.plans import parse_file_blocks, render_file_blocks
 from aidevbot.testing import FakeLLM, migrated_database
+from aidevbot.wiring import build_services
 from orchestrator_support import plan_and_approve, stack, unzip_and_test
 
 
@@ -293,10 +294,10 @@ async def test_one_runner_per_project(sqlite_url):
     with FakeLLM(demo_responder(), latency=0.05) as fake:
         async with stack(sqlite_url, fake.base_url, orchestrator_kw={'lease_seconds': 3}) as s:
             pid = await plan_and_approve(s)
-            other = ModelOrchestrator(
-                s.settings, s.db, s.llm, ledger=s.ledger, pricing=s.pricing
-            )  # another process, in effect
-            a, b = await asyncio.gather(s.orch.advance(pid, worker_id='w1'), other.advance(pid, worker_id='w2'))
+            async with await build_services(s.settings, db=s.db) as other:  # another process, in effect
+                a, b = await asyncio.gather(
+                    s.orch.advance(pid, worker_id='w1'), other.orchestrator.advance(pid, worker_id='w2')
+                )
             assert 'completed' in (a, b) and {a, b} - {'completed'} <= {'queued', 'implementing', 'verifying'}, (a, b)
             assert _impl_tasks(fake) == [1, 2, 3]  # no task was written twice
             # a lease held by a worker that died blocks others until it expires

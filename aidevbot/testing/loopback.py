@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
+import httpx
 import uvicorn
 
 # %% auto #0
-__all__ = ['free_port', 'LoopbackServer']
+__all__ = ['free_port', 'LoopbackServer', 'wait_for_url', 'process_alive']
 
 # %% ../../nbs/90_testing_loopback.ipynb #ec27d6ec
 def free_port(host: str = '127.0.0.1') -> int:
@@ -125,3 +128,36 @@ async def _serve(self: LoopbackServer) -> None:
 
 
 LoopbackServer._serve = _serve
+
+# %% ../../nbs/90_testing_loopback.ipynb #4c2ffe60
+def wait_for_url(
+    url: str,
+    alive: Callable[[], bool] | None = None,  # asked each round: raises, or returns False, once the server is gone
+    *,
+    timeout: float = 60,  # seconds until TimeoutError
+    every: float = 0.2,  # seconds between tries
+) -> httpx.Response:
+    "GET `url` until it answers 200; that response."
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise AssertionError(f"the server of {url} stopped")
+        try:
+            r = httpx.get(url, timeout=3)
+            if r.status_code == 200:
+                return r
+        except httpx.TransportError:
+            pass
+        time.sleep(every)
+    raise TimeoutError(url)
+
+
+def process_alive(proc: subprocess.Popen) -> Callable[[], bool]:
+    "A check for `wait_for_url`: raises `AssertionError` with the process's output once it has ended."
+
+    def alive() -> bool:
+        if proc.poll() is None:
+            return True
+        raise AssertionError(proc.stdout.read() if proc.stdout else f"exit code {proc.returncode}")
+
+    return alive
