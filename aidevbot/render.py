@@ -476,19 +476,25 @@ def _dec(v):
     return _TAGS[tag](x)
 
 
+_SEP = '\x1f'  # between a stored message's English text and its JSON
+
+
 def stored_msg(text):
-    "A message stored with `Msg.dumps` back as a `Msg`; any other text (an older row, a plain string) as it is."
-    if isinstance(text, Msg) or not isinstance(text, str) or not text.startswith('{"$msg":'):
+    "A message stored by `dump_msg` (or `Msg.dumps`) back as a `Msg`; any other text (an older row) as it is."
+    if isinstance(text, Msg) or not isinstance(text, str):
+        return text
+    data = text.rpartition(_SEP)[2]
+    if not data.startswith('{"$msg":'):
         return text
     try:
-        return _dec(json.loads(text))
+        return _dec(json.loads(data))
     except (ValueError, TypeError, KeyError, ArithmeticError):  # cut short, or a message since removed
         return text
 
 
 def dump_msg(x, limit: int | None = None) -> str | None:
-    "`x` for a text column of `limit` characters: a `Msg` as its JSON (as English if that does not fit), text cut."
-    s = x.dumps() if isinstance(x, Msg) else None
+    "`x` for a text column of `limit` characters: a `Msg` as English + JSON (English alone if that does not fit)."
+    s = f"{x}{_SEP}{x.dumps()}" if isinstance(x, Msg) else None
     if s is not None and (limit is None or len(s) <= limit):
         return s
     return None if x is None else str(x)[:limit]
