@@ -49,26 +49,23 @@ from aidevbot.packaging import (
     validate_files,
     with_autorun_section,
 )
-from aidevbot.plans import (
-    MAX_TASK_WRITES,
+from .schemas import ProjectPlan, Readme, ReviewVerdict, parse_file_blocks
+from aidevbot.context import (
     MAX_TASKS,
-    ProjectPlan,
-    Readme,
-    ReviewVerdict,
+    MAX_TASK_WRITES,
     architect_messages,
     continuation,
-    estimate_calls,
+    implementer_limit,
     implementer_messages,
-    parse_file_blocks,
     import_check,
     import_problems,
     is_test_file,
     later_writes,
     readme_messages,
-    implementer_limit,
     ready_tests,
     reviewer_messages,
 )
+from .estimates import estimate_calls
 from .prompting import load_prompt, user_language
 from .executor import run_tests
 from .render import Msg, caption, credits, pack_buttons, progress_bar, progress_text, state_label

@@ -1,6 +1,6 @@
 """The implementer's file format: a path line and a fenced block per file, parsed by one strict function."""
 
-from aidevbot.plans import parse_file_blocks, render_file_blocks
+from aidevbot.schemas import parse_file_blocks, render_file_blocks
 
 README = "# Tool\n\nInstall:\n\n```bash\npip install -r requirements.txt\n```\n\nThen:\n\n```\npython cli.py\n```\n"
 

@@ -14,7 +14,7 @@ from aidevbot.db import ApiKeyUsage, CreditReservation, Project, ProjectFile, Pr
 from aidevbot.testing.fake_llm import RecordedRequest
 from aidevbot.orchestrator import NOT_FOUND, Document, ModelOrchestrator, Reply
 from aidevbot.testing import demo_responder
-from aidevbot.plans import parse_file_blocks, render_file_blocks
+from aidevbot.schemas import parse_file_blocks, render_file_blocks
 from aidevbot.testing import FakeLLM, migrated_database
 from orchestrator_support import plan_and_approve, stack, unzip_and_test
 

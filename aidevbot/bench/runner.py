@@ -37,7 +37,8 @@ from ..orchestrator import ModelOrchestrator
 from ..render import progress_bar
 from ..wiring import build_services
 from ..packaging import safe_path
-from ..plans import ProjectPlan, estimate_calls, render_file_blocks
+from ..schemas import ProjectPlan, render_file_blocks
+from ..estimates import estimate_calls
 from ..sandbox import run_pytest
 from ..users import UserService
 

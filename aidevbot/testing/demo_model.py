@@ -10,7 +10,8 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from ..plans import is_test_file, render_file_blocks
+from ..schemas import render_file_blocks
+from ..context import is_test_file
 from ..prompting import load_prompt
 
 # %% auto #0
