@@ -74,7 +74,7 @@ def _guarded(tree: ast.AST) -> set[int]:
 
 # %% ../nbs/07b_context.ipynb #cbb3304e
 def imported_modules(path: str, source: str) -> list[tuple[str, int]]:
-    "(module, level) per unguarded import in `source`; `from pkg import x` also yields `pkg.x`, `from . import x` yields `.x`."
+    "(module, level) of each unguarded import; `from pkg import x` also yields `pkg.x`, `from . import x` yields `.x`."
     try:
         tree = ast.parse(source, path)
     except SyntaxError:
@@ -158,7 +158,8 @@ def import_problems(chk: ImportCheck, paths: list[str] | None = None) -> list[st
             if chk.resolve(p, mod, level)[0] == 'missing':
                 reported.add(mod)
                 out.append(
-                    f"{p}: imports {'.' * level}{mod.lstrip('.')}, which is not a file of the project, the standard library or requirements.txt"
+                    f"{p}: imports {'.' * level}{mod.lstrip('.')}, which is not a file of the project, "
+                    "the standard library or requirements.txt"
                 )
     return out
 
@@ -249,7 +250,7 @@ def repo_map(
     shown: list[str] = (),
     related: set[str] | None = None,
 ) -> str:
-    "Every file: path, first docstring line, signatures (names only outside `related`; just the path if `shown`); `-` planned."
+    "Each file: path, docstring line, signatures (names only outside `related`; just the path if `shown`); `-` planned."
     outlines = {p: file_outline(p, c) for p, c in sorted(files.items())}
 
     def render(sigs: bool) -> list[str]:

@@ -147,7 +147,7 @@ def _rule(lib, ctx, action: int, call: str, *cmps: _ArgCmp) -> None:
 # %% ../nbs/07_sandbox.ipynb #e3df82a0
 @functools.cache
 def seccomp_filter() -> bytes:
-    "The BPF program: every syscall allowed except those that make namespaces, mount, load code into the kernel or trace."
+    "The BPF program: every syscall allowed but those that make namespaces, mount, load code into the kernel or trace."
     lib = _libseccomp()
     ctx = lib.seccomp_init(0x7FFF0000)  # SCMP_ACT_ALLOW; other architectures (i386, x32) are killed by libseccomp
     try:
@@ -477,7 +477,8 @@ def _bwrap_argv(
         '--as-pid-1',
         '--clearenv',
     ]
-    # --disable-userns writes the new /proc's user.max_user_namespaces; without one, the seccomp filter alone refuses them
+    # --disable-userns writes the new /proc's user.max_user_namespaces;
+    # without one, the seccomp filter alone refuses them
     a += (
         ['--unshare-user', *(['--disable-userns'] if proc else [])]
         if eng.mode == 'userns'
@@ -733,7 +734,7 @@ _PROC = {'ok': True}  # False once bubblewrap could not mount a fresh /proc here
 
 
 def _execute(inputdir: str, uid: int | None, argv: Sequence[str], **kw) -> SandboxResult:
-    "Run `argv` under bubblewrap on a copy of `inputdir` (see `run_in_sandbox`); without /proc inside where it cannot be had."
+    "Run `argv` under bubblewrap on a copy of `inputdir` (see `run_in_sandbox`); without /proc where it cannot be had."
     res = _execute_once(inputdir, uid, argv, proc=_PROC['ok'], **kw)
     if _PROC['ok'] and res.not_run and 'mount proc' in res.not_run:
         _PROC['ok'] = False  # the memory total is then watched from outside
@@ -1055,7 +1056,7 @@ _SPEC = re.compile(
 
 
 def install_problem(requirements: str, allowed: Sequence[str] = ()) -> str | None:
-    "Why a requirements.txt cannot be installed safely (names with versions, wheel files; only `allowed` names when given), or None."
+    "Why requirements.txt can't be installed safely (names with versions, wheels; only `allowed` if given), or None."
     allow = {_norm(a) for a in allowed}
     for raw in requirements.splitlines():
         line = raw.split(' #', 1)[0].strip()
@@ -1091,8 +1092,10 @@ def _install(
     parent = '\n'.join(dict.fromkeys(p for p in (sysconfig.get_paths()['purelib'], sysconfig.get_paths()['platlib'])))
     index = '--no-index --find-links /wheelhouse ' if wheelhouse else ''
     script = (
-        f'"$1" -I -m venv --without-pip --system-site-packages /venv && printf "%s\\n" "$2" > /venv/lib/{ver}/site-packages/_aidevbot_parent.pth'
-        f' && /venv/bin/python -I -m pip install --no-input --disable-pip-version-check --no-cache-dir --only-binary=:all: {index}-q -r requirements.txt'
+        '"$1" -I -m venv --without-pip --system-site-packages /venv'
+        f' && printf "%s\\n" "$2" > /venv/lib/{ver}/site-packages/_aidevbot_parent.pth'
+        ' && /venv/bin/python -I -m pip install --no-input --disable-pip-version-check --no-cache-dir'
+        f' --only-binary=:all: {index}-q -r requirements.txt'
     )
     inputdir = _prepare(_install_files(files), uid)
     binds = [(venv, '/venv', True)] + ([(wheelhouse, '/wheelhouse', False)] if wheelhouse else [])

@@ -106,7 +106,7 @@ class FileBlocks:
 
 # %% ../nbs/07a_schemas.ipynb #90c462bf
 def _headers(lines: list[str]) -> list[tuple[int, str, int, str]]:
-    "(path line, path, opening fence line, fence) of every file header: a path line, then a fence (one blank line allowed)."
+    "(path line, path, fence line, fence) of every file header: a path line, then a fence (one blank line allowed)."
     out = []
     for i in range(len(lines) - 1):
         if (path := _path_line(lines[i])) is None:
