@@ -290,7 +290,7 @@ async def debit(
     project_id: int | None = None,
     note: str | None = None,
 ) -> CreditTransaction:
-    "Take `amount` credits if the balance covers them (`InsufficientCredits` otherwise); a repeated `key` returns the first entry."
+    "Take `amount` if the balance covers it (else `InsufficientCredits`); a repeated `key` returns the first entry."
     amount = as_credits(amount)
     if amount <= 0:
         raise ValueError("a debit must be positive")
@@ -381,7 +381,7 @@ async def _from_balance(s: AsyncSession, r: CreditReservation) -> Decimal:
 
 
 async def _take_extra(s: AsyncSession, r: CreditReservation, parent, extra: Decimal, key: str, **links) -> Decimal:
-    "Charge usage beyond what was reserved: from the open hold, then the balance as far as it goes; returns what was taken."
+    "Charge usage beyond the reservation: from the open hold, then the balance as far as it goes; returns what it took."
     taken = Decimal(0)
     if parent is not None and parent.status == ReservationStatus.open:
         taken = min(extra, Decimal(parent.amount))
@@ -477,7 +477,7 @@ def stale_after(settings: Settings) -> timedelta:
 
 @patch
 async def recover_stale(self: Ledger, older_than: timedelta | float) -> int:
-    "Release open reservations older than `older_than` (a timedelta or seconds), except holds of live projects; returns how many."
+    "Release open reservations older than `older_than` (timedelta or seconds), but not live projects' holds; how many."
     cutoff = utcnow() - (older_than if isinstance(older_than, timedelta) else timedelta(seconds=older_than))
     kept = select(Project.reservation_id).where(
         Project.reservation_id.is_not(None), Project.state.in_([str(x) for x in HOLD_KEPT_STATES])

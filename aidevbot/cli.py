@@ -59,7 +59,8 @@ def _sandbox_parsers(sub) -> None:
         sbs,
         'check',
         'run a probe in the sandbox and list each protection: exit 1 when generated code would not run isolated',
-        'Runs a real probe through the sandbox the bot uses (or asks the executor at SANDBOX_URL) and prints, one line each,\n'
+        'Runs a real probe through the sandbox the bot uses (or asks the executor at SANDBOX_URL) '
+        'and prints, one line each,\n'
         'whether the code gets its own uid, no network, only its own processes, no view of the bot folder,\n'
         'a seccomp filter, no capabilities, memory and disk totals, and nothing left running.',
     )
@@ -233,15 +234,12 @@ def _setup_logging() -> None:
 
 def _db_error(e: Exception, s: Settings) -> CliError:
     where = s.database_url.split('@')[-1] if '@' in s.database_url else s.database_url
-    return CliError(
-        f"cannot use the database at {where}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}".replace(
-            s.database_url, where
-        )
-    )
+    first = str(e).splitlines()[0][:200] if str(e) else ''
+    return CliError(f"cannot use the database at {where}: {type(e).__name__}: {first}".replace(s.database_url, where))
 
 # %% ../nbs/12_cli.ipynb #a9de3848
 def prepare_schema(s: Settings) -> None:
-    "SQLite: apply pending migrations. PostgreSQL: refuse unless the schema is at the head (`aidevbot migrate` is explicit)."
+    "SQLite: apply pending migrations. PostgreSQL: refuse unless at the head (`aidevbot migrate` is explicit)."
     from aidevbot.db import make_engine, migrate, schema_status
 
     try:
@@ -283,13 +281,14 @@ def _check_webhook(s: Settings) -> None:
         secret = s.webhook_secret.get_secret_value() if s.webhook_secret else ''
         if not re.fullmatch(r'[A-Za-z0-9_-]{1,256}', secret):
             raise ConfigError(
-                "WEBHOOK_SECRET must be set in webhook mode (WEBHOOK_URL is set): 1-256 characters A-Z, a-z, 0-9, _ or -, "
+                "WEBHOOK_SECRET must be set in webhook mode (WEBHOOK_URL is set): "
+                "1-256 characters A-Z, a-z, 0-9, _ or -, "
                 "e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
 
 
 async def _check_telegram(s: Settings) -> None:
-    "Ask Telegram who we are (getMe) once: a refused token or an unreachable API becomes one clear line, not a traceback."
+    "Ask Telegram who we are (getMe): a refused token or an unreachable API becomes one clear line, not a traceback."
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError
 
@@ -455,7 +454,8 @@ def cmd_set_webhook(args) -> int:
     except Exception as e:
         raise CliError(f"Telegram refused setWebhook: {type(e).__name__}: {e}") from None
     print(
-        f"webhook set: {info['url']} (updates: {', '.join(info['allowed_updates'])}; pending: {info['pending_update_count']})"
+        f"webhook set: {info['url']} (updates: {', '.join(info['allowed_updates'])}; "
+        f"pending: {info['pending_update_count']})"
     )
     return 0
 
@@ -626,7 +626,8 @@ def cmd_sandbox_server(args) -> int:
     ]
     if held:
         raise CliError(
-            f"the sandbox executor must hold no secret, but it has {', '.join(dict.fromkeys(held))}: remove it from its environment"
+            f"the sandbox executor must hold no secret, but it has {', '.join(dict.fromkeys(held))}: "
+            "remove it from its environment"
         )
     _setup_logging()
     make_non_dumpable()

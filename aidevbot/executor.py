@@ -155,7 +155,7 @@ async def remote_pytest(url: str, files: Mapping[str, bytes], *, tries: int = 3,
 
 # %% ../nbs/07c_executor.ipynb #ae15613c
 async def run_tests(s: Settings, files: Mapping[str, bytes]) -> TestReport:
-    "Run a project's tests where the settings say — the executor, or the local sandbox — with secrets redacted from the output."
+    "Run a project's tests where the settings say (the executor or the local sandbox), secrets redacted from output."
     opts = dict(
         timeout=s.sandbox_timeout_seconds,
         memory_mb=s.sandbox_memory_mb,

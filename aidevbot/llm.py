@@ -338,7 +338,7 @@ def estimate_prompt_tokens(messages: list[dict], rf: dict | None = None) -> int:
 
 
 def _usage_into(a: _Attempt, got: _Stream, messages: list[dict], extra: dict) -> None:
-    "Tokens and cost from the final chunk's usage; without one (a cut stream), estimated from what was sent and received."
+    "Tokens and cost from the last chunk's usage; without it (a cut stream), estimated from the text sent and received."
     if (u := got.usage) is not None:
         a.prompt_tokens, a.completion_tokens = u.prompt_tokens or 0, u.completion_tokens or 0
         a.reasoning_tokens = getattr(u.completion_tokens_details, 'reasoning_tokens', 0) or 0
@@ -354,7 +354,7 @@ def _usage_into(a: _Attempt, got: _Stream, messages: list[dict], extra: dict) ->
 # %% ../nbs/05_llm.ipynb #05b1a002
 @patch
 async def _billed_usage(self: LLMClient, a: _Attempt, gen_id: str, tries: int = 4) -> bool:
-    "Tokens and cost of a cut generation as the provider recorded them (OpenRouter's `GET /generation`); False if it has none."
+    "Tokens and cost of a cut generation as the provider recorded them (OpenRouter's `GET /generation`); False if none."
     url, key = self.settings.llm_base_url.rstrip('/') + '/generation', require_llm_key(self.settings)
     async with httpx.AsyncClient(timeout=5) as c:
         for i in range(tries):
@@ -412,7 +412,12 @@ async def _send(self: LLMClient, model: str, messages: list[dict], max_tokens: i
         a = _Attempt(
             'timeout',
             text=got.text,
-            error=f"stream cut: {'over the total limit of ' + str(s.llm_total_timeout_seconds) if total else 'no token for ' + str(s.llm_idle_timeout_seconds)}s",
+            error='stream cut: '
+            + (
+                f'over the total limit of {s.llm_total_timeout_seconds}s'
+                if total
+                else f'no token for {s.llm_idle_timeout_seconds}s'
+            ),
         )
     except openai.APIStatusError as e:
         a = _Attempt(
@@ -591,7 +596,8 @@ async def _last_attempt(self: LLMClient, call_key: str) -> int:
 
 # %% ../nbs/05_llm.ipynb #6149425d
 _GONE = re.compile(
-    r"not a valid model id|no endpoints found for|model\b.{0,60}\b(not found|does not exist|deprecated|retired|no longer)",
+    r"not a valid model id|no endpoints found for|"
+    r"model\b.{0,60}\b(not found|does not exist|deprecated|retired|no longer)",
     re.I,
 )
 _PARAMS_REFUSED = re.compile(
@@ -729,7 +735,8 @@ async def complete(
             if a.outcome in ('truncated', 'invalid'):
                 if repaired:
                     raise LLMOutputError(
-                        f"{model} gave a {a.outcome} reply again after the repair attempt: {self._redact(a.error) or 'cut off at max_tokens'}"
+                        f"{model} gave a {a.outcome} reply again after the repair attempt: "
+                        f"{self._redact(a.error) or 'cut off at max_tokens'}"
                     )
                 repaired, msgs, tries = True, _repair(msgs, a, schema), tries - 1
                 continue

@@ -94,7 +94,8 @@ _STOPWORDS = {
     k: set(v.split())
     for k, v in dict(
         en="the and that with for this which should from is are of to it an be will can it's into each want",
-        es="el los las que del y en una un con para por es como se su más pero está muestra cuenta al lo quiero cada muy este esta donde cuando sin sobre hay",
+        es="el los las que del y en una un con para por es como se su más pero está muestra cuenta al lo quiero cada "
+        "muy este esta donde cuando sin sobre hay",
         de="der die das und ist nicht mit ein eine für von zu den dem auf sich auch wie zählt einer werden",
         fr="le les des et est une un pour dans qui avec du sur pas au ce aux sont compte affiche",
         pt="o os as que do da dos das e em um uma com para por não é se ao mostra conta",

@@ -34,9 +34,9 @@ from .packaging import validate_files
 
 # %% auto #0
 __all__ = ['DENIED_SYSCALLS', 'CLONE_NAMESPACE_FLAGS', 'SANDBOX_UID_BASE', 'STALE_SECONDS', 'STALE_CGROUP_SECONDS', 'ETC_ALLOWED',
-           'ETC_NETWORK', 'SandboxResult', 'sandbox_env', 'seccomp_filter', 'Engine', 'engine', 'default_hidden_paths',
-           'run_in_sandbox', 'TestReport', 'install_problem', 'run_pytest', 'CheckLine', 'sandbox_check',
-           'check_failures']
+           'ETC_NETWORK', 'REQUIREMENT_ALIASES', 'SandboxResult', 'sandbox_env', 'seccomp_filter', 'Engine', 'engine',
+           'default_hidden_paths', 'run_in_sandbox', 'TestReport', 'requirement_packages', 'requirement_names',
+           'install_problem', 'run_pytest', 'CheckLine', 'sandbox_check', 'check_failures']
 
 # %% ../nbs/07_sandbox.ipynb #ed6f19ef
 @dataclass
@@ -147,7 +147,7 @@ def _rule(lib, ctx, action: int, call: str, *cmps: _ArgCmp) -> None:
 # %% ../nbs/07_sandbox.ipynb #e3df82a0
 @functools.cache
 def seccomp_filter() -> bytes:
-    "The BPF program: every syscall allowed except those that make namespaces, mount, load code into the kernel or trace."
+    "The BPF program: every syscall allowed but those that make namespaces, mount, load code into the kernel or trace."
     lib = _libseccomp()
     ctx = lib.seccomp_init(0x7FFF0000)  # SCMP_ACT_ALLOW; other architectures (i386, x32) are killed by libseccomp
     try:
@@ -477,7 +477,8 @@ def _bwrap_argv(
         '--as-pid-1',
         '--clearenv',
     ]
-    # --disable-userns writes the new /proc's user.max_user_namespaces; without one, the seccomp filter alone refuses them
+    # --disable-userns writes the new /proc's user.max_user_namespaces;
+    # without one, the seccomp filter alone refuses them
     a += (
         ['--unshare-user', *(['--disable-userns'] if proc else [])]
         if eng.mode == 'userns'
@@ -733,7 +734,7 @@ _PROC = {'ok': True}  # False once bubblewrap could not mount a fresh /proc here
 
 
 def _execute(inputdir: str, uid: int | None, argv: Sequence[str], **kw) -> SandboxResult:
-    "Run `argv` under bubblewrap on a copy of `inputdir` (see `run_in_sandbox`); without /proc inside where it cannot be had."
+    "Run `argv` under bubblewrap on a copy of `inputdir` (see `run_in_sandbox`); without /proc where it cannot be had."
     res = _execute_once(inputdir, uid, argv, proc=_PROC['ok'], **kw)
     if _PROC['ok'] and res.not_run and 'mount proc' in res.not_run:
         _PROC['ok'] = False  # the memory total is then watched from outside
@@ -908,41 +909,53 @@ class TestReport:
     def ok(self) -> bool:
         return self.status == 'passed'
 
-
-_ALIASES = {
-    'yaml': 'pyyaml',
-    'bs4': 'beautifulsoup4',
-    'PIL': 'pillow',
-    'sklearn': 'scikit-learn',
-    'cv2': 'opencv-python',
-    'dateutil': 'python-dateutil',
-    'dotenv': 'python-dotenv',
-    'jwt': 'pyjwt',
-    'telegram': 'python-telegram-bot',
-    'attr': 'attrs',
-    'google': 'protobuf',
-    'Crypto': 'pycryptodome',
-    'magic': 'python-magic',
-    'serial': 'pyserial',
+# %% ../nbs/07_sandbox.ipynb #937f6f40
+REQUIREMENT_ALIASES = {  # distribution -> the module it is imported as, where the two differ
+    'beautifulsoup4': 'bs4',
+    'pyyaml': 'yaml',
+    'pillow': 'PIL',
+    'scikit-learn': 'sklearn',
+    'python-dateutil': 'dateutil',
+    'opencv-python': 'cv2',
+    'pyjwt': 'jwt',
+    'python-dotenv': 'dotenv',
+    'python-telegram-bot': 'telegram',
+    'attrs': 'attr',
+    'protobuf': 'google',
+    'pycryptodome': 'Crypto',
+    'python-magic': 'magic',
+    'pyserial': 'serial',
 }
+_PACKAGE_OF = {module: dist for dist, module in REQUIREMENT_ALIASES.items()}
 
 # %% ../nbs/07_sandbox.ipynb #5b2ed972
 def _norm(name: str) -> str:
     return re.sub(r'[-_.]+', '-', name).lower()
 
 
-def _requirements(text: str) -> set[str]:
-    "Normalised distribution names in a requirements.txt (paths to wheels and archives included)."
+def requirement_packages(text: str) -> set[str]:
+    "Normalised distribution names in a requirements.txt (`name @ url`, paths to wheels and archives included)."
     names = set()
     for line in text.splitlines():
         line = line.split('#', 1)[0].strip()
         if not line or line.startswith('-'):
             continue
-        if '/' in line or line.endswith(('.whl', '.tar.gz', '.zip')):
+        if m := re.match(r'([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*@', line):  # `name @ url`
+            line = m.group(1)
+        elif '/' in line or line.endswith(('.whl', '.tar.gz', '.zip')):
             line = os.path.basename(line.rstrip('/')).split('-')[0]
         if m := re.match(r'[A-Za-z0-9][A-Za-z0-9._-]*', line):
             names.add(_norm(m.group(0)))
     return names
+
+# %% ../nbs/07_sandbox.ipynb #893700fc
+def requirement_names(text: str) -> set[str]:
+    "Import names for the packages in a requirements.txt: each package's own name and its alias, `-` as `_`."
+    return {
+        name.replace('-', '_')
+        for dist in requirement_packages(text)
+        for name in (dist, REQUIREMENT_ALIASES.get(dist, dist))
+    }
 
 
 def _missing_imports(output: str) -> list[str]:
@@ -970,13 +983,13 @@ def _signed_counts(buf: bytes, key: bytes) -> dict | None:
 def _import_problems(rep: TestReport, files: Mapping[str, bytes | str]) -> None:
     "Sort imports that failed into missing packages (declared in requirements.txt) and missing modules."
     req = files.get('requirements.txt', b'')
-    declared = _requirements(req.decode('utf-8', 'replace') if isinstance(req, bytes) else req)
+    declared = requirement_packages(req.decode('utf-8', 'replace') if isinstance(req, bytes) else req)
     local = {p.split('/')[0].removesuffix('.py') for p in files}
     local |= {p.split('/')[1].removesuffix('.py') for p in files if p.startswith('src/') and p.count('/') >= 1}
     for mod in _missing_imports(rep.output):
         if mod == 'pytest':
             rep.missing_packages.append('pytest')
-        elif _norm(mod) in declared or _norm(_ALIASES.get(mod, mod)) in declared:
+        elif _norm(mod) in declared or _norm(_PACKAGE_OF.get(mod, mod)) in declared:
             rep.missing_packages.append(mod)
         elif mod not in local:
             rep.missing_modules.append(mod)
@@ -1043,7 +1056,7 @@ _SPEC = re.compile(
 
 
 def install_problem(requirements: str, allowed: Sequence[str] = ()) -> str | None:
-    "Why a requirements.txt cannot be installed safely (names with versions, wheel files; only `allowed` names when given), or None."
+    "Why requirements.txt can't be installed safely (names with versions, wheels; only `allowed` if given), or None."
     allow = {_norm(a) for a in allowed}
     for raw in requirements.splitlines():
         line = raw.split(' #', 1)[0].strip()
@@ -1079,8 +1092,10 @@ def _install(
     parent = '\n'.join(dict.fromkeys(p for p in (sysconfig.get_paths()['purelib'], sysconfig.get_paths()['platlib'])))
     index = '--no-index --find-links /wheelhouse ' if wheelhouse else ''
     script = (
-        f'"$1" -I -m venv --without-pip --system-site-packages /venv && printf "%s\\n" "$2" > /venv/lib/{ver}/site-packages/_aidevbot_parent.pth'
-        f' && /venv/bin/python -I -m pip install --no-input --disable-pip-version-check --no-cache-dir --only-binary=:all: {index}-q -r requirements.txt'
+        '"$1" -I -m venv --without-pip --system-site-packages /venv'
+        f' && printf "%s\\n" "$2" > /venv/lib/{ver}/site-packages/_aidevbot_parent.pth'
+        ' && /venv/bin/python -I -m pip install --no-input --disable-pip-version-check --no-cache-dir'
+        f' --only-binary=:all: {index}-q -r requirements.txt'
     )
     inputdir = _prepare(_install_files(files), uid)
     binds = [(venv, '/venv', True)] + ([(wheelhouse, '/wheelhouse', False)] if wheelhouse else [])

@@ -32,26 +32,23 @@ from aidevbot.packaging import (
     validate_files,
     with_autorun_section,
 )
-from aidevbot.plans import (
-    MAX_TASK_WRITES,
+from aidevbot.context import (
     MAX_TASKS,
-    ProjectPlan,
-    Readme,
-    ReviewVerdict,
+    MAX_TASK_WRITES,
     architect_messages,
     continuation,
-    estimate_calls,
     implementer_limit,
     implementer_messages,
     import_check,
     import_problems,
     is_test_file,
     later_writes,
-    parse_file_blocks,
     readme_messages,
     ready_tests,
     reviewer_messages,
 )
+from .estimates import estimate_calls
+from .schemas import ProjectPlan, Readme, ReviewVerdict, parse_file_blocks
 from .prompting import detect_language, load_prompt, user_language
 from .render import Msg, caption, credits, dump_msg, pack_buttons, pick_language, progress_text, stored_msg
 from aidevbot.repository import (

@@ -108,7 +108,7 @@ def _worker(url: str, clients: int, users: int, start_at: float, seconds: float,
 
 
 def bench_ledger(server: str, clients: int, jobs: int, seconds: float, users: int) -> tuple[float, float, list]:
-    "Debits per second over `clients` concurrent clients in `jobs` processes, client CPU ms per debit, check_consistency() afterwards."
+    "Debits/s by `clients` concurrent clients in `jobs` processes, client CPU ms per debit, check_consistency() after."
     from aidevbot.billing import Ledger
     from aidevbot.db import migrate, open_database
 

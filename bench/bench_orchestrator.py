@@ -1,7 +1,7 @@
 """Orchestrator benchmark on the 20-file scripted project (10 tasks, each writing a module and its test).
 
-1. Prompt tokens per implementer call: the orchestrator's task-scoped context (plan, repository map, only the files the task
-   writes and reads) beside a baseline that sends every file on every call. The ratio is the figure.
+1. Prompt tokens per implementer call: the orchestrator's task-scoped context (plan, repository map, only the files the
+   task writes and reads) beside a baseline that sends every file on every call. The ratio is the figure.
 2. Orchestration overhead: wall time of the whole run with a zero-latency FakeLLM, split into model calls (HTTP to the
    fake + metering), sandbox test runs, and everything else (database, prompts, bookkeeping).
 
@@ -87,16 +87,17 @@ async def main(db_url: str | None) -> None:
         print(f"{i:>4} {a:>12} {b:>11} {b / a:>6.2f}")
     ta, tb = sum(scoped['per_task']), sum(baseline['per_task'])
     print(
-        f"{'all':>4} {ta:>12} {tb:>11} {tb / ta:>6.2f}   <- baseline / task-scoped (mean per task {ta / len(scoped['per_task']):.0f}"
-        f" vs {tb / len(baseline['per_task']):.0f})"
+        f"{'all':>4} {ta:>12} {tb:>11} {tb / ta:>6.2f}   <- baseline / task-scoped "
+        f"(mean per task {ta / len(scoped['per_task']):.0f} vs {tb / len(baseline['per_task']):.0f})"
     )
     print()
     print("Orchestration overhead, zero-latency FakeLLM (approve -> completed):")
     for name, r in (('task-scoped', scoped), ('every file', baseline)):
         other = r['wall'] - r['model'] - r['sandbox']
         print(
-            f"  {name:<11} wall {r['wall']:6.2f}s = model calls {r['model']:5.2f}s ({r['calls']} calls) + sandbox tests "
-            f"{r['sandbox']:5.2f}s + orchestration (db, metering, prompts) {other:5.2f}s ({other / 10 * 1000:.0f} ms/task)   [{r['result']}]"
+            f"  {name:<11} wall {r['wall']:6.2f}s = model calls {r['model']:5.2f}s ({r['calls']} calls) "
+            f"+ sandbox tests {r['sandbox']:5.2f}s + orchestration (db, metering, prompts) {other:5.2f}s "
+            f"({other / 10 * 1000:.0f} ms/task)   [{r['result']}]"
         )
 
 

@@ -26,12 +26,16 @@ MEASURE = r'''
 import json, sys, time
 from aidevbot.sandbox import run_in_sandbox, run_pytest
 project = {'calc.py': 'def add(a, b):\n    return a + b\n',
-           'test_calc.py': 'from calc import add\n\ndef test_a():\n    assert add(1, 2) == 3\n\ndef test_b():\n    assert add(-1, 1) == 0\n'}
+           'test_calc.py': 'from calc import add\n\ndef test_a():\n    assert add(1, 2) == 3\n\n'
+                           'def test_b():\n    assert add(-1, 1) == 0\n'}
 runs = int(sys.argv[1])
 run_in_sandbox({}, ['true'], timeout=30); run_pytest(project, timeout=60)  # warm caches
 out = {'true': [], 'pytest': []}
 for _ in range(runs):
-    t = time.perf_counter(); r = run_in_sandbox({}, ['true'], timeout=30); out['true'].append(time.perf_counter() - t); assert r.ok, r
+    t = time.perf_counter()
+    r = run_in_sandbox({}, ['true'], timeout=30)
+    out['true'].append(time.perf_counter() - t)
+    assert r.ok, r
     t = time.perf_counter(); rep = run_pytest(project, timeout=60); out['pytest'].append(time.perf_counter() - t)
     assert rep.status == 'passed', rep.message
 print(json.dumps(out))
@@ -76,9 +80,8 @@ def main() -> None:
         else:
             print(f'{label:24}{n:>18.3f}{"(no git history)":>20}')
     if old:
-        print(
-            f"target: pytest run at most 1.5x the previous sandbox -> {'met' if statistics.median(new['pytest']) <= 1.5 * statistics.median(old['pytest']) else 'NOT met'}"
-        )
+        met = statistics.median(new['pytest']) <= 1.5 * statistics.median(old['pytest'])
+        print(f"target: pytest run at most 1.5x the previous sandbox -> {'met' if met else 'NOT met'}")
     if old_path:
         shutil.rmtree(old_path, ignore_errors=True)
 

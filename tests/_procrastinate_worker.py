@@ -2,7 +2,6 @@
 is three checkpointed steps recorded in a scratch table, so a killed worker's job resumes elsewhere."""
 
 import asyncio
-import os
 import sys
 
 import psycopg

@@ -94,7 +94,8 @@ def daemons():
 deadline = time.monotonic() + 5
 while daemons() and time.monotonic() < deadline: time.sleep(0.1)
 with sqlite3.connect(os.path.join(bot, 'botdata.sqlite3')) as c: rows = c.execute('select token from users').fetchall()
-print(json.dumps({'survived': [p for p in outside if os.path.exists(p)], 'daemons': daemons(), 'rows': [r[0] for r in rows]}))
+survived = [p for p in outside if os.path.exists(p)]
+print(json.dumps({'survived': survived, 'daemons': daemons(), 'rows': [r[0] for r in rows]}))
 '''
 
 

@@ -1,4 +1,5 @@
-"""The HTTP service on a real port: webhook secret, deduplication, fast acknowledgement, readiness during a database outage."""
+"""The HTTP service on a real port: webhook secret, deduplication, fast acknowledgement,
+readiness during a database outage."""
 
 import asyncio
 import json
@@ -7,7 +8,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 import psycopg
-import pytest
 import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import func, select

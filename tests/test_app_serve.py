@@ -1,4 +1,5 @@
-"""`aidevbot serve` as a subprocess against FakeTelegram with SQLite: probes, /start, SIGTERM — in polling and webhook mode."""
+"""`aidevbot serve` as a subprocess against FakeTelegram with SQLite:
+probes, /start, SIGTERM — in polling and webhook mode."""
 
 import os
 import signal

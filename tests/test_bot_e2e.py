@@ -9,9 +9,7 @@ import time
 import zipfile
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 
 from aidevbot.jobs import EmbeddedRunner
 from aidevbot.testing import demo_responder

@@ -1,4 +1,5 @@
-"""A running aidevbot Telegram bot for tests: the real PTB Application polling FakeTelegram over HTTP, a real database."""
+"""A running aidevbot Telegram bot for tests:
+the real PTB Application polling FakeTelegram over HTTP, a real database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Credits bought with Telegram Stars through the real bot: invoices, pre-checkout checks, exactly-once crediting, admin refunds."""
+"""Credits bought with Telegram Stars through the real bot:
+invoices, pre-checkout checks, exactly-once crediting, admin refunds."""
 
 import asyncio
 import logging
@@ -197,7 +198,7 @@ async def test_errors_are_reported_without_details(sqlite_url, caplog):
 
 
 async def test_payment_on_two_replicas_at_once(database):
-    "Two bot replicas (webhook style, one database) handle the same successful_payment 5 times each, concurrently: credited once."
+    "Two replicas (webhook style, one database) each handle the same successful_payment 5 times at once: credited once."
     from telegram import Update
     from aidevbot.billing import Ledger
     from aidevbot.bot import build_application
@@ -242,7 +243,7 @@ async def test_payment_on_two_replicas_at_once(database):
 
 
 async def test_payment_that_does_not_match_its_invoice_is_held_and_admins_alerted(database):
-    "successful_payment is checked again: wrong amount, another payer, unknown pack, not Stars -> 0 credits, one alert each."
+    "successful_payment is rechecked: wrong amount, other payer, unknown pack, not Stars -> 0 credits, one alert each."
     async with FakeTelegram() as tg, running_bot(database, tg) as bot:
         await bot.command(42, '/start')
         await bot.command(43, '/start')

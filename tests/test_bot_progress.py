@@ -101,7 +101,7 @@ async def test_flood_control_and_not_modified():
 
 
 async def test_long_texts_and_paused_buttons():
-    "Over 4096 characters: split at line boundaries (buttons on the last part), or a file when very long; paused adds packs."
+    "Over 4096 characters: split at line ends (buttons on the last part), or a file when very long; paused adds packs."
     async with notifier() as (notify, tg, db, pid, uid):
         plan = '\n'.join(f'{i}. a task line ' + 'x' * 60 for i in range(120))  # ~9 000 characters
         await notify(

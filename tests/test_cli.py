@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from aidevbot.cli import main
 from aidevbot.config import env

@@ -188,7 +188,7 @@ def test_dockerfile_builds_a_wheel_and_runs_unprivileged():
 
 
 def test_shipped_executor_seccomp_profile_allows_namespaces_and_refuses_by_default():
-    "What bubblewrap needs (unshare, clone with namespace flags, mount, pivot_root) without CAP_SYS_ADMIN; the rest a default list."
+    "What bubblewrap needs (unshare, clone with namespace flags, mount, pivot_root), no CAP_SYS_ADMIN; else defaults."
     p = json.loads((DEPLOY / 'seccomp' / 'profiles' / 'aidevbot-sandbox.json').read_text())
     assert p['defaultAction'] == 'SCMP_ACT_ERRNO'
     free = {

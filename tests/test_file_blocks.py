@@ -1,6 +1,6 @@
 """The implementer's file format: a path line and a fenced block per file, parsed by one strict function."""
 
-from aidevbot.plans import parse_file_blocks, render_file_blocks
+from aidevbot.schemas import parse_file_blocks, render_file_blocks
 
 README = "# Tool\n\nInstall:\n\n```bash\npip install -r requirements.txt\n```\n\nThen:\n\n```\npython cli.py\n```\n"
 
@@ -45,7 +45,8 @@ def test_a_missing_file_and_an_extra_file_are_named():
 def test_prose_between_and_around_files_is_ignored_and_header_styles_are_accepted():
     text = (
         "Here you go.\n\n### `src/app.py`\n````python\napp = 1\n````\n\nNow the test, which checks it:\n\n"
-        "**tests/test_app.py**\n\n````python\nassert 1\n````\n\nFile: requirements.txt\n````\nrequests\n````\nThat's all."
+        "**tests/test_app.py**\n\n````python\nassert 1\n````\n\n"
+        "File: requirements.txt\n````\nrequests\n````\nThat's all."
     )
     assert parse_file_blocks(text).files == {
         'src/app.py': 'app = 1\n',

@@ -145,7 +145,7 @@ SAYS = {  # what each language's texts contain (from the catalogs, so a wording 
     ],
 )
 async def test_the_demo_flow_speaks_the_users_language(sqlite_url, lang, marks):
-    "/start from a Telegram client in `lang`: welcome, plan, progress, the ZIP's caption, /credits and its invoice."
+    "/start from a Telegram client in `lang`: welcome, plan, progress, delivery caption, /credits and its invoice."
     hello, tasks, task, credit, tests_word, balance = marks
     async with (
         migrated_database(sqlite_url) as db,
@@ -256,11 +256,14 @@ def literal_texts(source: str, filename: str = '<src>') -> list[str]:
 
 
 def test_the_scan_finds_literals():
-    src = (
-        '''Reply(f"Hi {x}")\nButton('Cancel', 'c')\nawait bot.send_message(1, "hello")\n'''
-        '''ForceReply(input_field_placeholder='?!')\nawait _say(u, c, 'a' + b)\nReply(Msg('hi'))\n'''
-        '''Button(Msg('btn_cancel'), 'cancel:1')\nawait q.answer(ok=True, error_message=render(m, l))'''
-    )
+    src = '''Reply(f"Hi {x}")
+Button('Cancel', 'c')
+await bot.send_message(1, "hello")
+ForceReply(input_field_placeholder='?!')
+await _say(u, c, 'a' + b)
+Reply(Msg('hi'))
+Button(Msg('btn_cancel'), 'cancel:1')
+await q.answer(ok=True, error_message=render(m, l))'''
     assert [x.split(' ')[1] for x in literal_texts(src)] == ['Reply', 'Button', 'send_message', 'ForceReply', '_say']
 
 

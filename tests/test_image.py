@@ -1,5 +1,5 @@
-"""The shipped image, built and run for real with podman: as uid 10001, read-only, under Docker's default seccomp profile,
-`serve` against the loopback fakes on the host, and the compose stack from /start to a delivered ZIP.
+"""The shipped image, built and run for real with podman: as uid 10001, read-only, under Docker's default seccomp
+profile, `serve` against the loopback fakes on the host, and the compose stack from /start to a delivered ZIP.
 
 Skipped when no container runtime is installed; required under CI (AIDEVBOT_REQUIRE_IMAGE=1, set by .ci/run).
 The image is built once per test session by deploy/local-image.sh (layers cached, the base made once per machine).
@@ -236,12 +236,16 @@ except OSError: pg = None
 paths, db, outside = targets(BOT, tag, '/data', '/home/aidevbot')
 out = {'uid': os.getuid(), 'engine': dataclasses.asdict(sandbox.engine())}
 daemon = f'DAEMONMARK{tag}'
-jobs = {'probe': {'test_probe.py': probe_file(paths=paths, db=db, listener=srv.getsockname()[1], outside=outside, daemon=daemon)},
-        'passing': PASSING}
+probe = probe_file(paths=paths, db=db, listener=srv.getsockname()[1], outside=outside, daemon=daemon)
+jobs = {'probe': {'test_probe.py': probe}, 'passing': PASSING}
 for name, files in jobs.items():
     rep = sandbox.run_pytest({k: v.encode() for k, v in files.items()}, timeout=60, pytest_args=['-s', '-q'])
-    out[name] = {'status': rep.status, 'message': rep.message, 'output': rep.output[-4000:], 'isolation': rep.result.isolation}
-after = subprocess.run([sys.executable, '-c', AFTER, BOT, mark, json.dumps(outside), daemon], capture_output=True, text=True, check=True)
+    out[name] = {
+        'status': rep.status, 'message': rep.message, 'output': rep.output[-4000:], 'isolation': rep.result.isolation
+    }
+after = subprocess.run(
+    [sys.executable, '-c', AFTER, BOT, mark, json.dumps(outside), daemon], capture_output=True, text=True, check=True
+)
 out['after'] = json.loads(after.stdout)
 holder.kill()
 print('RESULT ' + json.dumps(out, default=str))
@@ -308,8 +312,9 @@ def test_hostile_probe_in_the_image_under_podmans_profile_is_contained(image):
 
 
 def probe_executor(container: str, url: str) -> tuple[object, dict, dict | None, str]:
-    """The hostile probe sent to a running executor at `url` (the test's host network), with a bot's folder, a process
-    holding secrets and listeners (the host's loopback; 5432 unless something listens there) planted in its container."""
+    """The hostile probe sent to a running executor at `url` (the test's host network), with a bot's folder, a
+    process holding secrets and listeners (the host's loopback; 5432 unless something listens there) planted in its
+    container."""
     from aidevbot.executor import remote_pytest
 
     mark, tag = f'SECRETMARK{uuid.uuid4().hex[:8]}', uuid.uuid4().hex[:8]
@@ -584,7 +589,7 @@ def test_compose_executor_holds_no_secret_no_token_and_is_ready(compose_stack):
 
 
 def test_compose_executor_contains_the_hostile_probe(compose_stack):
-    "The executor, run with exactly compose's options (uid 10001, read-only, no capability, the shipped seccomp profile)."
+    "The executor, run with compose's exact options (uid 10001, read-only, no capability, the shipped seccomp profile)."
     sb = compose_stack.container('sandbox')
     opts = json.loads(podman('container', 'inspect', sb).stdout)[0]['HostConfig']
     assert opts['CapAdd'] in (None, []) and not opts['Privileged'] and opts['ReadonlyRootfs']
@@ -599,7 +604,8 @@ PLAYABLE = {
     'Secret',
 }  # podman kube play runs these (Secret via `podman secret`); see deploy/README.md
 RUNTIME_DEFAULT = 'runtime-default.json'  # Docker's default profile (derived above), as containerd's RuntimeDefault
-KUBE = f'-t{os.getpid()}'  # suffix for the played names: pods, Secret, ConfigMap and volumes of another session's run stay apart
+# suffix for the played names: pods, Secret, ConfigMap and volumes of another session's run stay apart
+KUBE = f'-t{os.getpid()}'
 
 
 def kube_ctr(deployment: str, container: str) -> str:
@@ -782,7 +788,8 @@ def test_kube_play_starts_bot_worker_and_executor_pods_and_their_probes_report_r
     for dep, ctr in (('aidevbot', 'bot'), ('aidevbot-sandbox', 'sandbox')):
         c = next(c for c in deployments[dep + KUBE]['spec']['template']['spec']['containers'] if c['name'] == ctr)
         kube_probe(kube_ctr(dep, ctr), c['readinessProbe'])  # the executor's: /ready, its sandbox probe passed
-    # the profiles took: bot and worker (RuntimeDefault) may not make namespaces, the executor (its Localhost profile) may
+    # the profiles took: bot and worker (RuntimeDefault) may not make namespaces,
+    # the executor (its Localhost profile) may
     userns = ['unshare', '--user', '--map-root-user', 'true']
     for ctr in (kube_ctr('aidevbot', 'bot'), kube_ctr('aidevbot-worker', 'worker')):
         assert 'Operation not permitted' in podman('exec', ctr, *userns, check=False).stderr, ctr
@@ -797,7 +804,7 @@ def test_kube_play_starts_bot_worker_and_executor_pods_and_their_probes_report_r
 
 
 def test_kube_executor_pod_holds_no_secret_and_contains_the_hostile_probe(kube_pods):
-    "The executor with exactly its Deployment's securityContext, as podman translates it, and the shipped Localhost profile."
+    "The executor with its Deployment's securityContext as podman translates it, and the shipped Localhost profile."
     ctr = kube_ctr('aidevbot-sandbox', 'sandbox')
     env = environ_of_pid1(ctr)
     assert not set(SECRETS) & set(env) and 'kube-llm-key' not in json.dumps(env), env.keys()

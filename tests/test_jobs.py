@@ -1,4 +1,5 @@
-"""EmbeddedRunner with the real orchestrator: a project interrupted by a stop resumes on the next start, without paying twice."""
+"""EmbeddedRunner with the real orchestrator:
+a project interrupted by a stop resumes on the next start, without paying twice."""
 
 import asyncio
 from decimal import Decimal

@@ -1,7 +1,7 @@
-"""ProcrastinateRunner on PostgreSQL: worker processes share the queue, one job per project, killed workers' jobs retried."""
+"""ProcrastinateRunner on PostgreSQL:
+worker processes share the queue, one job per project, killed workers' jobs retried."""
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys

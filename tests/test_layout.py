@@ -1,4 +1,5 @@
-"""Where things live: fakes only under `aidevbot/testing/`, the demo project shipped in the wheel, never collected here."""
+"""Where things live:
+fakes only under `aidevbot/testing/`, the demo project shipped in the wheel, never collected here."""
 
 import ast
 import importlib.util

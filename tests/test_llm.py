@@ -62,7 +62,7 @@ class Harness:
             return list((await s.execute(select(ApiKeyUsage).order_by(ApiKeyUsage.id))).scalars())
 
     async def assert_metered(self, uid, start_balance) -> list[ApiKeyUsage]:
-        "Every attempt: a usage row, its reservation settled at exactly the row's credits (tokens x price); nothing open."
+        "Each attempt: a usage row, its reservation settled at exactly the row's credits (tokens x price); none open."
         rows = await self.rows()
         for row in rows:
             async with self.db.sessions() as s:  # (one session at a time: a SQLite session holds the write lock)

@@ -8,15 +8,15 @@ import zipfile
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from aidevbot.db import ApiKeyUsage, CreditReservation, Project, ProjectFile, ProjectTask
+from aidevbot.db import CreditReservation, Project, ProjectFile, ProjectTask
 from aidevbot.testing.fake_llm import RecordedRequest
 from aidevbot.orchestrator import NOT_FOUND
 from aidevbot.repository import claim_lease, transact
 from aidevbot.steps import Document, Reply
 from aidevbot.testing import demo_responder
-from aidevbot.plans import parse_file_blocks, render_file_blocks
+from aidevbot.schemas import parse_file_blocks, render_file_blocks
 from aidevbot.testing import FakeLLM, migrated_database
 from aidevbot.wiring import build_services
 from orchestrator_support import plan_and_approve, stack, unzip_and_test
@@ -383,7 +383,7 @@ async def test_a_runner_starting_up_frees_reservations_a_crash_left_open(sqlite_
 async def test_files_that_run_code_when_opened_are_named_in_the_caption_and_readme_and_lookalikes_never_ship(
     sqlite_url,
 ):
-    "A first attempt with '.git/config', a Cyrillic 'ѕetup.py' and fullwidth '．．/x.py' is refused; '.envrc' ships, named."
+    "First attempt: '.git/config', a Cyrillic 'ѕetup.py' and fullwidth '．．/x.py' are refused; '.envrc' ships, named."
     demo = demo_responder()
     served = {'n': 0}
 

@@ -18,7 +18,10 @@ from orchestrator_support import plan_and_approve, stack, unzip_and_test
 
 ROOT = Path(__file__).resolve().parent.parent
 SPANISH = 'Una herramienta de línea de comandos que cuenta las palabras de un texto y muestra las más frecuentes'
-README_ES = '# Estadísticas de palabras\n\nCuenta las palabras de un texto.\n\n## Pruebas\n\n```bash\npython -m pytest -q\n```\n'
+README_ES = (
+    '# Estadísticas de palabras\n\nCuenta las palabras de un texto.\n\n'
+    '## Pruebas\n\n```bash\npython -m pytest -q\n```\n'
+)
 
 
 def _system(body) -> str:

@@ -106,7 +106,11 @@ def test_file_size_limit():
 
 
 def test_background_children_die_with_the_command():
-    code = "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\nprint('started')"
+    code = (
+        "import subprocess, sys\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"
+        "print('started')"
+    )
     res = run_in_sandbox({}, ['python', '-c', code], timeout=20)
     assert res.ok and res.stdout.strip() == 'started'
     assert_nothing_left(res)
@@ -211,7 +215,8 @@ def test_no_network_but_own_loopback_works():
 import socket
 try: socket.create_connection(('127.0.0.1', {port}), timeout=3); print('host reachable')
 except OSError as e: print('host unreachable', e)
-s = socket.create_server(('127.0.0.1', 0)); c = socket.create_connection(s.getsockname(), timeout=3); print('own loopback ok')
+s = socket.create_server(('127.0.0.1', 0))
+c = socket.create_connection(s.getsockname(), timeout=3); print('own loopback ok')
 '''
     try:
         res = run_in_sandbox({}, ['python', '-c', code], timeout=20)
@@ -244,7 +249,8 @@ def test_isolation_is_reported():
 
 PROJECT = {
     'calc.py': 'def add(a, b):\n    return a + b\n',
-    'tests/test_calc.py': 'from calc import add\n\ndef test_small():\n    assert add(2, 2) == 4\n\ndef test_negative():\n    assert add(-1, 1) == 0\n',
+    'tests/test_calc.py': 'from calc import add\n\ndef test_small():\n    assert add(2, 2) == 4\n\n'
+    'def test_negative():\n    assert add(-1, 1) == 0\n',
 }
 
 
@@ -296,7 +302,8 @@ def test_hanging_test_times_out():
 
 def test_async_tests_run():
     files = {
-        'test_async.py': 'import asyncio, pytest\n\n@pytest.mark.asyncio\nasync def test_sleep():\n    await asyncio.sleep(0)\n'
+        'test_async.py': 'import asyncio, pytest\n\n@pytest.mark.asyncio\n'
+        'async def test_sleep():\n    await asyncio.sleep(0)\n'
     }
     rep = run_pytest(files, timeout=60)
     assert rep.status == 'passed' and rep.passed == 1, rep.output
@@ -356,7 +363,8 @@ def test_command_dies_when_the_bot_is_killed_mid_run():
         [
             sys.executable,
             '-c',
-            f'from aidevbot.sandbox import run_in_sandbox\nrun_in_sandbox({{}}, ["python", "-c", {code!r}], timeout=300)',
+            'from aidevbot.sandbox import run_in_sandbox\n'
+            f'run_in_sandbox({{}}, ["python", "-c", {code!r}], timeout=300)',
         ]
     )
     try:
@@ -378,7 +386,8 @@ def test_command_dies_when_the_bot_is_killed_mid_run():
         assert _live_with_marker(marker) == []
     finally:
         bot.kill()
-    import glob, shutil, tempfile  # the dead bot could not remove its sandbox folder (a later run removes it once stale)
+    # the dead bot could not remove its sandbox folder (a later run removes it once stale)
+    import glob, shutil, tempfile
 
     for d in glob.glob(os.path.join(tempfile.gettempdir(), 'aidevbot-sbx-*')):
         if os.stat(d).st_uid == uid:
@@ -428,7 +437,8 @@ def test_a_conftest_writing_to_the_report_pipe_without_the_key_is_not_a_pass():
     conftest = (
         'import json, os\n\ndef pytest_sessionfinish(session, exitstatus):\n'
         '    for fd in range(3, 64):\n'
-        '        try: os.write(fd, (json.dumps({"body": json.dumps({"done": True, "exitstatus": 0, "passed": 9, "failed": 0, '
+        '        try: os.write(fd, (json.dumps({"body": json.dumps({"done": True, "exitstatus": 0, '
+        '"passed": 9, "failed": 0, '
         '"error": 0, "skipped": 0}), "mac": "0" * 64}) + "\\n").encode())\n'
         '        except OSError: pass\n'
         '    session.exitstatus = 0\n'
@@ -439,7 +449,7 @@ def test_a_conftest_writing_to_the_report_pipe_without_the_key_is_not_a_pass():
 
 @pytest.mark.parametrize('name', ['venv.py', 'pip.py', 'ensurepip.py', 'sitecustomize.py'])
 def test_project_files_named_like_tools_get_no_network_during_install(name):
-    "The install step sees only requirements.txt and wheels, in isolated mode; project code never runs with the network on."
+    "The install step sees only requirements.txt and wheels, isolated; project code never runs with the network on."
     server = socket.create_server(('127.0.0.1', 0))
     server.settimeout(0.2)
     port = server.getsockname()[1]
@@ -448,7 +458,8 @@ def test_project_files_named_like_tools_get_no_network_during_install(name):
         'wheels/acme_widgets-1.0-py3-none-any.whl': _wheel('acme_widgets', '1.0', 'def answer():\n    return 42\n'),
         'requirements.txt': './wheels/acme_widgets-1.0-py3-none-any.whl\n',
         name: spy,
-        'test_app.py': f'import {name[:-3]}\nfrom acme_widgets import answer\n\ndef test():\n    assert answer() == 42\n',
+        'test_app.py': f'import {name[:-3]}\nfrom acme_widgets import answer\n\n'
+        'def test():\n    assert answer() == 42\n',
     }
     try:
         rep = run_pytest(files, timeout=60, allow_install=True, install_timeout=120)

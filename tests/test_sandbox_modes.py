@@ -28,7 +28,7 @@ BOT_UID = 10001
 
 @pytest.fixture(autouse=True, scope='module')
 def _can_take_each_mode():
-    "Root (to take each mode's identity), bubblewrap and Debian's Python; a skip is a failure under CI (AIDEVBOT_REQUIRE_SANDBOX=1)."
+    "Root (for each mode's identity), bubblewrap, Debian's Python; a skip fails under CI (AIDEVBOT_REQUIRE_SANDBOX=1)."
     missing = [
         what
         for what, ok in (

@@ -37,7 +37,8 @@ from ..orchestrator import ModelOrchestrator
 from ..render import progress_bar
 from ..wiring import build_services
 from ..packaging import safe_path
-from ..plans import ProjectPlan, estimate_calls, render_file_blocks
+from ..schemas import ProjectPlan, render_file_blocks
+from ..estimates import estimate_calls
 from ..sandbox import run_pytest
 from ..users import UserService
 
@@ -208,7 +209,8 @@ _OWN_TESTS = {
     'state_machine': (
         'fsm',
         'from fsm import StateMachine\n\n\ndef test_fire_keeps_history():\n'
-        '    m = StateMachine("a", {("a", "go"): "b"})\n    assert m.fire("go") == "b"\n    assert m.history == ["a", "b"]\n',
+        '    m = StateMachine("a", {("a", "go"): "b"})\n'
+        '    assert m.fire("go") == "b"\n    assert m.history == ["a", "b"]\n',
     ),
 }
 _BUGS = {
@@ -463,7 +465,10 @@ async def run_bench(
 def progress_line(done: int, total: int, r: ProjectResult) -> str:
     "One line of the progress bar: the bar, then the project that just finished."
     hidden = f", hidden {r.hidden.passed}/{r.hidden.total}" if r.hidden else ''
-    return f"{progress_bar(done, total, 20)} {done}/{total} {r.spec} · {r.set} #{r.repeat}: {r.state}{hidden} · ${r.usd:.4f}"
+    return (
+        f"{progress_bar(done, total, 20)} {done}/{total} {r.spec} · {r.set} #{r.repeat}: "
+        f"{r.state}{hidden} · ${r.usd:.4f}"
+    )
 
 # %% ../../nbs/13_bench.ipynb #5b27b761
 def _rate(n: int, d: int) -> float | None:
@@ -505,7 +510,7 @@ def set_summary(rs: list[ProjectResult]) -> dict:
 
 # %% ../../nbs/13_bench.ipynb #7ddca6a4
 def prompt_versions() -> dict[str, str]:
-    "The version of each prompt file the models are sent (as `api_key_usage.prompt_version` has it), and of all together."
+    "The version of each prompt file the models are sent (as `api_key_usage.prompt_version` has it) and of them all."
     from importlib import resources
     from aidevbot.prompting import load_prompt
 
@@ -639,28 +644,33 @@ def render_markdown(rep: dict) -> str:
         '',
         f"aidevbot {rep['aidevbot_version']} · prompts {rep['prompt_versions']['all']} · endpoint {rep['endpoint']}"
         + (' (FakeLLM, scripted)' if rep['fake'] else ''),
-        f"{rep['finished']} of {rep['planned']} projects · budget ${rep['max_usd']} · spent ${rep['money']['usd_spent']} "
-        f"({rep['money']['credits_spent']} credits) · ledger {'consistent' if rep['money']['consistent'] else 'INCONSISTENT'}",
+        f"{rep['finished']} of {rep['planned']} projects · budget ${rep['max_usd']} · "
+        f"spent ${rep['money']['usd_spent']} ({rep['money']['credits_spent']} credits) · "
+        f"ledger {'consistent' if rep['money']['consistent'] else 'INCONSISTENT'}",
         '',
     ]
     if rep['stopped']:
         lines += [f"**{rep['stopped'][0].upper() + rep['stopped'][1:]}.**", '']
     lines += [
-        '| # | set | architect | implementer | reviewer | projects | pass | tests | false-verified | failed | fix rounds | tokens | USD | credits | s |',
+        '| # | set | architect | implementer | reviewer | projects | pass | tests | false-verified | failed '
+        '| fix rounds | tokens | USD | credits | s |',
         '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ]
     for i, x in enumerate(rep['sets'], 1):
         m, f = x['models'], (lambda v, d=2: '–' if v is None else f"{v:.{d}f}")
         lines.append(
             f"| {i} | {x['name']} | {m['architect']} | {m['implementer']} | {m['reviewer']} | {x['projects']} | "
-            f"{_pct(x['pass_rate'])} ({x['passed']}) | {_pct(x['test_pass_rate'])} ({x['tests_passed']}/{x['tests_total']}) | "
-            f"{_pct(x['false_verified_rate'])} ({x['false_verified']}/{x['delivered_verified']}) | {_pct(x['failed_rate'])} ({x['failed']}) | "
+            f"{_pct(x['pass_rate'])} ({x['passed']}) | "
+            f"{_pct(x['test_pass_rate'])} ({x['tests_passed']}/{x['tests_total']}) | "
+            f"{_pct(x['false_verified_rate'])} ({x['false_verified']}/{x['delivered_verified']}) | "
+            f"{_pct(x['failed_rate'])} ({x['failed']}) | "
             f"{f(x['fix_rounds_per_project'], 1)} | {f(x['tokens_per_project'], 0)} | {f(x['usd_per_project'], 4)} | "
             f"{f(x['credits_per_project'])} | {f(x['wall_seconds_per_project'], 1)} |"
         )
     lines += [
         '',
-        'Per project averages for fix rounds, tokens, USD, credits and seconds. False-verified: of the projects delivered '
+        'Per project averages for fix rounds, tokens, USD, credits and seconds. '
+        'False-verified: of the projects delivered '
         'as verified, those whose hidden tests fail.',
         '',
         '## Per spec',
@@ -684,7 +694,8 @@ def render_markdown(rep: dict) -> str:
     for p in rep['projects']:
         lines.append(
             f"| {p['spec']} | {p['set']} | {p['repeat']} | {p['state']} | {'yes' if p['verified'] else 'no'} | "
-            f"{p['hidden_passed']}/{p['hidden_total']} | {p['fix_rounds']} | {p['tokens']} | {p['usd']} | {p['seconds']} |"
+            f"{p['hidden_passed']}/{p['hidden_total']} | {p['fix_rounds']} | "
+            f"{p['tokens']} | {p['usd']} | {p['seconds']} |"
         )
     return '\n'.join(lines) + '\n'
 
@@ -1002,7 +1013,8 @@ async def _run(args, s: Settings, specs: list[Spec], fake, stdin, stdout, stderr
     paths = write_report(rep, Path(args.out))
     for x in rep['sets']:
         print(
-            f"{x['name']}: pass {_pct(x['pass_rate'])}, false-verified {_pct(x['false_verified_rate'])}, failed {_pct(x['failed_rate'])}, "
+            f"{x['name']}: pass {_pct(x['pass_rate'])}, false-verified {_pct(x['false_verified_rate'])}, "
+            f"failed {_pct(x['failed_rate'])}, "
             f"${x['usd_per_project'] or 0:.4f}/project",
             file=stdout,
         )

@@ -80,7 +80,7 @@ def pg_database(server: str | None = None) -> Iterator[str]:
 # %% ../../nbs/93_testing_databases.ipynb #84070434
 @asynccontextmanager
 async def migrated_database(url: str | None = None) -> AsyncIterator[Database]:
-    "A `Database` at `url` (default: a new temporary SQLite file, see `remove_temp_dirs`) migrated to the head; disposed afterwards."
+    "A `Database` at `url` (default: a new temp SQLite file, see `remove_temp_dirs`) migrated to head; disposed after."
     db = await open_database(url or temp_sqlite_url(), upgrade=True)
     try:
         yield db

@@ -44,7 +44,8 @@ def describe_call(method: str, params: dict) -> str | None:
     elif m == 'editmessagetext':
         body = '(edits its message) ' + _clip(params.get('text', ''), lines=6)
     elif m == 'sendinvoice':
-        body = f"invoice: {params.get('title')} — {sum(p['amount'] for p in params.get('prices', []))} {params.get('currency')}"
+        total = sum(p['amount'] for p in params.get('prices', []))
+        body = f"invoice: {params.get('title')} — {total} {params.get('currency')}"
     elif m == 'answerprecheckoutquery':
         body = 'pre-checkout: ' + ('accepted' if params.get('ok') else f"refused: {params.get('error_message')}")
     elif m == 'senddocument':

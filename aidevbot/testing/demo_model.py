@@ -10,7 +10,8 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from ..plans import is_test_file, render_file_blocks
+from ..schemas import render_file_blocks
+from ..context import is_test_file
 from ..prompting import load_prompt
 
 # %% auto #0
@@ -118,7 +119,10 @@ def _module(i: int) -> str:
         f'    total = 0\n    for n, v in enumerate(values):\n        total += (n + {k}) * v\n    return total'
         for k in range(6)
     )
-    return f'"""Module {i} of the pipeline."""\n{prev}\n\ndef step{i:02d}(x: int) -> int:\n    "Step {i}: the previous step plus {i}."\n    return {base} + {i}\n\n\n{helpers}\n'
+    return (
+        f'"""Module {i} of the pipeline."""\n{prev}\n\ndef step{i:02d}(x: int) -> int:\n'
+        f'    "Step {i}: the previous step plus {i}."\n    return {base} + {i}\n\n\n{helpers}\n'
+    )
 
 
 def _large_project() -> tuple[dict, dict[str, str]]:
@@ -126,7 +130,8 @@ def _large_project() -> tuple[dict, dict[str, str]]:
     for i in range(1, 11):
         files[f'mod{i:02d}.py'] = _module(i)
         files[f'test_mod{i:02d}.py'] = (
-            f"from mod{i:02d} import step{i:02d}\n\n\ndef test_step():\n    assert step{i:02d}(0) == {sum(range(1, i + 1))}\n"
+            f"from mod{i:02d} import step{i:02d}\n\n\n"
+            f"def test_step():\n    assert step{i:02d}(0) == {sum(range(1, i + 1))}\n"
         )
         tasks.append(
             dict(
@@ -189,7 +194,7 @@ def _readme(title: str, files: list[str], run: str) -> str:
 
 # %% ../../nbs/94_testing_demo_model.ipynb #af4af68c
 def demo_responder(*, fault: str | None = None, fix: bool = True, variant: str = 'small'):
-    "A FakeLLM responder scripting a small Python project (`variant='large'`: 20 files), with an optional injected fault."
+    "FakeLLM responder scripting a small Python project (`variant='large'`: 20 files), with an optional injected fault."
     assert fault in (None, 'syntax', 'failing_test', 'missing_import'), fault
     assert not fault or variant == 'small', 'faults are scripted in cli.py, task 2 of the small project'
     plan, good = _large_project() if variant == 'large' else _small_project()

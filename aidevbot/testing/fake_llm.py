@@ -144,7 +144,7 @@ def _tokens(text: str) -> int:
 
 
 def _usage(body: dict, content: str, *, report_cost: bool, prices: tuple[float, float], reasoning: int = 0) -> dict:
-    "OpenAI usage for a request `body` answered with `content` after `reasoning` thinking tokens (plus OpenRouter's `cost`)."
+    "OpenAI usage of `body` answered with `content` after `reasoning` thinking tokens (plus OpenRouter's `cost`)."
     pt = _tokens(''.join(_text_of(m.get('content')) for m in body.get('messages', [])))
     ct = (_tokens(content) if content else 0) + reasoning
     usage = {
@@ -171,7 +171,7 @@ class RecordedRequest(dict):
 
     @property
     def schema_name(self) -> str | None:
-        "What answer the request asks for: `response_format.json_schema.name`, the forced tool, or the prompt's `Answer format: name` line."
+        "The answer asked for: `response_format.json_schema.name`, the forced tool or the `Answer format: name` line."
         rf = self.get('response_format') or {}
         if isinstance(rf, dict) and (name := (rf.get('json_schema') or {}).get('name')):
             return name
@@ -478,7 +478,7 @@ FakeLLM._completion = _completion
 async def _sse_chunks(
     completion: dict, size: int = 16, stall: float = 0.0, gen: dict | None = None, prices=(3.0, 15.0)
 ):
-    "`completion` as SSE chunk events (pausing `stall` s halfway); a client hanging up is billed in `gen` for what it got."
+    "`completion` as SSE chunks (pausing `stall` s halfway); a client hanging up is billed in `gen` for what it got."
     choice, base = completion['choices'][0], {k: completion[k] for k in ('id', 'created', 'model', 'provider')}
     msg = choice['message']
     if msg.get('tool_calls'):

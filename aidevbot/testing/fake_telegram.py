@@ -392,7 +392,8 @@ class _HTMLText(HTMLParser):
     def handle_endtag(self, tag):
         if not self.open or self.open[-1] != tag:
             self._fail(
-                f'Unmatched end tag at byte offset {self.getpos()[1]}, expected "</{self.open[-1] if self.open else ""}>", found "</{tag}>"'
+                f'Unmatched end tag at byte offset {self.getpos()[1]}, '
+                f'expected "</{self.open[-1] if self.open else ""}>", found "</{tag}>"'
             )
         self.open.pop()
 
@@ -702,7 +703,8 @@ async def _m_getupdates(self: FakeTelegram, p: dict, files: dict) -> list:
     if self._webhook.get('url'):
         raise TelegramError(
             409,
-            "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            "Conflict: can't use getUpdates method while webhook is active; "
+            "use deleteWebhook to delete the webhook first",
         )
     offset, limit = int(p.get('offset') or 0), int(p.get('limit') or 100)
     deadline = time.monotonic() + float(p.get('timeout') or 0)
@@ -732,7 +734,7 @@ async def _m_getupdates(self: FakeTelegram, p: dict, files: dict) -> list:
 
 
 def push(self: FakeTelegram, update: dict, *, queue: bool = True, keep_id: bool = False) -> dict:
-    "Give `update` a new `update_id` (unless `keep_id`: a redelivery), queue it for getUpdates (unless `queue=False`), return it."
+    "Give `update` a new `update_id` (not if `keep_id`: a redelivery), queue it for getUpdates (not if `queue=False`)."
     update = copy.deepcopy(update)
     if not (keep_id and 'update_id' in update):
         update['update_id'] = next(self._update_ids)
