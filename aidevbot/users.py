@@ -106,7 +106,6 @@ async def recent_ledger(self: UserService, user_id: int, limit: int = 10) -> lis
     "The user's newest ledger entries, newest first."
     return await self.ledger.recent(user_id, limit)
 
-
 # %% ../nbs/03_users.ipynb #09150d80
 @patch
 async def spend_by_project(self: UserService, user_id: int) -> list[ProjectSpend]:

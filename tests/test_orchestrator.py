@@ -17,7 +17,7 @@ from aidevbot.repository import claim_lease, transact
 from aidevbot.steps import Document, Reply
 from aidevbot.testing import demo_responder
 from aidevbot.schemas import parse_file_blocks, render_file_blocks
-from aidevbot.testing import FakeLLM, migrated_database
+from aidevbot.testing import FakeLLM
 from aidevbot.wiring import build_services
 from orchestrator_support import plan_and_approve, stack, unzip_and_test
 
@@ -409,7 +409,8 @@ async def test_files_that_run_code_when_opened_are_named_in_the_caption_and_read
             assert await s.orch.advance(pid) == 'completed'
             assert _impl_tasks(fake)[:2] == [1, 1]  # the hostile attempt was refused and repaired
             doc = s.events[-1].reply.document
-            assert doc.caption.endswith('⚠️ runs code when opened: .envrc, .vscode/tasks.json (see README)'), doc.caption
+            warning = '⚠️ runs code when opened: .envrc, .vscode/tasks.json (see README)'
+            assert doc.caption.endswith(warning), doc.caption
             with zipfile.ZipFile(io.BytesIO(doc.data)) as zf:
                 names = zf.namelist()
                 readme = zf.read('word-stats/README.md').decode()
