@@ -34,7 +34,7 @@ from ..config import Settings, load_settings, require_llm_key
 from ..db import ApiKeyUsage, Database, Project, ProjectTask, open_database
 from ..llm import LLMClient
 from ..orchestrator import ModelOrchestrator
-from ..render import progress_bar
+from ..render import progress_bar, stored_msg
 from ..wiring import build_services
 from ..packaging import safe_path
 from ..schemas import ProjectPlan, render_file_blocks
@@ -393,7 +393,7 @@ async def _usage(db: Database, pid: int) -> tuple[int, Decimal, Decimal, int]:
 
 # %% ../../nbs/13_bench.ipynb #94c925de
 def _out_of_budget(p: Project) -> bool:
-    return p.state == 'paused' and 'credits' in (p.paused_reason or '')
+    return p.state == 'paused' and getattr(stored_msg(p.paused_reason), 'key', None) == 'reason_insufficient'
 
 
 async def run_project(b: Bench, ms: ModelSet, spec: Spec, repeat: int = 1) -> ProjectResult:
@@ -430,7 +430,7 @@ async def run_project(b: Bench, ms: ModelSet, spec: Spec, repeat: int = 1) -> Pr
         usd,
         credits,
         round(seconds, 2),
-        p.error or p.paused_reason or err or None,
+        str(stored_msg(p.error or p.paused_reason)) if p.error or p.paused_reason else err or None,
     )
 
 # %% ../../nbs/13_bench.ipynb #89753ffa
