@@ -20,11 +20,12 @@ from sqlalchemy.engine import make_url
 
 from .config import ConfigError, Settings, is_sqlite
 from .db import ACTIVE_STATES, ProjectState
+from .llm import backoff
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'UNFINISHED', 'TASK_NAME', 'JobRunner', 'ProjectBusy', 'backoff', 'EmbeddedRunner', 'stop', 'wait_idle',
+__all__ = ['log', 'UNFINISHED', 'TASK_NAME', 'JobRunner', 'ProjectBusy', 'retry_delay', 'EmbeddedRunner', 'stop', 'wait_idle',
            'queue_stats', 'pg_conninfo', 'ProjectRetry', 'ProcrastinateRunner', 'recover_stalled', 'run_worker',
            'make_runner']
 
@@ -51,9 +52,9 @@ class ProjectBusy(Exception):
         self.project_id, self.state = project_id, state
 
 
-def backoff(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
-    "Seconds to wait before retry number `attempt` (0-based): exponential, capped."
-    return min(cap, base * 2**attempt)
+def retry_delay(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
+    "Seconds before a job's retry number `attempt` (0-based): the LLM client's `backoff`, without its jitter."
+    return backoff(attempt + 1, rng=lambda: 1.0, base=base, cap=cap)
 
 # %% ../nbs/09_jobs.ipynb #98f7220c
 class EmbeddedRunner:
@@ -125,7 +126,7 @@ async def _run(self: EmbeddedRunner, pid: int) -> None:
                 if attempt >= self.max_attempts:
                     log.error("project %s: giving up after %s attempts", pid, attempt)
                     break
-                await asyncio.sleep(backoff(attempt - 1, self.retry_base))
+                await asyncio.sleep(retry_delay(attempt - 1, self.retry_base))
                 continue
             attempt = 0
             if pid not in self._again:
@@ -189,7 +190,7 @@ class ProjectRetry(RetryStrategy):
         limit = self.busy_attempts if isinstance(exception, ProjectBusy) else self.max_attempts
         if job.attempts >= limit:
             return None
-        return RetryDecision(retry_in={'seconds': backoff(job.attempts, self.base, self.cap)})
+        return RetryDecision(retry_in={'seconds': retry_delay(job.attempts, self.base, self.cap)})
 
 # %% ../nbs/09_jobs.ipynb #83c3fcc9
 TASK_NAME = 'advance_project'
