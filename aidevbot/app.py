@@ -101,7 +101,7 @@ class _State:
         if self.updates:
             await asyncio.wait(set(self.updates), timeout=max(0.1, timeout))
 
-
+# %% ../nbs/11_app.ipynb #d05af5ff
 async def _process(st: _State, payload: dict) -> None:
     "Handle one webhook update with the bot, then mark it processed."
     rt, uid = st.rt, payload.get('update_id')
@@ -115,7 +115,7 @@ async def _process(st: _State, payload: dict) -> None:
         except Exception as e:
             log.warning("cannot mark update %s failed: %s", uid, type(e).__name__)
 
-
+# %% ../nbs/11_app.ipynb #b3826c82
 async def _replay_loop(st: _State, older_than: float, every: float) -> None:
     while True:
         try:
@@ -145,7 +145,7 @@ async def readiness(rt: Runtime | None, timeout: float = 3.0) -> str | None:
         return 'bot not initialised'
     return None
 
-
+# %% ../nbs/11_app.ipynb #6abb4fcf
 async def refresh_gauges(rt: Runtime) -> None:
     "Projects by state and the job queue, read at scrape time."
     try:
@@ -179,7 +179,7 @@ async def _startup(st: _State, settings: Settings, factory, replay_after: float 
         first = replay_after if replay_after is not None else (0.0 if is_sqlite(settings.database_url) else 60.0)
         st.spawn(_replay_loop(st, first, 30.0))
 
-
+# %% ../nbs/11_app.ipynb #00ca3368
 async def _shutdown(st: _State, grace: float) -> None:
     st.accepting = False
     rt, loop = st.rt, asyncio.get_running_loop()
@@ -207,30 +207,6 @@ async def _shutdown(st: _State, grace: float) -> None:
         except Exception:
             log.exception("closing %s failed", close)
 
-# %% ../nbs/11_app.ipynb #943b6244
-def make_app(
-    settings: Settings,
-    *,
-    runtime_factory: Callable[[Settings], Awaitable[Runtime]] = build_runtime,  # builds db, bot and runner
-    grace_seconds: float = 20.0,  # shutdown: in-flight updates get this long
-    replay_after: float | None = None,
-) -> FastAPI:  # replay stored updates older than this at start-up (default: all on SQLite, 60 s on PostgreSQL)
-    "The aidevbot HTTP service."
-    st = _State()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        await _startup(st, settings, runtime_factory, replay_after)
-        try:
-            yield
-        finally:
-            await _shutdown(st, grace_seconds)
-
-    app = FastAPI(title='aidevbot', lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.runtime = st
-    _routes(app, st, settings)
-    return app
-
 # %% ../nbs/11_app.ipynb #b0efb18e
 async def _read_capped(request: Request, cap: int) -> bytes | None:
     "The request body, or None as soon as it is known to be over `cap` bytes (the declared length, then while reading)."
@@ -247,7 +223,7 @@ async def _read_capped(request: Request, cap: int) -> bytes | None:
             return None
     return bytes(body)
 
-
+# %% ../nbs/11_app.ipynb #762a36b0
 def _metrics_ok(settings: Settings, authorization: str | None) -> bool:
     "True when /metrics is open (no `METRICS_TOKEN`) or `authorization` is `Bearer <that token>`."
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else ''
@@ -261,7 +237,7 @@ def _secret_ok(settings: Settings, given: str | None) -> bool:
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ''
     return bool(secret) and given is not None and hmac.compare_digest(given.encode(), secret.encode())
 
-
+# %% ../nbs/11_app.ipynb #9c979e3b
 def _routes(app: FastAPI, st: _State, settings: Settings) -> None:
     @app.get('/health')
     async def health():
@@ -302,3 +278,27 @@ def _routes(app: FastAPI, st: _State, settings: Settings) -> None:
         if fresh:
             st.spawn(_process(st, payload), update=True)
         return {'ok': True}
+
+# %% ../nbs/11_app.ipynb #943b6244
+def make_app(
+    settings: Settings,
+    *,
+    runtime_factory: Callable[[Settings], Awaitable[Runtime]] = build_runtime,  # builds db, bot and runner
+    grace_seconds: float = 20.0,  # shutdown: in-flight updates get this long
+    replay_after: float | None = None,
+) -> FastAPI:  # replay stored updates older than this at start-up (default: all on SQLite, 60 s on PostgreSQL)
+    "The aidevbot HTTP service."
+    st = _State()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await _startup(st, settings, runtime_factory, replay_after)
+        try:
+            yield
+        finally:
+            await _shutdown(st, grace_seconds)
+
+    app = FastAPI(title='aidevbot', lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.runtime = st
+    _routes(app, st, settings)
+    return app

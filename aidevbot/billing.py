@@ -120,7 +120,7 @@ async def set_price(self: Pricing, model: str, input_usd_per_mtok, output_usd_pe
             row.input_usd_per_mtok, row.output_usd_per_mtok = i, o
     return row
 
-
+# %% ../nbs/04_billing.ipynb #27af2aa6
 def cost_usd(price: ModelPricing, prompt_tokens: int, completion_tokens: int) -> Decimal:
     "Provider cost in USD of a call with these token counts."
     return (
@@ -128,13 +128,13 @@ def cost_usd(price: ModelPricing, prompt_tokens: int, completion_tokens: int) ->
         + Decimal(completion_tokens) * Decimal(price.output_usd_per_mtok)
     ) / MTOK
 
-
+# %% ../nbs/04_billing.ipynb #dfe8e858
 @patch
 def credits_for_cost(self: Pricing, cost_usd: Decimal) -> Decimal:
     "Credits charged for a provider cost: × MARKUP ÷ CREDIT_VALUE_USD, rounded up to 0.01."
     return ceil_credits(Decimal(str(cost_usd)) * self.settings.markup / self.settings.credit_value_usd)
 
-
+# %% ../nbs/04_billing.ipynb #f7b13f75
 @patch
 async def estimate(self: Pricing, model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
     "Credits for a call to `model` with these token counts (`MissingPrice` when unpriced)."
@@ -162,7 +162,7 @@ async def _apply(
         set_committed_value(u, 'credit_balance', balance)  # a loaded User shows the new balance
     return CreditTransaction(id=rid, created_at=created, **values)
 
-
+# %% ../nbs/04_billing.ipynb #c48094df
 async def _balance(s: AsyncSession, user_id: int) -> Decimal:
     "The balance of `user_id` (`BillingError` for an unknown user)."
     b = (await s.execute(select(User.credit_balance).where(User.id == user_id))).scalar_one_or_none()
@@ -256,7 +256,7 @@ async def _write(self: Ledger, user_id: int, amount: Decimal, kind: str, key: st
         return row
     return row if row is not None else await first()  # refused: unless it is a repeat of an earlier entry
 
-
+# %% ../nbs/04_billing.ipynb #a25bedd7
 @patch
 async def credit(
     self: Ledger,
@@ -277,7 +277,7 @@ async def credit(
         raise BillingError(f"unknown user {user_id}")
     return row
 
-
+# %% ../nbs/04_billing.ipynb #7f6db629
 @patch
 async def debit(
     self: Ledger,
@@ -311,7 +311,7 @@ async def _locked_balance(s: AsyncSession, user_id: int) -> Decimal:
         raise BillingError(f"unknown user {user_id}")
     return Decimal(b)
 
-
+# %% ../nbs/04_billing.ipynb #094da2e9
 @patch
 async def reserve(
     self: Ledger,
@@ -378,7 +378,7 @@ async def _from_balance(s: AsyncSession, r: CreditReservation) -> Decimal:
     ).scalar()
     return -Decimal(str(v or 0)).quantize(CENT)
 
-
+# %% ../nbs/04_billing.ipynb #caf833f0
 async def _take_extra(s: AsyncSession, r: CreditReservation, parent, extra: Decimal, key: str, **links) -> Decimal:
     "Charge usage beyond the reservation: from the open hold, then the balance as far as it goes; returns what it took."
     taken = Decimal(0)
@@ -452,7 +452,7 @@ async def settle(
         return taken
     return (await _close(s, r, actual, ReservationStatus.settled, llm_call_id))[0]
 
-
+# %% ../nbs/04_billing.ipynb #0524acf9
 @patch
 async def release(self: Ledger, reservation_id: int) -> Decimal:
     "Give back everything an open reservation holds; returns the amount released (0 if already closed)."
@@ -463,15 +463,29 @@ async def release(self: Ledger, reservation_id: int) -> Decimal:
             return Decimal(0)
         return (await _close(s, r, Decimal(0), ReservationStatus.released))[1]
 
-# %% ../nbs/04_billing.ipynb #7ab43613
-HOLD_KEPT_STATES = frozenset(ACTIVE_STATES | {ProjectState.draft, ProjectState.awaiting_approval, ProjectState.paused})
-
-
+# %% ../nbs/04_billing.ipynb #78bce955
 def stale_after(settings: Settings) -> timedelta:
     "A safe `older_than` for `recover_stale`: twice the longest a model call can take (all attempts and waits)."
     return timedelta(
         seconds=2 * (settings.llm_max_retry_seconds + settings.llm_max_attempts * settings.llm_timeout_seconds)
     )
+
+# %% ../nbs/04_billing.ipynb #8eabbbf6
+@patch
+async def open_reservations(self: Ledger, user_id: int | None = None) -> list[CreditReservation]:
+    "Reservations still open (of `user_id`, or everyone's)."
+    q = (
+        select(CreditReservation)
+        .where(CreditReservation.status == ReservationStatus.open)
+        .order_by(CreditReservation.id)
+    )
+    if user_id is not None:
+        q = q.where(CreditReservation.user_id == user_id)
+    async with self.db.sessions() as s:
+        return list((await s.execute(q)).scalars())
+
+# %% ../nbs/04_billing.ipynb #eaa829c2
+HOLD_KEPT_STATES = frozenset(ACTIVE_STATES | {ProjectState.draft, ProjectState.awaiting_approval, ProjectState.paused})
 
 
 @patch
@@ -503,20 +517,6 @@ async def recover_stale(self: Ledger, older_than: timedelta | float) -> int:
     if n:
         log.warning("released %d stale reservations", n)
     return n
-
-
-@patch
-async def open_reservations(self: Ledger, user_id: int | None = None) -> list[CreditReservation]:
-    "Reservations still open (of `user_id`, or everyone's)."
-    q = (
-        select(CreditReservation)
-        .where(CreditReservation.status == ReservationStatus.open)
-        .order_by(CreditReservation.id)
-    )
-    if user_id is not None:
-        q = q.where(CreditReservation.user_id == user_id)
-    async with self.db.sessions() as s:
-        return list((await s.execute(q)).scalars())
 
 # %% ../nbs/04_billing.ipynb #e0388bc9
 @patch
@@ -605,7 +605,7 @@ async def check_consistency(self: Ledger) -> list[dict]:
             problems.append({'user_id': user_id, 'balance': Decimal(balance), 'ledger_sum': total})
     return problems
 
-
+# %% ../nbs/04_billing.ipynb #92ad96db
 @patch
 async def recent(self: Ledger, user_id: int, limit: int = 10) -> list[CreditTransaction]:
     "The newest ledger entries of `user_id`, newest first."

@@ -53,17 +53,17 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-
+# %% ../nbs/02_db.ipynb #8d289dc1
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
-
+# %% ../nbs/02_db.ipynb #49c2b7f1
 class Base(DeclarativeBase):
     "Declarative base with a constraint naming convention."
 
     metadata = MetaData(naming_convention=NAMING)
 
-
+# %% ../nbs/02_db.ipynb #72ba1f3e
 def _created() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), default=utcnow, server_default=text('CURRENT_TIMESTAMP'))
 
@@ -73,7 +73,7 @@ def _updated() -> Mapped[datetime]:
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=text('CURRENT_TIMESTAMP')
     )
 
-
+# %% ../nbs/02_db.ipynb #45f8aa71
 def _in(col: str, values) -> str:
     return f"{col} IN ({', '.join(repr(str(v)) for v in values)})"
 
@@ -89,7 +89,7 @@ class LedgerKind(enum.StrEnum):
     refund = 'refund'
     admin = 'admin'
 
-
+# %% ../nbs/02_db.ipynb #befbd824
 class ReservationStatus(enum.StrEnum):
     open = 'open'
     settled = 'settled'
@@ -100,7 +100,7 @@ class PaymentStatus(enum.StrEnum):
     paid = 'paid'
     refunded = 'refunded'
 
-
+# %% ../nbs/02_db.ipynb #01c00793
 class ProjectState(enum.StrEnum):
     "The project state machine (DESIGN.md)."
 
@@ -129,7 +129,7 @@ ACTIVE_STATES = frozenset(
     }
 )
 
-
+# %% ../nbs/02_db.ipynb #c35ce8e8
 class TaskState(enum.StrEnum):
     pending = 'pending'
     running = 'running'
@@ -217,7 +217,7 @@ class Payment(Base):
     created_at: Mapped[datetime] = _created()
     refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-
+# %% ../nbs/02_db.ipynb #3ed8610b
 class ModelPricing(Base):
     "USD per million input and output tokens for one model id."
 
@@ -310,7 +310,7 @@ class ProjectTask(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
-
+# %% ../nbs/02_db.ipynb #ad21cd62
 class ProjectFile(Base):
     __tablename__ = 'project_files'
     __table_args__ = (UniqueConstraint('project_id', 'path', 'version'),)
@@ -348,7 +348,7 @@ def _sqlite_events(engine: AsyncEngine, busy_ms: int) -> None:
     def _begin(conn):
         conn.exec_driver_sql('BEGIN IMMEDIATE')
 
-
+# %% ../nbs/02_db.ipynb #dae64478
 def make_engine(url: str | Settings, *, busy_timeout_ms: int = 30000, **kw) -> AsyncEngine:
     "An async engine for a `sqlite:///` or `postgresql://` URL (or a `Settings`)."
     if isinstance(url, Settings):
@@ -360,7 +360,7 @@ def make_engine(url: str | Settings, *, busy_timeout_ms: int = 30000, **kw) -> A
     kw = {'pool_size': 10, 'max_overflow': 40, 'pool_pre_ping': True, **kw}
     return create_async_engine(async_url(url), **kw)
 
-
+# %% ../nbs/02_db.ipynb #1ae9b38a
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     "Session factory; objects stay usable after commit."
     return async_sessionmaker(engine, expire_on_commit=False)
@@ -386,14 +386,14 @@ def alembic_config(url: str | None = None):
         cfg.attributes['database_url'] = url
     return cfg
 
-
+# %% ../nbs/02_db.ipynb #56bbb544
 def migrate(url: str | None = None, revision: str = 'head') -> None:
     "Upgrade the database at `url` to `revision` (synchronous; run it in a thread from async code)."
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
 
-
+# %% ../nbs/02_db.ipynb #d48eda15
 def head_revision() -> str:
     "The newest migration revision shipped with the package."
     from alembic.script import ScriptDirectory
@@ -410,7 +410,7 @@ async def schema_status(engine: AsyncEngine) -> tuple[str | None, str]:
             current = None
     return current, head_revision()
 
-
+# %% ../nbs/02_db.ipynb #d7856a1c
 @dataclass
 class Database:
     "An engine and its session factory."

@@ -38,7 +38,7 @@ class JobRunner(Protocol):
     async def stop(self) -> None: ...
     async def enqueue(self, project_id: int) -> None: ...
 
-
+# %% ../nbs/09_jobs.ipynb #ba06123c
 UNFINISHED = frozenset(
     {*ACTIVE_STATES, ProjectState.draft}
 )  # advance() returned before the project reached a resting state
@@ -51,7 +51,7 @@ class ProjectBusy(Exception):
         super().__init__(f"project {project_id} is still {state}")
         self.project_id, self.state = project_id, state
 
-
+# %% ../nbs/09_jobs.ipynb #11c48dcc
 def retry_delay(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
     "Seconds before a job's retry number `attempt` (0-based): the LLM client's `backoff`, without its jitter."
     return backoff(attempt + 1, rng=lambda: 1.0, base=base, cap=cap)
@@ -115,7 +115,7 @@ async def _advance_once(self: EmbeddedRunner, pid: int) -> str | None:
             log.exception("project %s: job failed", pid)
             return None
 
-
+# %% ../nbs/09_jobs.ipynb #a00d3b7c
 async def _run(self: EmbeddedRunner, pid: int) -> None:
     attempt = 0
     try:
@@ -178,7 +178,7 @@ def pg_conninfo(database_url: str) -> str:
         )
     return make_url(database_url).set(drivername='postgresql').render_as_string(hide_password=False)
 
-
+# %% ../nbs/09_jobs.ipynb #6b7f5a04
 class ProjectRetry(RetryStrategy):
     "Retry failed jobs with capped exponential backoff; a busy project (leased elsewhere) is retried longer."
 
@@ -311,7 +311,7 @@ async def run_worker(
     finally:
         await self.stop()
 
-
+# %% ../nbs/09_jobs.ipynb #70a79c73
 async def _p_queue_stats(self: ProcrastinateRunner) -> tuple[int, float]:
     "(jobs waiting to run, age in seconds of the oldest)."
     row = await self.app.connector.execute_query_one_async(

@@ -78,23 +78,14 @@ async def _welcome(self: UserService, session: AsyncSession, user: User) -> None
     except IntegrityError:
         pass  # this Telegram id was welcomed before
 
-
+# %% ../nbs/03_users.ipynb #7599a6b1
 @patch
 async def ensure_user(self: UserService, telegram_user_id: int, **profile) -> tuple[User, bool]:
     "`get_or_create` in its own transaction."
     async with self.db.sessions() as s, s.begin():
         return await self.get_or_create(s, telegram_user_id, **profile)
 
-# %% ../nbs/03_users.ipynb #aa69d5f9
-@dataclass
-class ProjectSpend:
-    "Credits spent on one project."
-
-    project_id: int
-    title: str | None
-    credits: Decimal
-
-
+# %% ../nbs/03_users.ipynb #a57c83d7
 @patch
 async def balance(self: UserService, user_id: int) -> Decimal:
     "The user's balance in credits."
@@ -105,6 +96,15 @@ async def balance(self: UserService, user_id: int) -> Decimal:
 async def recent_ledger(self: UserService, user_id: int, limit: int = 10) -> list[CreditTransaction]:
     "The user's newest ledger entries, newest first."
     return await self.ledger.recent(user_id, limit)
+
+# %% ../nbs/03_users.ipynb #aa69d5f9
+@dataclass
+class ProjectSpend:
+    "Credits spent on one project."
+
+    project_id: int
+    title: str | None
+    credits: Decimal
 
 # %% ../nbs/03_users.ipynb #09150d80
 @patch
@@ -149,7 +149,7 @@ async def language(self: UserService, *, user_id: int | None = None, telegram_us
         ).first()
     return pick_language(*(row or ()))
 
-
+# %% ../nbs/03_users.ipynb #04edd205
 @patch
 async def set_language(self: UserService, telegram_user_id: int, lang: str | None) -> None:
     "Store the user's choice (None: follow Telegram's language again)."
