@@ -19,12 +19,11 @@ from fastapi.responses import JSONResponse
 from .config import Settings, redact, secret_values
 from .sandbox import SandboxResult, TestReport, check_failures, run_pytest, sandbox_check
 
+log = logging.getLogger(__name__)
+
 # %% auto #0
 __all__ = ['log', 'SECRET_VARS', 'MAX_REQUEST_BYTES', 'report_to_json', 'report_from_json', 'secrets_in_env', 'make_executor_app',
            'remote_pytest', 'run_tests', 'sandbox_status', 'log_sandbox_status', 'make_non_dumpable']
-
-# %% ../nbs/07c_executor.ipynb #e5bbdf27
-log = logging.getLogger(__name__)
 
 # %% ../nbs/07c_executor.ipynb #a48fd2e3
 def report_to_json(rep: TestReport) -> dict:
@@ -132,7 +131,7 @@ def _unreachable(url: str, why: str) -> TestReport:
         message=msg,
     )
 
-
+# %% ../nbs/07c_executor.ipynb #66a15b0e
 async def remote_pytest(url: str, files: Mapping[str, bytes], *, tries: int = 3, **options) -> TestReport:
     "Run the project's tests on the sandbox executor at `url`."
     body = {
@@ -190,7 +189,7 @@ async def sandbox_status(s: Settings) -> list[str]:
             return [f"sandbox executor {s.sandbox_url} unreachable: {type(e).__name__}"]
     return check_failures(await asyncio.to_thread(sandbox_check))
 
-
+# %% ../nbs/07c_executor.ipynb #6d19b2fb
 async def log_sandbox_status(s: Settings) -> None:
     "One loud line at start when generated code would not run isolated."
     if problems := await sandbox_status(s):

@@ -46,7 +46,7 @@ class Role(enum.StrEnum):
     implementer = 'implementer'
     reviewer = 'reviewer'
 
-
+# %% ../nbs/05_llm.ipynb #8f130aa3
 @dataclass
 class LLMResult:
     "A completed call: the reply, and what all its attempts cost."
@@ -63,7 +63,7 @@ class LLMResult:
     call_key: str | None = None
     truncated: bool = False  # cut at the length limit (only with `allow_truncated`)
 
-
+# %% ../nbs/05_llm.ipynb #424af536
 class LLMError(Exception):
     "A model call failed."
 
@@ -109,11 +109,11 @@ def _strict(node: Any, defs: dict) -> Any:
         node['required'], node['additionalProperties'] = list(node['properties']), False
     return node
 
-
+# %% ../nbs/05_llm.ipynb #ab24c791
 def snake(name: str) -> str:
     return re.sub(r'(?<=[a-z0-9])(?=[A-Z])', '_', name).lower()
 
-
+# %% ../nbs/05_llm.ipynb #d2a00b80
 def response_format(schema: type[BaseModel]) -> dict:
     "The `response_format` asking for JSON that matches `schema`, in strict mode."
     raw = schema.model_json_schema()
@@ -154,7 +154,7 @@ def schema_prompt(schema: type[BaseModel]) -> str:
         f"before or after it), matching this JSON Schema:\n{json.dumps(f['schema'], separators=(',', ':'))}"
     )
 
-
+# %% ../nbs/05_llm.ipynb #50cd7031
 def with_schema(messages: list[dict], schema: type[BaseModel]) -> list[dict]:
     "`messages` with the schema stated at the end of the system message (added when there is none)."
     note = schema_prompt(schema)
@@ -177,7 +177,7 @@ def extract_json(text: str) -> str | None:
                 return cand[m.start() : end]
     return None
 
-
+# %% ../nbs/05_llm.ipynb #2a5a5d26
 def parse_structured(text: str, schema: type[BaseModel]) -> BaseModel:
     "`text` validated against `schema`: as it is, else the JSON found inside it (raises `ValidationError`)."
     try:
@@ -196,7 +196,7 @@ def retryable(status: int | None) -> bool:
     "Whether an attempt that ended with HTTP `status` (None: no response) may be retried."
     return status is None or status in RETRY_STATUSES or status >= 500
 
-
+# %% ../nbs/05_llm.ipynb #7dea306e
 def parse_retry_after(value: str | None) -> float | None:
     "Seconds to wait from a `Retry-After` header (delta seconds or an HTTP date)."
     if not value:
@@ -210,7 +210,7 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
 
-
+# %% ../nbs/05_llm.ipynb #a6d77ab7
 def backoff(retry: int, rng: Callable[[], float] = random.random, base: float = 1.0, cap: float = 30.0) -> float:
     "Delay before retry number `retry` (1-based): exponential, capped, with jitter."
     d = min(cap, base * 2 ** (retry - 1))
@@ -281,7 +281,7 @@ class _Attempt:
     reported_cost: Decimal | None = None  # the provider's usage.cost (USD), when it reports one
     latency_ms: int = 0
 
-
+# %% ../nbs/05_llm.ipynb #05708ccc
 def _provider_message(e: openai.APIStatusError) -> str:
     "The provider's error message from an error response."
     body = e.body
@@ -335,7 +335,7 @@ def estimate_prompt_tokens(messages: list[dict], rf: dict | None = None) -> int:
     )
     return math.ceil((chars + (len(json.dumps(rf)) if rf else 0)) / 4) + 4 * len(messages) + 8
 
-
+# %% ../nbs/05_llm.ipynb #89e5d318
 def _usage_into(a: _Attempt, got: _Stream, messages: list[dict], extra: dict) -> None:
     "Tokens and cost from the last chunk's usage; without it (a cut stream), estimated from the text sent and received."
     if (u := got.usage) is not None:
@@ -383,7 +383,7 @@ def _limit_param(self: LLMClient, model: str) -> str:
     p = self.settings.llm_max_tokens_param
     return self._limit_params.get(model, 'max_tokens') if p == 'auto' else p
 
-
+# %% ../nbs/05_llm.ipynb #45287e7b
 @patch
 async def _send(self: LLMClient, model: str, messages: list[dict], max_tokens: int, extra: dict | None) -> _Attempt:
     "One streamed request; the outcome, never an exception for provider errors."
@@ -517,7 +517,7 @@ def _extra(self: LLMClient, c: _Call, model: str) -> dict:
         kw['extra_body'] = {'provider': {'require_parameters': True}}
     return kw
 
-
+# %% ../nbs/05_llm.ipynb #10ecef2f
 @patch
 async def _metered(self: LLMClient, c: _Call, model: str, messages: list[dict]) -> _Attempt:
     "Reserve the worst case, make one attempt, validate it, record and settle it."
@@ -585,7 +585,7 @@ async def _stored(self: LLMClient, call_key: str, schema: type[BaseModel] | None
         call_key=call_key,
     )
 
-
+# %% ../nbs/05_llm.ipynb #c5afddef
 @patch
 async def _last_attempt(self: LLMClient, call_key: str) -> int:
     async with self.db.sessions() as s:
@@ -609,7 +609,7 @@ def _gone(a: _Attempt) -> bool:
     "The model is not served (retired, unknown, or no endpoint up): move to the next one."
     return a.status == 404 or (a.status in (400, 410, 503) and bool(_GONE.search(a.error or '')))
 
-
+# %% ../nbs/05_llm.ipynb #d8f3e7a0
 @patch
 def _models(self: LLMClient, role: Role, primary: str) -> list[str]:
     "The role's model, then its fallbacks; ids the provider called invalid last (kept only when nothing else is left)."
@@ -631,7 +631,7 @@ def _repair(messages: list[dict], a: _Attempt, schema: type[BaseModel] | None) -
         {'role': 'user', 'content': load_prompt('repair').fill('invalid', error=a.error, schema=shape)},
     ]
 
-
+# %% ../nbs/05_llm.ipynb #e0d2652a
 def _result(c: _Call, model: str, a: _Attempt, truncated: bool = False) -> LLMResult:
     "The result of a call that ended with successful attempt `a`, costs summed over all attempts."
     tot = lambda f: sum((f(x) for x in c.attempts), start=0)

@@ -352,7 +352,7 @@ def catalog_file(lang: str):
     "The `.po` catalog of `lang`, a package resource."
     return files('aidevbot').joinpath('locales', lang, 'LC_MESSAGES', f'{DOMAIN}.po')
 
-
+# %% ../nbs/06b_render.ipynb #f728529d
 @cache
 def translations(lang: str) -> NullTranslations:
     "gettext translations for `lang` from its `.po` catalog (English: the templates themselves)."
@@ -405,7 +405,7 @@ class _Formatter(string.Formatter):
 
 _FORMAT = _Formatter()
 
-
+# %% ../nbs/06b_render.ipynb #ec97f0c3
 def _value(v, lang: str) -> str:
     if isinstance(v, Msg):
         return render(v, lang)
@@ -425,7 +425,7 @@ def _plural_n(n) -> int:
     d = Decimal(str(n))
     return int(d) if d == d.to_integral_value() else 2
 
-
+# %% ../nbs/06b_render.ipynb #9fbea68f
 def _render(key: str, params: dict, lang: str) -> str:
     if key == '_join':
         return render(params['sep'], lang).join(render(p, lang) for p in params['parts'])
@@ -458,7 +458,7 @@ def _enc(v):
         return [_enc(x) for x in v]
     return v if v is None or isinstance(v, (bool, int, float)) else str(v)
 
-
+# %% ../nbs/06b_render.ipynb #37899239
 @patch
 def dumps(self: Msg) -> str:
     "This message as compact JSON (key and parameters) for a database column; `stored_msg` reads it back."
@@ -475,7 +475,7 @@ def _dec(v):
     ((tag, x),) = v.items()
     return _TAGS[tag](x)
 
-
+# %% ../nbs/06b_render.ipynb #5455a02c
 _SEP = '\x1f'  # between a stored message's English text and its JSON
 
 
@@ -491,7 +491,7 @@ def stored_msg(text):
     except (ValueError, TypeError, KeyError, ArithmeticError):  # cut short, or a message since removed
         return text
 
-
+# %% ../nbs/06b_render.ipynb #42f7668b
 def dump_msg(x, limit: int | None = None) -> str | None:
     "`x` for a text column of `limit` characters: a `Msg` as English + JSON (English alone if that does not fit)."
     s = f"{x}{_SEP}{x.dumps()}" if isinstance(x, Msg) else None
@@ -504,7 +504,7 @@ def credits(amount) -> Msg | str:
     "`12.50` → *12.5 credits* (in the reader's language); `?` when unknown."
     return '?' if amount is None else Msg('n_credits', n=Decimal(str(amount)).quantize(Decimal('0.01')))
 
-
+# %% ../nbs/06b_render.ipynb #f290dbc1
 STATE_ICONS = {
     'draft': '🗒',
     'planning': '🧭',
@@ -520,7 +520,7 @@ STATE_ICONS = {
     'cancelled': '🚫',
 }
 
-
+# %% ../nbs/06b_render.ipynb #9dadacf3
 def state_label(state) -> Msg | str:
     "The label of a project state (`ProjectState` or its value); an unknown one as it is."
     key = f"state_{state}"
@@ -560,7 +560,7 @@ def pack_buttons(packs) -> list[list[tuple[Msg, str]]]:
     "One `buy:<pack_id>` button (label, data) per credit pack, a row each."
     return [[(Msg('btn_buy', credits=credits(p.credits), stars=p.stars), f"buy:{p.id}")] for p in packs]
 
-
+# %% ../nbs/06b_render.ipynb #fc18e09a
 def caption(r: dict) -> Msg:
     "A ZIP's caption from its result: `7 files · tests 7/7 passed · 1.2 credits` (and files that run when opened)."
     tests = (
@@ -578,7 +578,7 @@ def caption(r: dict) -> Msg:
 def _fields(t: str) -> set[str]:
     return {f"{f}!{c}" if c else f for _, f, _, c in string.Formatter().parse(t) if f is not None}
 
-
+# %% ../nbs/06b_render.ipynb #d2471d49
 def catalog_problems(lang: str, path=None) -> list[str]:
     "What is missing or wrong in the catalog of `lang` (at `path`, default the packaged one); [] when complete."
     with (path or catalog_file(lang)).open('rb') as f:

@@ -36,7 +36,7 @@ from .packaging import validate_files
 __all__ = ['DENIED_SYSCALLS', 'CLONE_NAMESPACE_FLAGS', 'SANDBOX_UID_BASE', 'STALE_SECONDS', 'STALE_CGROUP_SECONDS', 'ETC_ALLOWED',
            'ETC_NETWORK', 'REQUIREMENT_ALIASES', 'SandboxResult', 'sandbox_env', 'seccomp_filter', 'Engine', 'engine',
            'default_hidden_paths', 'run_in_sandbox', 'TestReport', 'requirement_packages', 'requirement_names',
-           'install_problem', 'run_pytest', 'CheckLine', 'sandbox_check', 'check_failures']
+           'install_problem', 'run_pytest', 'CheckLine', 'check_failures', 'sandbox_check']
 
 # %% ../nbs/07_sandbox.ipynb #ed6f19ef
 @dataclass
@@ -135,7 +135,7 @@ def _libseccomp():
     lib.seccomp_release.argtypes = [ctypes.c_void_p]
     return lib
 
-
+# %% ../nbs/07_sandbox.ipynb #3b5458b8
 def _rule(lib, ctx, action: int, call: str, *cmps: _ArgCmp) -> None:
     nr = lib.seccomp_syscall_resolve_name(call.encode())
     if nr < 0:
@@ -262,7 +262,7 @@ def _write_tree(workdir: str, files: Mapping[str, bytes | str], uid: int | None)
             for n in [root, *(os.path.join(root, x) for x in dirs + names)]:
                 os.chown(n, uid, uid)
 
-
+# %% ../nbs/07_sandbox.ipynb #84fbec2e
 STALE_SECONDS = 6 * 3600  # a sandbox folder this old belongs to a bot process that died mid-run
 STALE_CGROUP_SECONDS = 600  # a cgroup is empty only for moments before and after a run
 
@@ -438,13 +438,13 @@ def _data_fd(data: bytes) -> int:
     os.lseek(fd, 0, 0)
     return fd
 
-
+# %% ../nbs/07_sandbox.ipynb #c0d4814d
 @functools.cache
 def _init_source() -> bytes:
     "The source of `aidevbot.sandbox_init`, shipped into each run (the sandbox does not see the bot's package)."
     return open(importlib.util.find_spec('aidevbot.sandbox_init').origin, 'rb').read()
 
-
+# %% ../nbs/07_sandbox.ipynb #cecda9e8
 def _run_fds(uid: int) -> dict:
     "The in-memory files a run needs: PID 1's source (also the pytest plugin), passwd, group, the seccomp program."
     src = _init_source()
@@ -1132,7 +1132,7 @@ def _read_all(fd: int, sink: list) -> None:
     finally:
         os.close(fd)
 
-
+# %% ../nbs/07_sandbox.ipynb #6eb1abdc
 def _pytest_run(
     files, uid, python, binds, *, timeout, memory_mb, max_processes, max_file_mb, disk_mb, pytest_args, plugins
 ) -> tuple:
@@ -1273,13 +1273,13 @@ except OSError: print('procs 0')  # no /proc inside at all
 print('botdir', sorted(os.listdir(cwd)) if os.path.isdir(cwd) else [])
 '''
 
-
+# %% ../nbs/07_sandbox.ipynb #2ca1d211
 def _bot_files_seen(listing: str, cwd: str) -> list[str]:
     "Entries of the bot's folder the probe saw, less the parents bubblewrap made for the runtime's binds."
     runtime = {d[len(cwd) :].strip('/').split('/')[0] for d in _runtime_dirs() if _under(d, cwd)}
     return [n for n in json.loads(listing.replace("'", '"')) if n not in runtime]
 
-
+# %% ../nbs/07_sandbox.ipynb #dd60170c
 def _probe_lines(res: SandboxResult) -> list[CheckLine]:
     out, iso = dict(l.split(' ', 1) for l in res.stdout.splitlines() if ' ' in l), res.isolation
     seen = _bot_files_seen(out.get('botdir', '["?"]'), os.getcwd())
@@ -1314,6 +1314,11 @@ def _probe_lines(res: SandboxResult) -> list[CheckLine]:
         CheckLine('nothing left running', iso.get('left_behind') == 0, f"{iso.get('left_behind')} processes left"),
     ]
 
+# %% ../nbs/07_sandbox.ipynb #c2c3473a
+def check_failures(lines: Sequence[CheckLine]) -> list[str]:
+    "The failed checks, one line each."
+    return [f"{l.name}: {l.detail}" for l in lines if not l.ok]
+
 # %% ../nbs/07_sandbox.ipynb #0215de09
 def sandbox_check() -> list[CheckLine]:
     "Run a real probe in the sandbox and say, protection by protection, what holds on this host."
@@ -1341,8 +1346,3 @@ def sandbox_check() -> list[CheckLine]:
         )
         return lines + [CheckLine('isolation', False, f"generated code will not run: {res.not_run} — {hint}")]
     return lines + _probe_lines(res)
-
-
-def check_failures(lines: Sequence[CheckLine]) -> list[str]:
-    "The failed checks, one line each."
-    return [f"{l.name}: {l.detail}" for l in lines if not l.ok]

@@ -26,7 +26,7 @@ def _status(fd: int, **record) -> None:
     except OSError:
         pass
 
-
+# %% ../nbs/06a_sandbox_init.ipynb #16327bf9
 def _drop_to(uid: int) -> None:
     "Become `uid` for good (privileged mode: bubblewrap ran us as root with only CAP_SETUID/CAP_SETGID)."
     os.setgroups([])
@@ -59,7 +59,7 @@ def _procs() -> list[int]:
             pass
     return out
 
-
+# %% ../nbs/06a_sandbox_init.ipynb #d88b8797
 def _rss_bytes(pids: list[int], pss: bool = False) -> int:
     "Resident memory of `pids` (PSS, which shares pages fairly, when asked)."
     total, page = 0, os.sysconf('SC_PAGE_SIZE')
@@ -90,7 +90,7 @@ def _kill_all() -> int:
         time.sleep(0.002)
     return first
 
-
+# %% ../nbs/06a_sandbox_init.ipynb #4adf1000
 def _collect(names, cap: int = 5_000_000) -> dict:
     "Regular files the bot asked for, base64 (links and devices are not followed)."
     out = {}
@@ -128,7 +128,7 @@ def _kernel_facts() -> dict:
         'Uid': uid,
     }
 
-
+# %% ../nbs/06a_sandbox_init.ipynb #f5e78f8e
 def _facts() -> dict:
     "NoNewPrivs, Seccomp, CapEff and Uid of this process, as the kernel reports them."
     try:
@@ -138,7 +138,7 @@ def _facts() -> dict:
     keep = ('NoNewPrivs', 'Seccomp', 'CapEff', 'Uid')
     return {k: v.strip() for k, v in (l.split(':', 1) for l in status.splitlines() if ':' in l) if k in keep}
 
-
+# %% ../nbs/06a_sandbox_init.ipynb #00cbb620
 def _refusal(facts: dict, cfg: dict) -> str | None:
     "Why the command must not start, or None."
     if not os.path.isdir('/proc/self') and not cfg.get('outer_watch'):
@@ -254,7 +254,7 @@ def pytest_runtest_logreport(report):
     _COUNTS[kind] += 1
     _send(test=report.nodeid, outcome=kind, when=report.when)
 
-
+# %% ../nbs/06a_sandbox_init.ipynb #faa004d7
 def pytest_collectreport(report):
     if report.failed:
         _COUNTS['error'] += 1
