@@ -52,15 +52,10 @@ from aidevbot.repository import (
 from .telegram_io import keyboard, protect_logs, redact, send_file, send_text
 
 # %% auto #0
-__all__ = ['TERMINAL', 'COMMANDS', 'start', 'help_command', 'credits', 'buy', 'precheckout', 'successful_payment', 'new',
-           'text_message', 'project_button', 'unknown_button', 'project_list', 'projects', 'status', 'cancel', 'resume',
-           'usage', 'paysupport', 'unknown_command', 'admin_only', 'stats', 'grant', 'refund', 'unsupported',
-           'on_error', 'language', 'add_handlers', 'build_application']
-
-# %% ../nbs/10_bot.ipynb #dc19c649
-def _pack_rows(context) -> list:
-    "The credit-pack buttons."
-    return pack_buttons(_s(context, 'settings').credit_packs)
+__all__ = ['TERMINAL', 'COMMANDS', 'start', 'help_command', 'credits', 'buy', 'precheckout', 'new', 'text_message',
+           'project_button', 'unknown_button', 'project_list', 'projects', 'status', 'cancel', 'resume',
+           'successful_payment', 'usage', 'paysupport', 'unknown_command', 'admin_only', 'stats', 'grant', 'refund',
+           'unsupported', 'on_error', 'language', 'add_handlers', 'build_application']
 
 # %% ../nbs/10_bot.ipynb #1506b6e1
 def _s(context: ContextTypes.DEFAULT_TYPE, name: str):
@@ -71,7 +66,7 @@ async def _data(context: ContextTypes.DEFAULT_TYPE, fn, *args, **kw):
     "Run `fn` of `aidevbot.repository` in its own transaction: handlers hold no query."
     return await transact(_s(context, 'db'), fn, *args, **kw)
 
-
+# %% ../nbs/10_bot.ipynb #e69cc3a5
 async def _user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[User, bool]:
     "The sender as a `User` (created on first contact) and whether it was just created; remembers their language."
     tg = update.effective_user
@@ -82,7 +77,7 @@ async def _user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Use
         context.user_data['lang'] = pick_language(user.language, user.language_code)
     return user, created
 
-
+# %% ../nbs/10_bot.ipynb #e3411736
 async def _lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     "The language to answer this update in."
     if context.user_data is not None and (lang := context.user_data.get('lang')):
@@ -104,7 +99,12 @@ async def _say(
     markup = ForceReply(input_field_placeholder=render(placeholder, lang)) if placeholder else keyboard(rows, lang)
     await send_text(context.bot, _chat_id(update), text, markup, lang=lang)
 
+# %% ../nbs/10_bot.ipynb #dc19c649
+def _pack_rows(context) -> list:
+    "The credit-pack buttons."
+    return pack_buttons(_s(context, 'settings').credit_packs)
 
+# %% ../nbs/10_bot.ipynb #5b58a592
 def _timed(fn):
     "Count the update and time the handler (Prometheus)."
 
@@ -136,13 +136,13 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         parts.append(Msg('gift', n=settings.welcome_credits))
     await _say(update, context, Msg.join('\n\n', [*parts, Msg('welcome_balance', balance=_credits(balance))]))
 
-
+# %% ../nbs/10_bot.ipynb #4f81f949
 @_timed
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "List the commands."
     await _say(update, context, Msg('help'))
 
-
+# %% ../nbs/10_bot.ipynb #67e59572
 @_timed
 async def credits(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Balance and the credit-pack buttons."
@@ -162,7 +162,7 @@ async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return await _say(update, context, Msg('pack_gone'), _pack_rows(context))
     await send_pack_invoice(context.bot, _chat_id(update), pack, q.from_user.id, await _lang(update, context))
 
-
+# %% ../nbs/10_bot.ipynb #916fade1
 @_timed
 async def precheckout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Answer the pre-checkout query: ok only for one of our packs, at its price, in Stars, for this buyer."
@@ -174,30 +174,214 @@ async def precheckout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     lang = pick_language((context.user_data or {}).get('lang'), q.from_user.language_code)  # no database work here
     await q.answer(ok=reason is None, error_message=render(reason, lang))
 
-# %% ../nbs/10_bot.ipynb #1f9ec000
-@_timed
-async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "Check a Stars payment against its invoice again, credit it once and continue the buyer's paused projects."
-    settings, log = _s(context, 'settings'), logging.getLogger(__name__)
-    sp = update.effective_message.successful_payment
-    if reason := check_order(settings, sp.invoice_payload, sp.currency, sp.total_amount, update.effective_user.id):
-        return await _hold_payment(update, context, reason)
-    pack = pack_by_id(settings, parse_payload(sp.invoice_payload).pack_id)
+# %% ../nbs/10_bot.ipynb #2350d68b
+TERMINAL = frozenset({ProjectState.completed, ProjectState.failed, ProjectState.cancelled})
+
+
+async def _send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, reply) -> None:
+    "Send an orchestrator `Reply` (text, buttons, maybe a document) or a bare `Document` to the update's chat."
+    if reply is None:
+        return
+    lang = await _lang(update, context)
+    if hasattr(reply, 'filename'):
+        return await send_file(
+            context.bot, _chat_id(update), reply.data, reply.filename, caption=reply.caption, lang=lang
+        )
+    doc = getattr(reply, 'document', None)
+    if doc is not None:
+        await send_file(
+            context.bot,
+            _chat_id(update),
+            doc.data,
+            doc.filename,
+            caption=doc.caption or reply.text or None,
+            reply_markup=keyboard(reply.buttons, lang),
+            lang=lang,
+        )
+    elif reply.text:
+        await _say(update, context, reply.text, reply.buttons)
+
+# %% ../nbs/10_bot.ipynb #bdd5e661
+_COMMAND_ARG = re.compile(r'^/\S+\s*(.*)$', re.S)
+
+# %% ../nbs/10_bot.ipynb #83ce35e1
+async def _start_project(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, description: str, *, change_for: int | None = None
+) -> None:
+    settings = _s(context, 'settings')
+    description = description.strip()
+    if not description:
+        return await _say(update, context, Msg('empty'))
+    if len(description) > settings.max_description_chars:
+        return await _say(update, context, Msg('too_long', n=len(description), limit=settings.max_description_chars))
     user, _ = await _user(update, context)
-    payment, created = await _s(context, 'ledger').credit_payment(
-        user_id=user.id,
-        telegram_payment_charge_id=sp.telegram_payment_charge_id,
-        provider_payment_charge_id=sp.provider_payment_charge_id,
-        pack=pack,
-        stars=sp.total_amount,
-        payload=sp.invoice_payload,
+    if await _s(context, 'users').balance(user.id) <= 0:
+        return await _say(update, context, Msg('no_credits'), _pack_rows(context))
+    orch = _s(context, 'orchestrator')
+    if change_for is not None and (project := await _data(context, user_project, change_for, user.id)) is not None:
+        reply = await orch.request_change(project.id, user_id=user.id, text=description)
+        await _enqueue_if_runnable(context, project.id)
+        return await _send_reply(update, context, reply)
+    pid = await orch.create_project(user_id=user.id, chat_id=_chat_id(update), description=description)
+    await _s(context, 'runner').enqueue(pid)
+    await _say(update, context, Msg('planning', pid=pid))
+
+# %% ../nbs/10_bot.ipynb #65f7de99
+async def _enqueue_if_runnable(context, project_id: int) -> bool:
+    "Hand the project to the job runner if the orchestrator left it in a state a job advances."
+    p = await _data(context, get_project, project_id)
+    if p is None or p.state not in RUNNABLE:
+        return False
+    await _s(context, 'runner').enqueue(project_id)
+    return True
+
+# %% ../nbs/10_bot.ipynb #a5cd17e6
+@_timed
+async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    "`/new <description>`: start a project (a change asked for with a Change button is dropped)."
+    user, _ = await _user(update, context)
+    await _data(context, await_change, user.id, None)
+    m = _COMMAND_ARG.match(update.effective_message.text or '')
+    await _start_project(update, context, m[1] if m else '')
+
+# %% ../nbs/10_bot.ipynb #f7eebe2d
+@_timed
+async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    "A plain message: the change asked for with a Change button (on any replica), else a new project."
+    user, _ = await _user(update, context)
+    change_for = await _data(context, take_change, user.id)
+    await _start_project(update, context, update.effective_message.text or '', change_for=change_for)
+
+# %% ../nbs/10_bot.ipynb #bf75483c
+_PROJECT_BUTTON = re.compile(r'(approve|cancel|status|resume|change):(\d{1,12})|dl:(\d{1,12}):(\d{1,6})')
+
+# %% ../nbs/10_bot.ipynb #52ed9845
+async def _project_action(
+    update, context, user: User, action: str, project: Project, version: int | None = None
+) -> None:
+    orch, pid, state = _s(context, 'orchestrator'), project.id, project.state
+    if action == 'status':
+        return await _send_reply(update, context, await orch.status(pid, user_id=user.id))
+    if action == 'dl':  # a Document, or a Reply saying there is none
+        return await _send_reply(update, context, await orch.artifact(pid, user_id=user.id, version=version))
+    if action == 'change':
+        if state != ProjectState.completed:
+            return await _say(update, context, Msg('change_later', pid=pid))
+        await _data(context, await_change, user.id, pid)  # in the database: the answer may reach another replica
+        return await _say(update, context, Msg('change_ask', pid=pid), placeholder=Msg('change_placeholder'))
+    if state in TERMINAL:
+        return await _say(update, context, Msg('finished', pid=pid, state=state_label(state)))
+    if action == 'cancel':
+        return await _send_reply(update, context, await orch.cancel(pid, user_id=user.id))
+    if action == 'approve' and state != ProjectState.awaiting_approval:
+        return await _say(update, context, Msg('not_awaiting', pid=pid, state=state_label(state)))
+    if action == 'resume' and state != ProjectState.paused:
+        return await _say(update, context, Msg('not_paused', pid=pid, state=state_label(state)))
+    reply = await (orch.approve if action == 'approve' else orch.resume)(pid, user_id=user.id)
+    await _enqueue_if_runnable(context, pid)
+    await _send_reply(update, context, reply)
+
+# %% ../nbs/10_bot.ipynb #df04683e
+@_timed
+async def project_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    "Approve, cancel, status, resume or download from a button."
+    q = update.callback_query
+    await q.answer()
+    m = _PROJECT_BUTTON.fullmatch(q.data or '')
+    if not m:
+        return await _say(update, context, Msg('stale_button'))
+    action, pid, version = m[1] or 'dl', int(m[2] or m[3]), int(m[4]) if m[4] else None
+    user, _ = await _user(update, context)
+    project = await _data(context, user_project, pid, user.id)
+    if project is None:
+        return await _say(update, context, Msg('not_yours'))
+    if action in ('approve', 'cancel') and q.message is not None:
+        try:
+            await q.edit_message_reply_markup(None)  # the plan's buttons are used up
+        except BadRequest:
+            pass
+    await _project_action(update, context, user, action, project, version)
+
+# %% ../nbs/10_bot.ipynb #d1eb197b
+@_timed
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    "Any other callback data: answered, and told the button is no longer valid."
+    await update.callback_query.answer()
+    await _say(update, context, Msg('stale_button'))
+
+# %% ../nbs/10_bot.ipynb #89165ff2
+def _project_line(p: Project) -> Msg:
+    title = p.title or (p.description.splitlines() or [''])[0][:48]
+    return Msg(
+        'project_line',
+        pid=p.id,
+        title=title,
+        state=state_label(p.state),
+        version=p.version,
+        credits=_credits(p.credits_spent or 0),
     )
-    PAYMENTS.labels('credited' if created else 'duplicate').inc()
-    if not created:
-        return log.info("payment %s was already credited", sp.telegram_payment_charge_id)
-    balance = await _s(context, 'users').balance(user.id)
-    await _say(update, context, Msg('paid', credits=_credits(pack.credits), balance=_credits(balance)))
-    await _resume_paused(update, context, user)
+
+
+def _project_buttons(p: Project) -> list[tuple[Msg, str]]:
+    row = [(Msg('btn_project_status', pid=p.id), f"status:{p.id}")]
+    if versions := sorted(int(v) for v in ((p.result or {}).get('versions') or {})):  # finished versions
+        row.insert(0, (Msg('btn_project_download', pid=p.id, version=versions[-1]), f"dl:{p.id}:{versions[-1]}"))
+    if p.state == ProjectState.completed:
+        row.append((Msg('btn_project_change', pid=p.id), f"change:{p.id}"))
+    if p.state == ProjectState.paused:
+        row.append((Msg('btn_project_resume', pid=p.id), f"resume:{p.id}"))
+    return row
+
+# %% ../nbs/10_bot.ipynb #6c0b088e
+def project_list(ps: list[Project]) -> tuple[Msg, list[list[tuple[Msg, str]]]]:
+    "The /projects reply: a line per project, and a row of buttons each (download, status, change, resume)."
+    if not ps:
+        return Msg('no_projects_yet'), []
+    return Msg.join('\n', [Msg('your_projects'), *map(_project_line, ps)]), [_project_buttons(p) for p in ps]
+
+# %% ../nbs/10_bot.ipynb #0d4715cf
+@_timed
+async def projects(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    "The user's projects with buttons."
+    user, _ = await _user(update, context)
+    await _say(update, context, *project_list(await _data(context, user_projects, user.id)))
+
+# %% ../nbs/10_bot.ipynb #75c7c7c2
+@_timed
+async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    "Status of the newest unfinished project (else the newest)."
+    user, _ = await _user(update, context)
+    project = await _data(context, latest_project, user.id, states=set(ProjectState) - TERMINAL)
+    project = project or await _data(context, latest_project, user.id)
+    if project is None:
+        return await _say(update, context, Msg('no_project'))
+    await _project_action(update, context, user, 'status', project)
+
+# %% ../nbs/10_bot.ipynb #e652ee07
+async def _on_latest(update, context, action: str, states, empty: str) -> None:
+    user, _ = await _user(update, context)
+    project = await _data(context, latest_project, user.id, states=states)
+    if project is None:
+        return await _say(update, context, Msg(empty))
+    await _project_action(update, context, user, action, project)
+
+
+@_timed
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    "Cancel the newest unfinished project."
+    await _on_latest(update, context, 'cancel', set(ProjectState) - TERMINAL, 'no_project')
+
+
+@_timed
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    "Continue the newest paused project."
+    await _on_latest(update, context, 'resume', [ProjectState.paused], 'no_paused')
+
+# %% ../nbs/10_bot.ipynb #7073da9a
+async def _resume_paused(update, context, user: User) -> None:
+    "After a purchase: continue every paused project of `user`."
+    for p in await _data(context, user_projects, user.id, states=[ProjectState.paused], limit=None):
+        await _project_action(update, context, user, 'resume', p)
 
 # %% ../nbs/10_bot.ipynb #3b2911d2
 async def _hold_payment(update: Update, context: ContextTypes.DEFAULT_TYPE, reason: str) -> None:
@@ -242,214 +426,30 @@ async def _hold_payment(update: Update, context: ContextTypes.DEFAULT_TYPE, reas
             log.warning("cannot alert admin %s: %s", admin, type(e).__name__)
     await _say(update, context, Msg('paid_unmatched', charge=sp.telegram_payment_charge_id))
 
-# %% ../nbs/10_bot.ipynb #2350d68b
-TERMINAL = frozenset({ProjectState.completed, ProjectState.failed, ProjectState.cancelled})
-
-
-async def _send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, reply) -> None:
-    "Send an orchestrator `Reply` (text, buttons, maybe a document) or a bare `Document` to the update's chat."
-    if reply is None:
-        return
-    lang = await _lang(update, context)
-    if hasattr(reply, 'filename'):
-        return await send_file(
-            context.bot, _chat_id(update), reply.data, reply.filename, caption=reply.caption, lang=lang
-        )
-    doc = getattr(reply, 'document', None)
-    if doc is not None:
-        await send_file(
-            context.bot,
-            _chat_id(update),
-            doc.data,
-            doc.filename,
-            caption=doc.caption or reply.text or None,
-            reply_markup=keyboard(reply.buttons, lang),
-            lang=lang,
-        )
-    elif reply.text:
-        await _say(update, context, reply.text, reply.buttons)
-
-# %% ../nbs/10_bot.ipynb #bdd5e661
-_COMMAND_ARG = re.compile(r'^/\S+\s*(.*)$', re.S)
-
-
-async def _start_project(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, description: str, *, change_for: int | None = None
-) -> None:
-    settings = _s(context, 'settings')
-    description = description.strip()
-    if not description:
-        return await _say(update, context, Msg('empty'))
-    if len(description) > settings.max_description_chars:
-        return await _say(update, context, Msg('too_long', n=len(description), limit=settings.max_description_chars))
-    user, _ = await _user(update, context)
-    if await _s(context, 'users').balance(user.id) <= 0:
-        return await _say(update, context, Msg('no_credits'), _pack_rows(context))
-    orch = _s(context, 'orchestrator')
-    if change_for is not None and (project := await _data(context, user_project, change_for, user.id)) is not None:
-        reply = await orch.request_change(project.id, user_id=user.id, text=description)
-        await _enqueue_if_runnable(context, project.id)
-        return await _send_reply(update, context, reply)
-    pid = await orch.create_project(user_id=user.id, chat_id=_chat_id(update), description=description)
-    await _s(context, 'runner').enqueue(pid)
-    await _say(update, context, Msg('planning', pid=pid))
-
-
-async def _enqueue_if_runnable(context, project_id: int) -> bool:
-    "Hand the project to the job runner if the orchestrator left it in a state a job advances."
-    p = await _data(context, get_project, project_id)
-    if p is None or p.state not in RUNNABLE:
-        return False
-    await _s(context, 'runner').enqueue(project_id)
-    return True
-
-
+# %% ../nbs/10_bot.ipynb #1f9ec000
 @_timed
-async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "`/new <description>`: start a project (a change asked for with a Change button is dropped)."
+async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    "Check a Stars payment against its invoice again, credit it once and continue the buyer's paused projects."
+    settings, log = _s(context, 'settings'), logging.getLogger(__name__)
+    sp = update.effective_message.successful_payment
+    if reason := check_order(settings, sp.invoice_payload, sp.currency, sp.total_amount, update.effective_user.id):
+        return await _hold_payment(update, context, reason)
+    pack = pack_by_id(settings, parse_payload(sp.invoice_payload).pack_id)
     user, _ = await _user(update, context)
-    await _data(context, await_change, user.id, None)
-    m = _COMMAND_ARG.match(update.effective_message.text or '')
-    await _start_project(update, context, m[1] if m else '')
-
-
-@_timed
-async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "A plain message: the change asked for with a Change button (on any replica), else a new project."
-    user, _ = await _user(update, context)
-    change_for = await _data(context, take_change, user.id)
-    await _start_project(update, context, update.effective_message.text or '', change_for=change_for)
-
-# %% ../nbs/10_bot.ipynb #bf75483c
-_PROJECT_BUTTON = re.compile(r'(approve|cancel|status|resume|change):(\d{1,12})|dl:(\d{1,12}):(\d{1,6})')
-
-
-async def _project_action(
-    update, context, user: User, action: str, project: Project, version: int | None = None
-) -> None:
-    orch, pid, state = _s(context, 'orchestrator'), project.id, project.state
-    if action == 'status':
-        return await _send_reply(update, context, await orch.status(pid, user_id=user.id))
-    if action == 'dl':  # a Document, or a Reply saying there is none
-        return await _send_reply(update, context, await orch.artifact(pid, user_id=user.id, version=version))
-    if action == 'change':
-        if state != ProjectState.completed:
-            return await _say(update, context, Msg('change_later', pid=pid))
-        await _data(context, await_change, user.id, pid)  # in the database: the answer may reach another replica
-        return await _say(update, context, Msg('change_ask', pid=pid), placeholder=Msg('change_placeholder'))
-    if state in TERMINAL:
-        return await _say(update, context, Msg('finished', pid=pid, state=state_label(state)))
-    if action == 'cancel':
-        return await _send_reply(update, context, await orch.cancel(pid, user_id=user.id))
-    if action == 'approve' and state != ProjectState.awaiting_approval:
-        return await _say(update, context, Msg('not_awaiting', pid=pid, state=state_label(state)))
-    if action == 'resume' and state != ProjectState.paused:
-        return await _say(update, context, Msg('not_paused', pid=pid, state=state_label(state)))
-    reply = await (orch.approve if action == 'approve' else orch.resume)(pid, user_id=user.id)
-    await _enqueue_if_runnable(context, pid)
-    await _send_reply(update, context, reply)
-
-
-@_timed
-async def project_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "Approve, cancel, status, resume or download from a button."
-    q = update.callback_query
-    await q.answer()
-    m = _PROJECT_BUTTON.fullmatch(q.data or '')
-    if not m:
-        return await _say(update, context, Msg('stale_button'))
-    action, pid, version = m[1] or 'dl', int(m[2] or m[3]), int(m[4]) if m[4] else None
-    user, _ = await _user(update, context)
-    project = await _data(context, user_project, pid, user.id)
-    if project is None:
-        return await _say(update, context, Msg('not_yours'))
-    if action in ('approve', 'cancel') and q.message is not None:
-        try:
-            await q.edit_message_reply_markup(None)  # the plan's buttons are used up
-        except BadRequest:
-            pass
-    await _project_action(update, context, user, action, project, version)
-
-
-@_timed
-async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "Any other callback data: answered, and told the button is no longer valid."
-    await update.callback_query.answer()
-    await _say(update, context, Msg('stale_button'))
-
-# %% ../nbs/10_bot.ipynb #89165ff2
-def _project_line(p: Project) -> Msg:
-    title = p.title or (p.description.splitlines() or [''])[0][:48]
-    return Msg(
-        'project_line',
-        pid=p.id,
-        title=title,
-        state=state_label(p.state),
-        version=p.version,
-        credits=_credits(p.credits_spent or 0),
+    payment, created = await _s(context, 'ledger').credit_payment(
+        user_id=user.id,
+        telegram_payment_charge_id=sp.telegram_payment_charge_id,
+        provider_payment_charge_id=sp.provider_payment_charge_id,
+        pack=pack,
+        stars=sp.total_amount,
+        payload=sp.invoice_payload,
     )
-
-
-def _project_buttons(p: Project) -> list[tuple[Msg, str]]:
-    row = [(Msg('btn_project_status', pid=p.id), f"status:{p.id}")]
-    if versions := sorted(int(v) for v in ((p.result or {}).get('versions') or {})):  # finished versions
-        row.insert(0, (Msg('btn_project_download', pid=p.id, version=versions[-1]), f"dl:{p.id}:{versions[-1]}"))
-    if p.state == ProjectState.completed:
-        row.append((Msg('btn_project_change', pid=p.id), f"change:{p.id}"))
-    if p.state == ProjectState.paused:
-        row.append((Msg('btn_project_resume', pid=p.id), f"resume:{p.id}"))
-    return row
-
-
-def project_list(ps: list[Project]) -> tuple[Msg, list[list[tuple[Msg, str]]]]:
-    "The /projects reply: a line per project, and a row of buttons each (download, status, change, resume)."
-    if not ps:
-        return Msg('no_projects_yet'), []
-    return Msg.join('\n', [Msg('your_projects'), *map(_project_line, ps)]), [_project_buttons(p) for p in ps]
-
-
-@_timed
-async def projects(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "The user's projects with buttons."
-    user, _ = await _user(update, context)
-    await _say(update, context, *project_list(await _data(context, user_projects, user.id)))
-
-
-async def _on_latest(update, context, action: str, states, empty: str) -> None:
-    user, _ = await _user(update, context)
-    project = await _data(context, latest_project, user.id, states=states)
-    if project is None:
-        return await _say(update, context, Msg(empty))
-    await _project_action(update, context, user, action, project)
-
-
-@_timed
-async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "Status of the newest unfinished project (else the newest)."
-    user, _ = await _user(update, context)
-    project = await _data(context, latest_project, user.id, states=set(ProjectState) - TERMINAL)
-    project = project or await _data(context, latest_project, user.id)
-    if project is None:
-        return await _say(update, context, Msg('no_project'))
-    await _project_action(update, context, user, 'status', project)
-
-
-@_timed
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "Cancel the newest unfinished project."
-    await _on_latest(update, context, 'cancel', set(ProjectState) - TERMINAL, 'no_project')
-
-
-@_timed
-async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    "Continue the newest paused project."
-    await _on_latest(update, context, 'resume', [ProjectState.paused], 'no_paused')
-
-
-async def _resume_paused(update, context, user: User) -> None:
-    "After a purchase: continue every paused project of `user`."
-    for p in await _data(context, user_projects, user.id, states=[ProjectState.paused], limit=None):
-        await _project_action(update, context, user, 'resume', p)
+    PAYMENTS.labels('credited' if created else 'duplicate').inc()
+    if not created:
+        return log.info("payment %s was already credited", sp.telegram_payment_charge_id)
+    balance = await _s(context, 'users').balance(user.id)
+    await _say(update, context, Msg('paid', credits=_credits(pack.credits), balance=_credits(balance)))
+    await _resume_paused(update, context, user)
 
 # %% ../nbs/10_bot.ipynb #9a00dd55
 @_timed
@@ -480,7 +480,7 @@ async def usage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ]
     await _say(update, context, Msg.join('\n', out))
 
-
+# %% ../nbs/10_bot.ipynb #fa8767d2
 @_timed
 async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Payment help, with the user's payments and their charge ids."
@@ -505,7 +505,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     "A command the bot does not have."
     await _say(update, context, Msg('unknown_command'))
 
-
+# %% ../nbs/10_bot.ipynb #8502dae0
 def admin_only(fn):
     "Run `fn` for admins; everyone else sees the unknown-command reply."
 
@@ -517,7 +517,7 @@ def admin_only(fn):
 
     return wrapper
 
-
+# %% ../nbs/10_bot.ipynb #c23846b4
 @admin_only
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Users, balances, projects by state, payments."
@@ -563,7 +563,7 @@ async def grant(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     balance = await _s(context, 'users').balance(target.id)
     await _say(update, context, Msg('granted', credits=_credits(amount), tg_id=tg_id, balance=_credits(balance)))
 
-
+# %% ../nbs/10_bot.ipynb #fb05990f
 @admin_only
 async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     "`/refund <charge_id> [force]`: refund the Stars and take the credits back, once."
@@ -604,7 +604,7 @@ async def unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     msg = update.effective_message
     await _say(update, context, Msg('empty') if msg is not None and msg.text is not None else Msg('unsupported'))
 
-
+# %% ../nbs/10_bot.ipynb #3eb32805
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     "Log the failure (token masked) and tell the user, without details."
     err = context.error
@@ -657,7 +657,7 @@ async def _post_init(app: Application) -> None:
     except Exception as e:
         logging.getLogger(__name__).warning("set_my_commands failed: %s", type(e).__name__)
 
-
+# %% ../nbs/10_bot.ipynb #3b5160af
 def add_handlers(app: Application) -> None:
     "Register every handler on `app`, most specific first."
     only_new = filters.UpdateType.MESSAGE  # an edited message never starts anything twice
@@ -690,7 +690,7 @@ def add_handlers(app: Application) -> None:
     app.add_handler(MessageHandler(only_new & ~filters.StatusUpdate.ALL, unsupported))
     app.add_error_handler(on_error)
 
-
+# %% ../nbs/10_bot.ipynb #1f926579
 def build_application(settings: Settings, *, db: Database, orchestrator, runner, users, ledger) -> Application:
     "The python-telegram-bot `Application` for aidevbot (polling or webhook is the caller's choice)."
     protect_logs(token := require_bot_token(settings))  # Bot API URLs contain the token; they are logged masked

@@ -40,7 +40,7 @@ def _sub(sub, name: str, help: str, description: str | None = None) -> argparse.
         name, help=help, description=description or help, formatter_class=argparse.RawDescriptionHelpFormatter
     )
 
-
+# %% ../nbs/12_cli.ipynb #b9af3429
 def _decimal(v: str) -> Decimal:
     try:
         d = Decimal(v)
@@ -221,6 +221,12 @@ class CliError(Exception):
     "An error the user can fix; printed without a traceback."
 
 
+def _db_error(e: Exception, s: Settings) -> CliError:
+    where = s.database_url.split('@')[-1] if '@' in s.database_url else s.database_url
+    first = str(e).splitlines()[0][:200] if str(e) else ''
+    return CliError(f"cannot use the database at {where}: {type(e).__name__}: {first}".replace(s.database_url, where))
+
+# %% ../nbs/12_cli.ipynb #f52f4c29
 def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     for noisy in (
@@ -230,12 +236,6 @@ def _setup_logging() -> None:
         'apscheduler',
     ):  # httpx logs request URLs, and a Bot API URL holds the token
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _db_error(e: Exception, s: Settings) -> CliError:
-    where = s.database_url.split('@')[-1] if '@' in s.database_url else s.database_url
-    first = str(e).splitlines()[0][:200] if str(e) else ''
-    return CliError(f"cannot use the database at {where}: {type(e).__name__}: {first}".replace(s.database_url, where))
 
 # %% ../nbs/12_cli.ipynb #a9de3848
 def prepare_schema(s: Settings) -> None:
@@ -275,7 +275,7 @@ def cmd_migrate(args) -> int:
     print(f'database is at the latest schema ({head_revision()})')
     return 0
 
-
+# %% ../nbs/12_cli.ipynb #fb3eba6a
 def _check_webhook(s: Settings) -> None:
     if s.webhook_url:
         secret = s.webhook_secret.get_secret_value() if s.webhook_secret else ''
@@ -286,7 +286,7 @@ def _check_webhook(s: Settings) -> None:
                 "e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
 
-
+# %% ../nbs/12_cli.ipynb #ae75967e
 async def _check_telegram(s: Settings) -> None:
     "Ask Telegram who we are (getMe): a refused token or an unreachable API becomes one clear line, not a traceback."
     from telegram import Bot
@@ -304,7 +304,7 @@ async def _check_telegram(s: Settings) -> None:
             f"({str(e).replace(token, '***')}); check TELEGRAM_API_BASE_URL and the network"
         ) from None
 
-
+# %% ../nbs/12_cli.ipynb #af443167
 def _exit_after_shutdown(signum, frame):
     raise SystemExit(0)
 
@@ -354,7 +354,7 @@ async def run_worker(s: Settings, *, lease_seconds: float = 60.0, **opts) -> Non
         finally:
             await bot.shutdown()
 
-
+# %% ../nbs/12_cli.ipynb #1c0c9a5b
 def cmd_worker(args) -> int:
     "Run procrastinate jobs from PostgreSQL."
     from aidevbot.jobs import pg_conninfo
@@ -396,7 +396,7 @@ async def provider_models(s: Settings) -> dict[str, dict]:
             raise CliError(f"GET {s.llm_base_url}/models failed: {type(e).__name__}: {e}") from None
         return {m.id: m.model_dump() for m in page.data}
 
-
+# %% ../nbs/12_cli.ipynb #97f0809a
 def listed_prices(models: dict[str, dict]) -> dict[str, tuple[Decimal, Decimal]]:
     "USD per million input/output tokens of every listed model with a price."
     out = {}
@@ -438,7 +438,7 @@ async def set_webhook(s: Settings, *, drop_pending_updates: bool = False) -> dic
         'allowed_updates': list(info.allowed_updates or ALLOWED_UPDATES),
     }
 
-
+# %% ../nbs/12_cli.ipynb #67f2eb13
 def cmd_set_webhook(args) -> int:
     "Register the webhook with Telegram."
     s = load_settings()
@@ -476,7 +476,7 @@ async def _pricing(s: Settings, args) -> list:
     finally:
         await db.dispose()
 
-
+# %% ../nbs/12_cli.ipynb #95aca73b
 def cmd_pricing(args) -> int:
     "List or set model prices."
     if args.pricing_command is None:
@@ -509,7 +509,7 @@ def _structured(m: dict | None) -> str:
         else 'none'
     )
 
-
+# %% ../nbs/12_cli.ipynb #f04b1cee
 def _configured(s: Settings) -> list[tuple[str, str, bool]]:
     "(role, model, is the role's own model) for every role and its fallbacks."
     out = []
@@ -532,7 +532,7 @@ async def _tiny_call(s: Settings, model: str) -> str | None:
             return f"{type(e).__name__}: {str(e)[:200]}"
     return None if r.choices else 'no answer'
 
-
+# %% ../nbs/12_cli.ipynb #b5a41cce
 async def doctor(s: Settings) -> tuple[list[tuple], list[str], list[str]]:
     "(table rows, errors, warnings) for the configured models."
     from aidevbot.billing import Pricing
@@ -614,7 +614,7 @@ def cmd_sandbox(args) -> int:
         print(f"{'ok  ' if l.ok else 'FAIL'} {l.name}: {l.detail}")
     return 0 if all(l.ok for l in lines) else 1
 
-
+# %% ../nbs/12_cli.ipynb #9fd61b03
 def cmd_sandbox_server(args) -> int:
     "Run the sandbox executor until SIGTERM."
     import uvicorn
@@ -642,14 +642,14 @@ def cmd_bench(args) -> int:
 
     return bench_main(args)
 
-# %% ../nbs/12_cli.ipynb #214776ef
+
 def cmd_demo(args) -> int:
     "The whole product offline (see `aidevbot.testing.demo`)."
     from aidevbot.testing.demo import run_demo
 
     return asyncio.run(run_demo(out=args.out, timeout=args.timeout))
 
-
+# %% ../nbs/12_cli.ipynb #214776ef
 COMMANDS = {
     'serve': cmd_serve,
     'worker': cmd_worker,
@@ -663,7 +663,7 @@ COMMANDS = {
     'bench': cmd_bench,
 }
 
-
+# %% ../nbs/12_cli.ipynb #da468833
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `aidevbot` console script: 0 on success, 2 on an error the user can fix."
     parser = build_parser()

@@ -42,7 +42,7 @@ class _Chat:
     task: asyncio.Task | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-
+# %% ../nbs/09b_notifier.ipynb #0e4bbb6a
 class TelegramNotifier:
     "Renders orchestrator `Event`s in Telegram; works with the Application's bot or a bare `Bot`/`ExtBot`."
 
@@ -87,53 +87,6 @@ class TelegramNotifier:
         if kind != 'cancelled':
             await self._deliver(event)  # a cancel's reply is sent by the handler that cancelled
 
-# %% ../nbs/09b_notifier.ipynb #305036b9
-def _queue(self, event) -> None:
-    chat = self._chat(event.chat_id)
-    chat.pending[event.project_id] = (self._next(), event)  # coalesce: the latest state wins
-    if chat.task is None or chat.task.done():
-        chat.task = asyncio.create_task(self._drain(event.chat_id))
-
-
-async def _wait_slot(self, chat: _Chat) -> None:
-    wait = chat.last + self.settings.progress_edit_seconds - time.monotonic()
-    if wait > 0:
-        await asyncio.sleep(wait)
-
-
-async def _drain(self, chat_id: int) -> None:
-    chat = self._chat(chat_id)
-    while chat.pending:
-        await self._wait_slot(chat)
-        if not chat.pending:
-            break
-        pid = next(iter(chat.pending))
-        seq, event = chat.pending.pop(pid)
-        async with chat.lock:
-            if seq <= self._shown.get(pid, 0):
-                continue  # a newer state is already on screen
-            try:
-                await self._show(
-                    event.project_id, chat_id, event.progress, seq=seq, lang=await self.language(event.user_id)
-                )
-            except Exception:
-                self.log.exception("progress edit failed for project %s", pid)
-            chat.last = time.monotonic()
-
-
-async def flush(self) -> None:
-    "Wait until every queued progress edit has been made."
-    while tasks := [c.task for c in self._chats.values() if c.task and not c.task.done()]:
-        await asyncio.gather(*tasks)
-
-
-TelegramNotifier._queue, TelegramNotifier._wait_slot, TelegramNotifier._drain, TelegramNotifier.flush = (
-    _queue,
-    _wait_slot,
-    _drain,
-    flush,
-)
-
 # %% ../nbs/09b_notifier.ipynb #67b7a6f1
 async def _message_id(self, project_id: int) -> int | None:
     p = await transact(self.db, get_project, project_id)
@@ -144,6 +97,10 @@ async def _store_message_id(self, project_id: int, message_id: int | None) -> No
     await transact(self.db, update_project, project_id, progress_message_id=message_id)
 
 
+TelegramNotifier._message_id = _message_id
+TelegramNotifier._store_message_id = _store_message_id
+
+# %% ../nbs/09b_notifier.ipynb #2751b159
 async def _show(
     self, project_id: int, chat_id: int, progress, *, seq: int, final: str | None = None, lang: str = 'en'
 ) -> None:
@@ -164,11 +121,58 @@ async def _show(
     await self._store_message_id(project_id, msg.message_id)
 
 
-TelegramNotifier._message_id, TelegramNotifier._store_message_id, TelegramNotifier._show = (
-    _message_id,
-    _store_message_id,
-    _show,
-)
+TelegramNotifier._show = _show
+
+# %% ../nbs/09b_notifier.ipynb #bdbac3e4
+async def _wait_slot(self, chat: _Chat) -> None:
+    wait = chat.last + self.settings.progress_edit_seconds - time.monotonic()
+    if wait > 0:
+        await asyncio.sleep(wait)
+
+
+TelegramNotifier._wait_slot = _wait_slot
+
+# %% ../nbs/09b_notifier.ipynb #43143aeb
+async def _drain(self, chat_id: int) -> None:
+    chat = self._chat(chat_id)
+    while chat.pending:
+        await self._wait_slot(chat)
+        if not chat.pending:
+            break
+        pid = next(iter(chat.pending))
+        seq, event = chat.pending.pop(pid)
+        async with chat.lock:
+            if seq <= self._shown.get(pid, 0):
+                continue  # a newer state is already on screen
+            try:
+                await self._show(
+                    event.project_id, chat_id, event.progress, seq=seq, lang=await self.language(event.user_id)
+                )
+            except Exception:
+                self.log.exception("progress edit failed for project %s", pid)
+            chat.last = time.monotonic()
+
+
+TelegramNotifier._drain = _drain
+
+# %% ../nbs/09b_notifier.ipynb #305036b9
+def _queue(self, event) -> None:
+    chat = self._chat(event.chat_id)
+    chat.pending[event.project_id] = (self._next(), event)  # coalesce: the latest state wins
+    if chat.task is None or chat.task.done():
+        chat.task = asyncio.create_task(self._drain(event.chat_id))
+
+
+TelegramNotifier._queue = _queue
+
+# %% ../nbs/09b_notifier.ipynb #efc75edb
+async def flush(self) -> None:
+    "Wait until every queued progress edit has been made."
+    while tasks := [c.task for c in self._chats.values() if c.task and not c.task.done()]:
+        await asyncio.gather(*tasks)
+
+
+TelegramNotifier.flush = flush
 
 # %% ../nbs/09b_notifier.ipynb #f26b81dd
 async def _finish(self, event) -> None:

@@ -20,7 +20,6 @@ __all__ = ['CURRENCY', 'InvoicePayload', 'make_payload', 'parse_payload', 'invoi
 
 # %% ../nbs/10a_payments.ipynb #913aad04
 CURRENCY = 'XTR'  # Telegram Stars
-_PAYLOAD = re.compile(r'^pack:(?P<pack>[A-Za-z0-9_-]{1,32}):user:(?P<user>\d{1,20}):(?P<nonce>[0-9a-f]{4,32})$')
 
 
 @dataclass(frozen=True)
@@ -34,10 +33,13 @@ class InvoicePayload:
     def __str__(self) -> str:
         return f"pack:{self.pack_id}:user:{self.telegram_user_id}:{self.nonce}"
 
-
+# %% ../nbs/10a_payments.ipynb #467d60f5
 def make_payload(pack: CreditPack, telegram_user_id: int) -> InvoicePayload:
     "A fresh payload for `pack` bought by `telegram_user_id`."
     return InvoicePayload(pack.id, int(telegram_user_id), secrets.token_hex(6))
+
+# %% ../nbs/10a_payments.ipynb #79bea7c0
+_PAYLOAD = re.compile(r'^pack:(?P<pack>[A-Za-z0-9_-]{1,32}):user:(?P<user>\d{1,20}):(?P<nonce>[0-9a-f]{4,32})$')
 
 
 def parse_payload(text: str | None) -> InvoicePayload | None:
@@ -58,7 +60,7 @@ def invoice_args(pack: CreditPack, telegram_user_id: int, lang: str = 'en') -> d
         provider_token='',
     )
 
-
+# %% ../nbs/10a_payments.ipynb #267269f4
 async def send_pack_invoice(
     bot: Bot, chat_id: int, pack: CreditPack, telegram_user_id: int, lang: str = 'en'
 ) -> Message:

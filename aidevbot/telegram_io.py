@@ -19,7 +19,7 @@ from .render import render
 
 # %% auto #0
 __all__ = ['MAX_TEXT', 'MAX_CAPTION', 'MAX_CHUNKS', 'TOKEN_LOGGERS', 'split_text', 'keyboard', 'redact', 'RedactSecrets',
-           'protect_logs', 'make_bot', 'call_telegram', 'send_text', 'send_file']
+           'protect_logs', 'make_bot', 'call_telegram', 'send_file', 'send_text']
 
 # %% ../nbs/09a_telegram_io.ipynb #bc40aabe
 MAX_TEXT = 4096  # Telegram's limit for a message
@@ -64,7 +64,7 @@ def redact(text: str, *secrets: str | None) -> str:
             text = text.replace(s, '***')
     return text
 
-
+# %% ../nbs/09a_telegram_io.ipynb #37d3b032
 class RedactSecrets(logging.Filter):
     "A logging filter that masks registered secrets in the message."
 
@@ -79,7 +79,7 @@ class RedactSecrets(logging.Filter):
                 record.msg, record.args = masked, ()
         return True
 
-
+# %% ../nbs/09a_telegram_io.ipynb #56a21780
 _REDACTOR = RedactSecrets()
 TOKEN_LOGGERS = (
     'telegram.Bot',
@@ -112,7 +112,7 @@ def make_bot(settings: Settings, *, max_retries: int = 3) -> ExtBot:
         rate_limiter=AIORateLimiter(max_retries=max_retries),
     )
 
-
+# %% ../nbs/09a_telegram_io.ipynb #410fbc7b
 async def call_telegram(fn: Callable[..., Awaitable], *args, attempts: int = 4, **kw):
     "Call a Bot API method, waiting out flood control (`RetryAfter`) and retrying network errors; `attempts` tries."
     for attempt in range(attempts):
@@ -131,22 +131,6 @@ async def call_telegram(fn: Callable[..., Awaitable], *args, attempts: int = 4, 
             await asyncio.sleep(0.5 * 2**attempt)
 
 # %% ../nbs/09a_telegram_io.ipynb #88d46cbe
-async def send_text(
-    bot: Bot, chat_id: int, text: str, reply_markup=None, *, lang: str = 'en', filename: str = 'message.md'
-) -> Message:
-    "Send `text` (a `Msg`, rendered in `lang`) split at line boundaries, or as a file when very long; the last message."
-    text = render(text, lang)
-    chunks = split_text(text)
-    if len(chunks) > MAX_CHUNKS:
-        head = split_text(text.split('\n', 1)[0], MAX_CAPTION)[0]
-        return await send_file(bot, chat_id, text.encode(), filename, caption=head, reply_markup=reply_markup)
-    for i, chunk in enumerate(chunks):
-        msg = await call_telegram(
-            bot.send_message, chat_id, chunk, reply_markup=reply_markup if i == len(chunks) - 1 else None
-        )
-    return msg
-
-
 async def send_file(
     bot: Bot,
     chat_id: int,
@@ -168,3 +152,19 @@ async def send_file(
         filename=filename,
         reply_markup=reply_markup,
     )
+
+# %% ../nbs/09a_telegram_io.ipynb #14f6a8f3
+async def send_text(
+    bot: Bot, chat_id: int, text: str, reply_markup=None, *, lang: str = 'en', filename: str = 'message.md'
+) -> Message:
+    "Send `text` (a `Msg`, rendered in `lang`) split at line boundaries, or as a file when very long; the last message."
+    text = render(text, lang)
+    chunks = split_text(text)
+    if len(chunks) > MAX_CHUNKS:
+        head = split_text(text.split('\n', 1)[0], MAX_CAPTION)[0]
+        return await send_file(bot, chat_id, text.encode(), filename, caption=head, reply_markup=reply_markup)
+    for i, chunk in enumerate(chunks):
+        msg = await call_telegram(
+            bot.send_message, chat_id, chunk, reply_markup=reply_markup if i == len(chunks) - 1 else None
+        )
+    return msg
