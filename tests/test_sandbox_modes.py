@@ -89,6 +89,9 @@ def debian_venv():
         shutil.rmtree(path, ignore_errors=True)
         subprocess.run(['/usr/bin/python3', '-m', 'venv', str(path)], check=True)
         subprocess.run([str(path / 'bin' / 'pip'), 'install', '-q', 'pytest', 'pytest-asyncio'], check=True)
+    if subprocess.run([str(path / 'bin' / 'python'), '-c', 'import babel, fastcore'], capture_output=True).returncode:
+        # the sandbox imports packaging, which names autorun files through the renderer (Babel catalogs, fastcore)
+        subprocess.run([str(path / 'bin' / 'pip'), 'install', '-q', 'babel', 'fastcore'], check=True)
     return path / 'bin' / 'python'
 
 
