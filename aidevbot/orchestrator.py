@@ -42,7 +42,6 @@ from aidevbot.steps import (
     approx,
     buy_buttons,
     emit,
-    estimate,
     release_hold,
     release_leftovers,
     run_steps,
@@ -74,13 +73,19 @@ class ModelOrchestrator:
         lease_seconds: float = 60.0,  # a runner's claim on a project, renewed while it works
         context_tokens: int = 12000,  # budget for file contents in one implementer prompt
         limits: Limits = Limits(),  # what a generated project may hold
-        context_paths: Callable = task_paths,
-    ):  # the files the implementer sees (see `task_paths`)
+        context_paths: Callable = task_paths,  # the files the implementer sees (see `task_paths`)
+    ):
         pricing = pricing or getattr(llm, 'pricing', None) or Pricing(db, settings)
         self.ctx = StepContext(settings, db, llm, ledger, pricing, limits, context_tokens, on_event, context_paths)
-        self.settings, self.db, self.llm, self.ledger, self.pricing = settings, db, llm, ledger, pricing
-        self.lease_seconds, self.context_tokens, self.limits = lease_seconds, context_tokens, limits
+        self.lease_seconds = lease_seconds
         self._running: set[int] = set()  # projects this instance is advancing now
+
+    # its collaborators are the steps' context's, never a second copy
+    settings = property(lambda self: self.ctx.settings)
+    db = property(lambda self: self.ctx.db)
+    llm = property(lambda self: self.ctx.llm)
+    ledger = property(lambda self: self.ctx.ledger)
+    pricing = property(lambda self: self.ctx.pricing)
 
     @property
     def on_event(self) -> Callable | None:
@@ -94,10 +99,6 @@ class ModelOrchestrator:
     async def _owned(self, pid: int, user_id: int) -> Project | Reply:
         p = await transact(self.db, user_project, pid, user_id) if isinstance(pid, int) else None
         return p or Reply(NOT_FOUND)
-
-    async def estimate(self, plan) -> tuple[Decimal, Decimal]:
-        "(low, high) credits for running `plan` after approval."
-        return await estimate(self.ctx, plan)
 
 # %% ../nbs/08b_orchestrator.ipynb #7712e6cb
 @patch

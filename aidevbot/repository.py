@@ -30,7 +30,7 @@ from aidevbot.db import (
 )
 
 # %% auto #0
-__all__ = ['R', 'RUNNABLE', 'OPEN', 'transact', 'get_project', 'add_project', 'update_project', 'user_projects', 'latest_project',
+__all__ = ['RUNNABLE', 'OPEN', 'transact', 'get_project', 'add_project', 'update_project', 'user_projects', 'latest_project',
            'user_project', 'runnable_project_ids', 'project_tasks', 'replace_tasks', 'update_task', 'project_files',
            'store_files', 'remove_files', 'copy_files', 'call_key', 'credits_spent', 'open_call_reservations',
            'claim_lease', 'renew_lease', 'release_lease', 'get_user', 'await_change', 'take_change', 'user_payments',
@@ -38,10 +38,10 @@ __all__ = ['R', 'RUNNABLE', 'OPEN', 'transact', 'get_project', 'add_project', 'u
            'projects_by_state', 'payments_by_status', 'ping']
 
 # %% ../nbs/02b_repository.ipynb #b4bc3ae2
-R = TypeVar('R')
+_R = TypeVar('_R')
 
 
-async def transact(db: Database, fn: Callable[..., Awaitable[R]], /, *args, **kw) -> R:
+async def transact(db: Database, fn: Callable[..., Awaitable[_R]], /, *args, **kw) -> _R:
     "Run `fn(*args, session=..., **kw)` in its own transaction; its result."
     async with db.sessions() as s, s.begin():
         return await fn(*args, session=s, **kw)
